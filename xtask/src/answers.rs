@@ -1,0 +1,263 @@
+//! The answer syntax of the role packages (docs/debconf.md), in Rust for the inventory. The packages
+//! check the same syntax in POSIX shell (`packaging/shared/answers.sh`); `tests/cases/answers.toml`
+//! drives both, so the two cannot drift apart. Errors are one sentence naming the problem and the fix.
+
+use std::net::Ipv4Addr;
+
+pub type Answer<T> = Result<T, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Master {
+    /// ZooKeeper's myid: explicit, or the entry's 1-based position in the list.
+    pub id: u8,
+    pub host: String,
+}
+
+/// Parses a master list (`host` or `id=host` entries, separated by commas and/or white space).
+/// An empty list is valid: it is the unconfigured state.
+pub fn masters(input: &str) -> Answer<Vec<Master>> {
+    let entries: Vec<&str> = input
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|e| !e.is_empty())
+        .collect();
+    let mut list: Vec<Master> = Vec::with_capacity(entries.len());
+    for (position, entry) in entries.iter().enumerate() {
+        let (id, host) = match entry.split_once('=') {
+            Some((id, host)) => (id_number(id)?, host),
+            None => ((position + 1).min(255) as u8, *entry),
+        };
+        if position >= 255 {
+            return Err(format!(
+                "id out of range: `{entry}` is entry {} and ids stop at 255: use at most 255 masters",
+                position + 1
+            ));
+        }
+        let host = self::host(host)?;
+        if let Some(other) = list.iter().find(|m| m.host == host) {
+            return Err(format!(
+                "duplicate host `{}`: list each master once",
+                other.host
+            ));
+        }
+        if let Some(other) = list.iter().find(|m| m.id == id) {
+            return Err(format!(
+                "duplicate id {id} (`{}` and `{host}`): give each master its own id, or leave ids out to number masters by position",
+                other.host
+            ));
+        }
+        list.push(Master { id, host });
+    }
+    if list.len() % 2 == 0 && !list.is_empty() {
+        return Err(format!(
+            "{} masters given: use an odd number of masters (1, 3, 5, 7 ...); an even count tolerates no more failures than one master fewer",
+            list.len()
+        ));
+    }
+    Ok(list)
+}
+
+/// The normal form of a master list: `id=host` entries separated by single spaces, in list order.
+pub fn masters_normal(list: &[Master]) -> String {
+    list.iter()
+        .map(|m| format!("{}={}", m.id, m.host))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn id_number(text: &str) -> Answer<u8> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{text}` is not a number: an id is 1 to 255, as in `2=10.0.0.2`"
+        ));
+    }
+    match text.parse::<u32>() {
+        Ok(id @ 1..=255) => Ok(id as u8),
+        _ => Err(format!("id out of range: `{text}` must be from 1 to 255")),
+    }
+}
+
+/// floor(n/2)+1 for `auto` or empty; an explicit quorum must be a strict majority and at most n.
+pub fn quorum(count: usize, input: &str) -> Answer<usize> {
+    let input = input.trim();
+    let lowest = count / 2 + 1;
+    if input.is_empty() || input == "auto" {
+        return Ok(lowest);
+    }
+    match input.parse::<usize>() {
+        Ok(q) if input.bytes().all(|b| b.is_ascii_digit()) && q >= lowest && q <= count => Ok(q),
+        _ => Err(format!(
+            "quorum must be more than half of the {count} masters and at most {count} (from {lowest} to {count}), or `auto`; `{input}` is not"
+        )),
+    }
+}
+
+/// An IPv4 address or a DNS name; DNS names come back in lower case.
+pub fn host(input: &str) -> Answer<String> {
+    let input = input.trim();
+    if input.contains(':') {
+        return Err(format!(
+            "IPv6 addresses are not supported (`{input}`): use an IPv4 address or a DNS name"
+        ));
+    }
+    if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return ipv4(input);
+    }
+    let name = input.to_ascii_lowercase();
+    let labels: Vec<&str> = name.split('.').collect();
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let last_numeric = labels
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if name.is_empty() || name.len() > 253 || !labels.iter().all(label_ok) || last_numeric {
+        return Err(format!(
+            "`{input}` is not a valid host: use an IPv4 address or a DNS name (letters, digits and `-` in dot-separated labels)"
+        ));
+    }
+    Ok(name)
+}
+
+/// A dotted-quad IPv4 address: four numbers 0-255 without leading zeros.
+pub fn ipv4(input: &str) -> Answer<String> {
+    let input = input.trim();
+    input
+        .parse::<Ipv4Addr>()
+        .map(|a| a.to_string())
+        .map_err(|_| {
+            format!(
+                "`{input}` is not a valid IPv4 address: use four numbers 0-255 without leading zeros, as in 10.0.0.1"
+            )
+        })
+}
+
+/// `k:v;k:v` (attributes and resources), in normal form.
+pub fn kv(input: &str) -> Answer<String> {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for entry in input.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let pair = entry.split_once(':').filter(|(k, v)| {
+            let key_ok = k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                && k.bytes().next().is_some_and(|b| b != b'.' && b != b'-');
+            let value_ok =
+                !v.is_empty() && !v.contains(|c: char| c.is_whitespace() || c == ':' || c == ';');
+            key_ok && value_ok
+        });
+        let Some((key, value)) = pair else {
+            return Err(format!(
+                "`{entry}` is not of the form k:v: write entries as key:value separated by `;`, as in rack:r1;zone:a"
+            ));
+        };
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(format!("duplicate key `{key}`: give each key once"));
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs
+        .iter()
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect::<Vec<_>>()
+        .join(";"))
+}
+
+pub fn abs_path(input: &str) -> Answer<String> {
+    let input = input.trim();
+    if !input.starts_with('/') || input.contains(char::is_whitespace) {
+        return Err(format!(
+            "`{input}` is not an absolute path: give a path starting with `/` and without spaces, as in /var/lib/mesos"
+        ));
+    }
+    Ok(input.to_string())
+}
+
+/// A Mesos duration: a number, optionally with a fraction, and a unit.
+pub fn duration(input: &str) -> Answer<String> {
+    let input = input.trim();
+    const UNITS: [&str; 8] = ["ns", "us", "ms", "secs", "mins", "hrs", "days", "weeks"];
+    let number_len = input
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(input.len());
+    let (number, unit) = input.split_at(number_len);
+    let number_ok = match number.split_once('.') {
+        Some((whole, fraction)) => {
+            !whole.is_empty()
+                && !fraction.is_empty()
+                && !fraction.contains('.')
+                && whole.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => !number.is_empty(),
+    };
+    if !number_ok || !UNITS.contains(&unit) {
+        return Err(format!(
+            "`{input}` is not a valid duration: write a number and one of {}, as in 10mins",
+            UNITS.join(" ")
+        ));
+    }
+    Ok(input.to_string())
+}
+
+/// Comma-separated, from `docker` and `mesos`.
+pub fn containerizers(input: &str) -> Answer<String> {
+    let list: Vec<&str> = input
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    if list.is_empty() {
+        return Err("unknown containerizer ``: give docker, mesos or docker,mesos".to_string());
+    }
+    if let Some(bad) = list.iter().find(|c| !["docker", "mesos"].contains(c)) {
+        return Err(format!(
+            "unknown containerizer `{bad}`: give docker, mesos or docker,mesos"
+        ));
+    }
+    Ok(list.join(","))
+}
+
+/// A cluster name: letters, digits, `.`, `_`, `-`.
+pub fn name(input: &str) -> Answer<String> {
+    let input = input.trim();
+    if input.is_empty()
+        || !input
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        return Err(format!(
+            "`{input}` is not a valid name: use letters, digits, `.`, `_` and `-`"
+        ));
+    }
+    Ok(input.to_string())
+}
+
+/// The id of the master whose host is `input`.
+pub fn self_id(list: &[Master], input: &str) -> Answer<u8> {
+    let wanted = input.trim().to_ascii_lowercase();
+    list.iter()
+        .find(|m| m.host == wanted)
+        .map(|m| m.id)
+        .ok_or_else(|| {
+            let hosts: Vec<&str> = list.iter().map(|m| m.host.as_str()).collect();
+            format!(
+                "`{}` is not in the master list: answer with one of {}",
+                input.trim(),
+                hosts.join(", ")
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positional_ids_survive_an_appended_master() {
+        let three = masters("a, b, 7=c").unwrap();
+        let five = masters("a, b, 7=c, d, e").unwrap();
+        assert_eq!(five[..3], three[..]);
+        assert_eq!(masters_normal(&five), "1=a 2=b 7=c 4=d 5=e");
+    }
+}

@@ -1,0 +1,224 @@
+//! The .deb format, in-process and deterministic: an `ar` archive of `debian-binary`, `control.tar.gz`
+//! and `data.tar.gz`. Every header has uid/gid 0 (root), a fixed mode and the mtime given, members are
+//! sorted, and gzip headers carry no time, so the same input gives the same bytes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use flate2::{Compression, GzBuilder};
+use md5::{Digest, Md5};
+
+/// A regular file of the package: `path` is absolute in the installed system (`/usr/share/...`).
+pub struct DataFile {
+    pub path: String,
+    pub mode: u32,
+    pub contents: Vec<u8>,
+}
+
+/// A member of control.tar.gz (`control`, `md5sums`, `templates`, `config`, `postinst`...).
+pub struct ControlFile {
+    pub name: String,
+    pub mode: u32,
+    pub contents: Vec<u8>,
+}
+
+/// Writes the .deb. `control` must not include `md5sums`: it is computed here from `data`.
+pub fn build(control: Vec<ControlFile>, data: &[DataFile], mtime: u64) -> Result<Vec<u8>> {
+    let mut control = control;
+    control.push(ControlFile {
+        name: "md5sums".into(),
+        mode: 0o644,
+        contents: md5sums(data).into_bytes(),
+    });
+    let control_entries = control
+        .into_iter()
+        .map(|f| (format!("./{}", f.name), Some((f.mode, f.contents))))
+        .collect();
+    let control_tar = tar_gz(control_entries, mtime)?;
+    let data_tar = tar_gz(with_directories(data)?, mtime)?;
+
+    let mut deb = ar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("debian-binary", b"2.0\n".to_vec()),
+        ("control.tar.gz", control_tar),
+        ("data.tar.gz", data_tar),
+    ] {
+        let mut header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
+        header.set_mtime(mtime);
+        header.set_mode(0o100644);
+        deb.append(&header, bytes.as_slice())
+            .context("cannot write an ar member")?;
+    }
+    deb.into_inner().context("cannot finish the ar archive")
+}
+
+/// The `md5sums` control file: one line per regular file, paths without the leading `/`.
+pub fn md5sums(data: &[DataFile]) -> String {
+    let mut files: Vec<&DataFile> = data.iter().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+        .iter()
+        .map(|f| {
+            let digest = hex::encode(Md5::digest(&f.contents));
+            format!("{digest}  {}\n", f.path.trim_start_matches('/'))
+        })
+        .collect()
+}
+
+/// `Installed-Size` in KiB, counted as dpkg-gencontrol does: each file rounded up, each directory 1.
+pub fn installed_size_kib(data: &[DataFile]) -> Result<u64> {
+    let dirs = with_directories(data)?
+        .values()
+        .filter(|entry| entry.is_none())
+        .count() as u64;
+    let files: u64 = data
+        .iter()
+        .map(|f| (f.contents.len() as u64).div_ceil(1024))
+        .sum();
+    Ok(files + dirs)
+}
+
+/// Tar members keyed by their `./`-relative name (sorted); `None` is a directory.
+type Members = BTreeMap<String, Option<(u32, Vec<u8>)>>;
+
+/// The data members: every file plus each of its parent directories, `./` first.
+fn with_directories(data: &[DataFile]) -> Result<Members> {
+    let mut members = Members::new();
+    members.insert("./".into(), None);
+    for file in data {
+        let Some(relative) = file.path.strip_prefix('/') else {
+            bail!("package path {:?} is not absolute", file.path);
+        };
+        let mut dir = String::from("./");
+        let parts: Vec<&str> = relative.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            dir.push_str(part);
+            dir.push('/');
+            members.insert(dir.clone(), None);
+        }
+        let name = format!("./{relative}");
+        if members
+            .insert(name.clone(), Some((file.mode, file.contents.clone())))
+            .is_some()
+        {
+            bail!("package path {name:?} is given twice");
+        }
+    }
+    Ok(members)
+}
+
+fn tar_gz(members: Members, mtime: u64) -> Result<Vec<u8>> {
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), Compression::best());
+    let mut tar = tar::Builder::new(gz);
+    for (name, member) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(mtime);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_username("root")?;
+        header.set_groupname("root")?;
+        let contents = match member {
+            None => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                Vec::new()
+            }
+            Some((mode, contents)) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(mode);
+                contents
+            }
+        };
+        header.set_size(contents.len() as u64);
+        // The raw name keeps dpkg's `./` prefix, which `Header::set_path` would normalise away.
+        let raw = &mut header.as_old_mut().name;
+        if name.len() > raw.len() {
+            bail!("package path {name:?} is longer than {} bytes", raw.len());
+        }
+        raw.fill(0);
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        tar.append(&header, contents.as_slice())
+            .with_context(|| format!("cannot add {name} to the archive"))?;
+    }
+    let gz = tar.into_inner().context("cannot finish the tar archive")?;
+    let mut bytes = gz.finish().context("cannot finish gzip compression")?;
+    bytes.flush()?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<DataFile> {
+        vec![
+            DataFile {
+                path: "/usr/share/doc/p/copyright".into(),
+                mode: 0o644,
+                contents: b"c\n".to_vec(),
+            },
+            DataFile {
+                path: "/usr/share/doc/p/changelog.gz".into(),
+                mode: 0o644,
+                contents: vec![0; 2000],
+            },
+        ]
+    }
+
+    #[test]
+    fn md5sums_are_sorted_and_relative() {
+        let sums = md5sums(&sample());
+        let lines: Vec<&str> = sums.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].ends_with("  usr/share/doc/p/changelog.gz"));
+        assert_eq!(
+            lines[1],
+            "2cd6ee2c70b0bde53fbe6cac3c8b8bb1  usr/share/doc/p/copyright"
+        );
+    }
+
+    #[test]
+    fn installed_size_counts_files_rounded_up_and_directories() {
+        // 1 KiB + 2 KiB of files, and ./ usr/ share/ doc/ p/ as directories.
+        assert_eq!(installed_size_kib(&sample()).unwrap(), 3 + 5);
+    }
+
+    #[test]
+    fn same_input_same_bytes_and_mtime_changes_them() {
+        let control = || {
+            vec![ControlFile {
+                name: "control".into(),
+                mode: 0o644,
+                contents: b"Package: p\n".to_vec(),
+            }]
+        };
+        let a = build(control(), &sample(), 1_700_000_000).unwrap();
+        let b = build(control(), &sample(), 1_700_000_000).unwrap();
+        let c = build(control(), &sample(), 1_700_000_001).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(a.starts_with(b"!<arch>\ndebian-binary   "));
+    }
+
+    #[test]
+    fn relative_and_duplicate_paths_are_refused() {
+        let relative = [DataFile {
+            path: "usr/x".into(),
+            mode: 0o644,
+            contents: vec![],
+        }];
+        assert!(build(vec![], &relative, 0).is_err());
+        let mut twice = sample();
+        twice.push(DataFile {
+            path: "/usr/share/doc/p/copyright".into(),
+            mode: 0o644,
+            contents: vec![],
+        });
+        let err = build(vec![], &twice, 0).unwrap_err().to_string();
+        assert!(err.contains("given twice"), "{err}");
+    }
+}

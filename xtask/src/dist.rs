@@ -1,0 +1,32 @@
+//! `cargo xtask dist`: the default pipeline, then the manifest of everything it produced.
+
+use anyhow::Result;
+
+use crate::manifest::Manifest;
+use crate::progress::Step;
+use crate::{debs, project};
+
+pub struct Options {
+    pub version: String,
+    pub source_date_epoch: u64,
+}
+
+pub fn run(options: &Options) -> Result<()> {
+    let step = Step::start("dist");
+    let dist = project::dist_dir();
+    let mut artifacts = debs::run(&debs::Options {
+        version: options.version.clone(),
+        out: dist.join("debs"),
+        source_date_epoch: options.source_date_epoch,
+    })?;
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        version: options.version.clone(),
+        source_date_epoch: options.source_date_epoch,
+        artifacts,
+    }
+    .write(&dist)?;
+    step.note(format!("manifest: {}", manifest.display()));
+    step.done();
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The mesos-roles pipeline. `main.rs` parses the command line; each step is a module here.
+//! ARCHITECTURE.md has the code map.
+
+pub mod answers;
+pub mod deb;
+pub mod debs;
+pub mod dist;
+pub mod manifest;
+pub mod packaging;
+pub mod progress;
+pub mod project;
+pub mod tool;

@@ -1,0 +1,81 @@
+//! Where things are and the inputs every step shares: the workspace root, the default version and the
+//! build time that makes outputs reproducible.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::tool::Tools;
+
+/// The workspace root (the directory holding `packaging/`, `xtask/`, ...).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// `target/dist`: every artifact the pipeline ships, and nothing else.
+pub fn dist_dir() -> PathBuf {
+    root().join("target/dist")
+}
+
+/// The version of the role packages when `--version` is not given: the workspace version.
+pub fn default_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// The timestamp every archive member, changelog date and index carries:
+/// `SOURCE_DATE_EPOCH` when set, else the time of the last commit.
+pub fn source_date_epoch(tools: &Tools) -> Result<u64> {
+    if let Ok(value) = std::env::var("SOURCE_DATE_EPOCH") {
+        return value.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={value:?} is not a number of seconds since 1970: set it to one, or unset it to use the last commit's time")
+        });
+    }
+    let out = tools.read(
+        "read the last commit's time for SOURCE_DATE_EPOCH",
+        "git",
+        &["-C", &root().to_string_lossy(), "log", "-1", "--format=%ct"],
+    )?;
+    match out.trim().parse() {
+        Ok(epoch) => Ok(epoch),
+        Err(_) => bail!(
+            "no commit to take SOURCE_DATE_EPOCH from (git said {out:?}): set SOURCE_DATE_EPOCH"
+        ),
+    }
+}
+
+/// Checks a Debian version string well enough to keep it out of file names and control fields
+/// where it would do harm; dpkg's own rules are stricter and dpkg-deb checks them.
+pub fn check_version(version: &str) -> Result<()> {
+    let ok = version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+-~:".contains(c));
+    if !ok {
+        bail!(
+            "--version {version:?} is not a Debian version: start with a digit and use only letters, digits and . + - ~ :"
+        );
+    }
+    Ok(())
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, renamed into place.
+pub fn write_whole(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let parent = path
+        .parent()
+        .with_context(|| format!("{} has no parent directory", path.display()))?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    tmp.write_all(contents)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot move the new {} into place", path.display()))?;
+    Ok(())
+}
