@@ -47,7 +47,7 @@ pub fn masters(input: &str) -> Answer<Vec<Master>> {
         }
         list.push(Master { id, host });
     }
-    if list.len() % 2 == 0 && !list.is_empty() {
+    if list.len().is_multiple_of(2) && !list.is_empty() {
         return Err(format!(
             "{} masters given: use an odd number of masters (1, 3, 5, 7 ...); an even count tolerates no more failures than one master fewer",
             list.len()
