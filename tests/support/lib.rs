@@ -1,1 +1,103 @@
-//! Support for the integration tests.
+//! Support for the integration tests: running tools, the cached Debian roots, the test doubles of
+//! `mesos` and `marathon`, and booted systemd-nspawn nodes on private networks.
+
+pub mod doubles;
+pub mod net;
+pub mod node;
+pub mod roots;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace root")
+        .to_path_buf()
+}
+
+/// Caches that outlive a test run (base roots): `MESOS_ROLES_CACHE`, else /var/cache/mesos-roles
+/// when writable (so CI's fresh clones on the same machine stay warm), else under `target/`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MESOS_ROLES_CACHE") {
+        return dir.into();
+    }
+    let system = PathBuf::from("/var/cache/mesos-roles");
+    if std::fs::create_dir_all(&system).is_ok() {
+        return system;
+    }
+    workspace().join("target/test-cache")
+}
+
+/// Scratch space for one test, under `target/` (roots are too large for a tmpfs /tmp).
+pub fn scratch(name: &str) -> Result<tempfile::TempDir> {
+    let base = workspace().join("target/test-scratch");
+    std::fs::create_dir_all(&base)?;
+    Ok(tempfile::Builder::new().prefix(name).tempdir_in(base)?)
+}
+
+/// Runs a command to completion; fails with the purpose, the command and its output.
+pub fn run(purpose: &str, command: &mut Command) -> Result<String> {
+    let output = output(purpose, command)?;
+    if !output.status.success() {
+        bail!(
+            "failed to {purpose}: {command:?} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs a command to completion and returns its output whatever its exit status.
+pub fn output(purpose: &str, command: &mut Command) -> Result<Output> {
+    command
+        .output()
+        .with_context(|| format!("cannot start {command:?} to {purpose}"))
+}
+
+/// The package and system tiers need root and real tools; without them a test fails and says why
+/// (a tier that cannot run must not pass in silence).
+pub fn require_root_and_tools(tools: &[&str]) -> Result<()> {
+    let uid = run("read the user id", Command::new("id").arg("-u"))?;
+    if uid.trim() != "0" {
+        bail!(
+            "this tier needs root (it builds Debian roots and boots containers): run the tests as root, as .ci/run does"
+        );
+    }
+    require_tools(tools)
+}
+
+pub fn require_tools(tools: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing tools: {}; install them as .ci/run does (apt-get install mmdebstrap systemd-container lintian shellcheck ...)",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Builds the role packages with the pipeline's own code into `out`, at a fixed epoch.
+pub fn build_role_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
+    let artifacts = xtask::debs::run(&xtask::debs::Options {
+        version: version.into(),
+        out: out.to_path_buf(),
+        source_date_epoch: 1_700_000_000,
+    })?;
+    Ok(artifacts.into_iter().map(|a| a.path).collect())
+}

@@ -80,11 +80,16 @@ fn id_number(text: &str) -> Answer<u8> {
 pub fn quorum(count: usize, input: &str) -> Answer<usize> {
     let input = input.trim();
     let lowest = count / 2 + 1;
-    if input.is_empty() || input == "auto" {
+    if input.is_empty() || input.eq_ignore_ascii_case("auto") {
         return Ok(lowest);
     }
+    if !input.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{input}` is not a number: give auto, or a number from {lowest} to {count} for {count} masters"
+        ));
+    }
     match input.parse::<usize>() {
-        Ok(q) if input.bytes().all(|b| b.is_ascii_digit()) && q >= lowest && q <= count => Ok(q),
+        Ok(q) if q >= lowest && q <= count => Ok(q),
         _ => Err(format!(
             "quorum must be more than half of the {count} masters and at most {count} (from {lowest} to {count}), or `auto`; `{input}` is not"
         )),
@@ -94,10 +99,17 @@ pub fn quorum(count: usize, input: &str) -> Answer<usize> {
 /// An IPv4 address or a DNS name; DNS names come back in lower case.
 pub fn host(input: &str) -> Answer<String> {
     let input = input.trim();
-    if input.contains(':') {
+    if let Some((_, port)) = input.split_once(':')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && !input.starts_with(':')
+    {
         return Err(format!(
-            "IPv6 addresses are not supported (`{input}`): use an IPv4 address or a DNS name"
+            "`{input}` is not a valid host: leave out the port, the ports are fixed"
         ));
+    }
+    if input.contains(':') {
+        return Err(ipv6_refused(input));
     }
     if !input.is_empty() && input.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return ipv4(input);
@@ -121,9 +133,16 @@ pub fn host(input: &str) -> Answer<String> {
     Ok(name)
 }
 
+fn ipv6_refused(input: &str) -> String {
+    format!("IPv6 addresses are not supported (`{input}`): use an IPv4 address or a DNS name")
+}
+
 /// A dotted-quad IPv4 address: four numbers 0-255 without leading zeros.
 pub fn ipv4(input: &str) -> Answer<String> {
     let input = input.trim();
+    if input.contains(':') {
+        return Err(ipv6_refused(input));
+    }
     input
         .parse::<Ipv4Addr>()
         .map(|a| a.to_string())
@@ -200,13 +219,14 @@ pub fn duration(input: &str) -> Answer<String> {
     Ok(input.to_string())
 }
 
-/// Comma-separated, from `docker` and `mesos`.
+/// Comma-separated, from `docker` and `mesos`; order kept, repeats dropped.
 pub fn containerizers(input: &str) -> Answer<String> {
-    let list: Vec<&str> = input
-        .split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect();
+    let mut list: Vec<&str> = Vec::new();
+    for c in input.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        if !list.contains(&c) {
+            list.push(c);
+        }
+    }
     if list.is_empty() {
         return Err("unknown containerizer ``: give docker, mesos or docker,mesos".to_string());
     }
@@ -235,7 +255,11 @@ pub fn name(input: &str) -> Answer<String> {
 
 /// The id of the master whose host is `input`.
 pub fn self_id(list: &[Master], input: &str) -> Answer<u8> {
-    let wanted = input.trim().to_ascii_lowercase();
+    let wanted = if input.trim().is_empty() {
+        String::new()
+    } else {
+        host(input)?
+    };
     list.iter()
         .find(|m| m.host == wanted)
         .map(|m| m.id)

@@ -6,6 +6,7 @@ pub mod deb;
 pub mod debs;
 pub mod dist;
 pub mod manifest;
+pub mod mirror;
 pub mod packaging;
 pub mod progress;
 pub mod project;

@@ -48,6 +48,7 @@ fn main() -> Result<()> {
         Step::Dist { version: v } => dist::run(&dist::Options {
             version: version(v),
             source_date_epoch,
+            out: project::dist_dir(),
         })?,
     }
     Ok(())

@@ -1,0 +1,193 @@
+//! The role .debs as dpkg sees them: built by the pipeline's own code, unpacked and read back with
+//! the real dpkg-deb, ar and tar.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Result;
+use mesos_roles_tests::{build_role_debs, require_tools, run, scratch};
+use sha2::{Digest, Sha256};
+
+fn field(deb: &Path, name: &str) -> Result<String> {
+    Ok(run(
+        "read a control field",
+        Command::new("dpkg-deb").arg("--field").arg(deb).arg(name),
+    )?
+    .trim()
+    .to_string())
+}
+
+fn debs(dir: &Path) -> Result<Vec<PathBuf>> {
+    build_role_debs(dir, "1.2.3-1")
+}
+
+#[test]
+fn two_builds_give_the_same_bytes() -> Result<()> {
+    let (a, b) = (scratch("deb-a")?, scratch("deb-b")?);
+    let (first, second) = (debs(a.path())?, debs(b.path())?);
+    assert_eq!(first.len(), 2);
+    for (x, y) in first.iter().zip(&second) {
+        assert_eq!(x.file_name(), y.file_name());
+        assert!(
+            std::fs::read(x)? == std::fs::read(y)?,
+            "{} differs between two builds",
+            x.display()
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn dpkg_reads_the_packages_as_built() -> Result<()> {
+    require_tools(&["dpkg-deb", "ar", "tar", "md5sum"])?;
+    let dir = scratch("deb-read")?;
+    for deb in debs(dir.path())? {
+        let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+        let package = name.split('_').next().unwrap().to_string();
+        assert_eq!(name, format!("{package}_1.2.3-1_all.deb"));
+        assert_eq!(field(&deb, "Package")?, package);
+        assert_eq!(field(&deb, "Version")?, "1.2.3-1");
+        assert_eq!(field(&deb, "Architecture")?, "all");
+        let depends = field(&deb, "Depends")?;
+        for needed in ["debconf", "mesos", "iproute2"] {
+            assert!(
+                depends.contains(needed),
+                "{package} Depends {depends:?} lacks {needed}"
+            );
+        }
+        // ar members in dpkg's order, with the build's mtime.
+        let members = run("list ar members", Command::new("ar").arg("tv").arg(&deb))?;
+        let names: Vec<&str> = members
+            .lines()
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        assert_eq!(names, ["debian-binary", "control.tar.gz", "data.tar.gz"]);
+        // Control area: the debconf interface and the scripts, executable.
+        let control = scratch("control")?;
+        run(
+            "unpack the control area",
+            Command::new("dpkg-deb")
+                .arg("--control")
+                .arg(&deb)
+                .arg(control.path()),
+        )?;
+        for file in [
+            "control",
+            "md5sums",
+            "templates",
+            "config",
+            "postinst",
+            "postrm",
+        ] {
+            assert!(
+                control.path().join(file).exists(),
+                "{package} has no {file}"
+            );
+        }
+        for script in ["config", "postinst", "postrm"] {
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(control.path().join(script))?.permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o755, "{package}/{script} mode");
+            let text = std::fs::read_to_string(control.path().join(script))?;
+            assert!(
+                !text.contains("#INCLUDE"),
+                "{package}/{script} has an unexpanded include"
+            );
+        }
+        // Data: root-owned, dated SOURCE_DATE_EPOCH, and md5sums that match.
+        let listing = run(
+            "list the data",
+            Command::new("dpkg-deb").arg("--contents").arg(&deb),
+        )?;
+        for line in listing.lines() {
+            assert!(line.contains(" root/root "), "{package}: {line}");
+            assert!(
+                line.contains(" 2023-11-14 "),
+                "{package}: not dated 1700000000: {line}"
+            );
+        }
+        assert!(listing.contains(&format!("./usr/share/doc/{package}/copyright")));
+        assert!(listing.contains(&format!("./usr/share/doc/{package}/changelog.Debian.gz")));
+        let data = scratch("data")?;
+        run(
+            "unpack the data",
+            Command::new("dpkg-deb")
+                .arg("-x")
+                .arg(&deb)
+                .arg(data.path()),
+        )?;
+        run(
+            "check md5sums",
+            Command::new("md5sum")
+                .arg("--check")
+                .arg("--quiet")
+                .arg(control.path().join("md5sums"))
+                .current_dir(data.path()),
+        )?;
+    }
+    Ok(())
+}
+
+#[test]
+fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
+    let out = scratch("dist")?;
+    xtask::dist::run(&xtask::dist::Options {
+        version: "0.9.0".into(),
+        source_date_epoch: 1_700_000_000,
+        out: out.path().to_path_buf(),
+    })?;
+    let manifest = xtask::manifest::Manifest::read(out.path())?;
+    assert_eq!(manifest.version, "0.9.0");
+    let paths: Vec<String> = manifest
+        .artifacts
+        .iter()
+        .map(|a| a.path.display().to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "debs/mesos-agent-role_0.9.0_all.deb",
+            "debs/mesos-master-role_0.9.0_all.deb"
+        ]
+    );
+    for artifact in &manifest.artifacts {
+        assert_eq!(artifact.kind, "deb");
+        let bytes = std::fs::read(out.path().join(&artifact.path))?;
+        assert_eq!(artifact.sha256, hex::encode(Sha256::digest(&bytes)));
+    }
+    Ok(())
+}
+
+#[test]
+fn a_bad_version_is_refused_and_nothing_is_written() -> Result<()> {
+    let out = scratch("bad-version")?;
+    let err = build_role_debs(out.path(), "1.0 beta")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--version") && err.contains("not a Debian version"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(out.path())?.count(), 0);
+    Ok(())
+}
+
+#[test]
+fn a_build_replaces_the_packages_of_another_version() -> Result<()> {
+    let out = scratch("stale")?;
+    build_role_debs(out.path(), "1.0-1")?;
+    build_role_debs(out.path(), "1.1-1")?;
+    let mut names: Vec<String> = std::fs::read_dir(out.path())?
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "mesos-agent-role_1.1-1_all.deb",
+            "mesos-master-role_1.1-1_all.deb"
+        ]
+    );
+    Ok(())
+}

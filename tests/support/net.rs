@@ -1,0 +1,76 @@
+//! A private network for test nodes: a hub network namespace holding a bridge, and one namespace per
+//! node joined to it by a veth pair. Nothing is created in the host's own namespace, traffic never
+//! leaves these namespaces, and dropping the `Net` deletes all of it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Result;
+
+use crate::run;
+
+/// The nodes' subnet. It only exists inside the namespaces of one `Net`.
+pub const PREFIX_LEN: u8 = 24;
+
+pub struct Net {
+    hub: String,
+    nodes: Vec<String>,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl Net {
+    pub fn new() -> Result<Self> {
+        // Names unique per process and net, short enough for interface names (15 bytes).
+        let tag = format!(
+            "mr{}x{}",
+            std::process::id() % 100_000,
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let net = Self {
+            hub: format!("{tag}h"),
+            nodes: Vec::new(),
+        };
+        ip(&["netns", "add", &net.hub])?;
+        ip(&["-n", &net.hub, "link", "set", "lo", "up"])?;
+        ip(&["-n", &net.hub, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &net.hub, "link", "set", "br0", "up"])?;
+        Ok(net)
+    }
+
+    /// A new node namespace with `address` on its `eth0`; returns the namespace's path for
+    /// `systemd-nspawn --network-namespace-path`.
+    pub fn add_node(&mut self, address: &str) -> Result<PathBuf> {
+        let index = self.nodes.len();
+        let ns = format!("{}n{index}", self.hub.trim_end_matches('h'));
+        let hub_end = format!("v{index}");
+        ip(&["netns", "add", &ns])?;
+        self.nodes.push(ns.clone());
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        ip(&[
+            "-n", &self.hub, "link", "add", &hub_end, "type", "veth", "peer", "name", "eth0",
+            "netns", &ns,
+        ])?;
+        ip(&[
+            "-n", &self.hub, "link", "set", &hub_end, "master", "br0", "up",
+        ])?;
+        let cidr = format!("{address}/{PREFIX_LEN}");
+        ip(&["-n", &ns, "addr", "add", &cidr, "dev", "eth0"])?;
+        ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        Ok(PathBuf::from("/run/netns").join(ns))
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes its interfaces, and so the veth pairs and the bridge.
+        for ns in self.nodes.iter().chain([&self.hub]) {
+            let _ = ip(&["netns", "delete", ns]);
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<String> {
+    run("set up the test network", Command::new("ip").args(args))
+}

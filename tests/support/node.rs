@@ -1,0 +1,266 @@
+//! A booted Debian node: a root directory run by `systemd-nspawn --boot` (real systemd as PID 1) in
+//! its own network namespace. Commands run inside through `nsenter` into all its namespaces.
+//! Dropping a `Node` powers it off and waits for it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{output, run};
+
+/// The environment of commands run inside a node: nothing of the test process leaks in.
+const ENV: &[&str] = &[
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG=C.UTF-8",
+    "DEBIAN_FRONTEND=noninteractive",
+];
+
+pub struct Node {
+    pub name: String,
+    pub root: PathBuf,
+    nspawn: Child,
+    init_pid: u32,
+    cgroups: Vec<PathBuf>,
+}
+
+impl Node {
+    /// Boots `root` in the network namespace at `netns` and waits until systemd has finished
+    /// starting up.
+    pub fn boot(name: &str, root: &Path, netns: &Path) -> Result<Self> {
+        std::fs::write(root.join("etc/hostname"), format!("{name}\n"))?;
+        let cgroups = own_cgroups(name)?;
+        let log = std::fs::File::create(root.with_extension("console.log"))?;
+        // A host without systemd leaves nspawn in the root cgroup, where two containers would
+        // collide: the wrapper shell moves itself into the node's own cgroups, then execs nspawn.
+        let nspawn = Command::new("sh")
+            .arg("-c")
+            .arg(r#"for d in $CGROUPS; do echo $$ > "$d/cgroup.procs"; done; exec "$@""#)
+            .arg("sh")
+            .env(
+                "CGROUPS",
+                cgroups
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            // Docker inside the node needs a writable /proc/sys/net, a pure cgroup2 hierarchy,
+            // CAP_NET_ADMIN (for iptables) and the keyring and bpf system calls.
+            .env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "network")
+            .env("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", "1")
+            .arg("systemd-nspawn")
+            .arg("--quiet")
+            .arg("--directory")
+            .arg(root)
+            .arg(format!("--machine={name}"))
+            .args(["--boot", "--register=no", "--keep-unit", "--console=pipe"])
+            .args([
+                "--capability=CAP_NET_ADMIN",
+                "--system-call-filter=@keyring bpf",
+            ])
+            .arg(format!("--network-namespace-path={}", netns.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot start systemd-nspawn")?;
+        let mut node = Self {
+            name: name.into(),
+            root: root.into(),
+            init_pid: 0,
+            nspawn,
+            cgroups,
+        };
+        node.init_pid = node.wait_for_init()?;
+        node.wait_until_started(Duration::from_secs(120))?;
+        Ok(node)
+    }
+
+    /// The container's PID 1, seen from the host: the child of the nspawn process.
+    fn wait_for_init(&mut self) -> Result<u32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let children = format!("/proc/{0}/task/{0}/children", self.nspawn.id());
+        while Instant::now() < deadline {
+            if let Some(status) = self.nspawn.try_wait()? {
+                bail!(
+                    "{}: systemd-nspawn exited with {status} before booting; see {}",
+                    self.name,
+                    self.console_log().display()
+                );
+            }
+            let text = std::fs::read_to_string(&children).unwrap_or_default();
+            if let Some(pid) = text.split_whitespace().next() {
+                return Ok(pid.parse()?);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!(
+            "{}: the container's init did not appear within 30s",
+            self.name
+        )
+    }
+
+    fn wait_until_started(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let state = self.output(&["systemctl", "is-system-running"])?;
+            let state = String::from_utf8_lossy(&state.stdout).trim().to_string();
+            match state.as_str() {
+                "running" | "degraded" => return Ok(()),
+                _ if Instant::now() > deadline => bail!(
+                    "{}: systemd did not finish starting within {timeout:?} (state {state:?})",
+                    self.name
+                ),
+                _ => std::thread::sleep(Duration::from_millis(250)),
+            }
+        }
+    }
+
+    pub fn console_log(&self) -> PathBuf {
+        self.root.with_extension("console.log")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("nsenter");
+        command
+            .arg("--target")
+            .arg(self.init_pid.to_string())
+            .args(["--all", "--", "env", "-i"])
+            .args(ENV)
+            .args(args);
+        command
+    }
+
+    /// Runs `args` inside the node; fails unless it exits 0.
+    pub fn exec(&self, purpose: &str, args: &[&str]) -> Result<String> {
+        run(
+            &format!("{} on {}", purpose, self.name),
+            &mut self.command(args),
+        )
+    }
+
+    /// Runs `args` inside the node and returns its output whatever its exit status.
+    pub fn output(&self, args: &[&str]) -> Result<Output> {
+        output(
+            &format!("run {args:?} on {}", self.name),
+            &mut self.command(args),
+        )
+    }
+
+    /// Runs a shell script inside the node; fails unless it exits 0.
+    pub fn sh(&self, purpose: &str, script: &str) -> Result<String> {
+        self.exec(purpose, &["sh", "-ec", script])
+    }
+
+    /// A path inside the node, seen from the host.
+    pub fn path(&self, inside: &str) -> PathBuf {
+        self.root.join(inside.trim_start_matches('/'))
+    }
+
+    /// The text of a file inside the node.
+    pub fn read(&self, inside: &str) -> Result<String> {
+        let path = self.path(inside);
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read {inside}", self.name))
+    }
+
+    /// Copies host files into `dir` inside the node (not /tmp: the node mounts a tmpfs there).
+    pub fn copy_in(&self, files: &[PathBuf], dir: &str) -> Result<Vec<String>> {
+        let target = self.path(dir);
+        std::fs::create_dir_all(&target)?;
+        files
+            .iter()
+            .map(|file| {
+                let name = file.file_name().context("file without a name")?;
+                std::fs::copy(file, target.join(name)).with_context(|| {
+                    format!("cannot copy {} into {}", file.display(), self.name)
+                })?;
+                Ok(format!(
+                    "{}/{}",
+                    dir.trim_end_matches('/'),
+                    name.to_string_lossy()
+                ))
+            })
+            .collect()
+    }
+
+    /// `systemctl is-enabled` and `is-active` of a unit, e.g. `("enabled", "active")`.
+    pub fn unit_state(&self, unit: &str) -> Result<(String, String)> {
+        let word = |verb: &str| -> Result<String> {
+            let out = self.output(&["systemctl", verb, unit])?;
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        };
+        Ok((word("is-enabled")?, word("is-active")?))
+    }
+
+    /// Polls `check` inside the node until it exits 0 or `timeout` passes.
+    pub fn wait_for(&self, what: &str, args: &[&str], timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.output(args)?;
+            if out.status.success() {
+                return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{}: {what} did not happen within {timeout:?}; last try said: {}{}",
+                    self.name,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // SIGTERM makes nspawn ask the container's systemd to power off cleanly.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.nspawn.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.nspawn.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.nspawn.kill();
+        let _ = self.nspawn.wait();
+        // nspawn leaves its payload/supervisor cgroups behind; they are empty once it is gone.
+        for dir in &self.cgroups {
+            let _ = Command::new("find")
+                .arg(dir)
+                .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+                .status();
+        }
+    }
+}
+
+/// A cgroup of the node's own in each hierarchy nspawn uses: the unified one alone on a pure
+/// cgroup2 host, or the unified and the named systemd one on a hybrid host.
+fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
+    let base = Path::new("/sys/fs/cgroup");
+    let hierarchies: Vec<PathBuf> = if base.join("cgroup.controllers").exists() {
+        vec![base.into()]
+    } else {
+        ["unified", "systemd"]
+            .iter()
+            .map(|h| base.join(h))
+            .filter(|h| h.join("cgroup.procs").exists())
+            .collect()
+    };
+    hierarchies
+        .into_iter()
+        .map(|h| {
+            let dir = h.join("mesos-roles-tests").join(name);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the cgroup {}", dir.display()))?;
+            Ok(dir)
+        })
+        .collect()
+}

@@ -1,0 +1,90 @@
+//! Base Debian roots for the package and system tiers, built once with mmdebstrap and cached as
+//! tarballs under `target/test-cache/roots/`. The cache key is the suite and the package list, so a
+//! warm run unpacks instead of bootstrapping.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::{cache_dir, run};
+
+/// What a node needs besides minbase: systemd to boot, the roles' dependencies (so installing the
+/// roles needs no network), python3 for the doubles, and tools the tests use inside.
+pub const NODE_PACKAGES: &[&str] = &[
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "iproute2",
+    "ucf",
+    "python3",
+    "zookeeperd",
+    "docker.io",
+    "apparmor",
+    "adduser",
+    "procps",
+    "netcat-openbsd",
+    "curl",
+];
+
+/// The packages of a node of `suite`.
+pub fn node_packages(suite: &str) -> Vec<&'static str> {
+    let mut packages = NODE_PACKAGES.to_vec();
+    if suite != "bookworm" {
+        // From trixie on the docker command is in docker-cli, only a Recommends of docker.io.
+        packages.push("docker-cli");
+    }
+    packages
+}
+
+/// The tarball of a base root for `suite`, bootstrapping it if it is not cached yet.
+pub fn base(suite: &str) -> Result<PathBuf> {
+    let dir = cache_dir().join("roots");
+    std::fs::create_dir_all(&dir)?;
+    let key = hex::encode(&Sha256::digest(format!("{suite} {:?}", node_packages(suite)))[..6]);
+    let tarball = dir.join(format!("{suite}-{key}.tar"));
+    // One bootstrap at a time: parallel tests wait for the first to finish.
+    let lock = File::create(dir.join(format!("{suite}.lock")))?;
+    lock.lock()?;
+    if !tarball.exists() {
+        bootstrap(suite, &tarball)?;
+    }
+    Ok(tarball)
+}
+
+fn bootstrap(suite: &str, tarball: &Path) -> Result<()> {
+    let mirror = xtask::mirror::debian()?;
+    let partial = tarball.with_extension("tar.partial");
+    eprintln!(
+        "bootstrapping a {suite} base root (cached as {})",
+        tarball.display()
+    );
+    run(
+        &format!("bootstrap a {suite} root with mmdebstrap"),
+        Command::new("mmdebstrap")
+            .arg("--variant=minbase")
+            .arg(format!("--include={}", node_packages(suite).join(",")))
+            .arg("--quiet")
+            // Snapshot mirrors serve Release files whose Valid-Until has passed.
+            .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
+            .args([suite, &partial.to_string_lossy(), &mirror]),
+    )?;
+    std::fs::rename(&partial, tarball).context("cannot move the new root into the cache")
+}
+
+/// Unpacks the base root of `suite` into `dir`.
+pub fn unpack(suite: &str, dir: &Path) -> Result<()> {
+    let tarball = base(suite)?;
+    std::fs::create_dir_all(dir)?;
+    run(
+        "unpack a base root",
+        Command::new("tar")
+            .arg("-C")
+            .arg(dir)
+            .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf"])
+            .arg(&tarball),
+    )?;
+    Ok(())
+}
