@@ -14,13 +14,11 @@ pub fn debian() -> Result<String> {
     if let Ok(uri) = std::env::var(OVERRIDE) {
         return Ok(uri);
     }
-    let mut texts = Vec::new();
-    for file in ["/etc/apt/sources.list"] {
-        texts.push((
-            file.to_string(),
-            std::fs::read_to_string(file).unwrap_or_default(),
-        ));
-    }
+    let one_line = "/etc/apt/sources.list";
+    let mut texts = vec![(
+        one_line.to_string(),
+        std::fs::read_to_string(one_line).unwrap_or_default(),
+    )];
     if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
         let mut paths: Vec<_> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
