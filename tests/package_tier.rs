@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use mesos_roles_tests::{
     build_role_debs, doubles, net::Net, node::Node, require_root_and_tools, roots, scratch,
 };
@@ -99,21 +99,6 @@ fn install(node: &Node, debs: &[&str]) -> Result<String> {
         node.name
     );
     Ok(text)
-}
-
-/// The regular files of a directory inside the node, with their contents.
-fn files_in(node: &Node, dir: &str) -> Result<BTreeMap<String, String>> {
-    let mut files = BTreeMap::new();
-    for entry in
-        std::fs::read_dir(node.path(dir)).with_context(|| format!("{}: {dir}", node.name))?
-    {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            files.insert(name, std::fs::read_to_string(entry.path())?);
-        }
-    }
-    Ok(files)
 }
 
 fn expected(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -261,7 +246,7 @@ fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon
             node.name
         );
         assert_eq!(
-            files_in(node, "/etc/mesos-master")?,
+            node.files_in("/etc/mesos-master")?,
             expected(&[
                 ("quorum", "2"),
                 ("ip", address),
@@ -409,7 +394,7 @@ fn an_agent_installs_inert_then_reconfigures_into_a_running_agent() -> Result<()
 
     assert_eq!(node.read("/etc/mesos/zk")?, format!("{ZK}/mesos\n"));
     assert_eq!(
-        files_in(node, "/etc/mesos-slave")?,
+        node.files_in("/etc/mesos-slave")?,
         expected(&[
             ("ip", AGENT),
             ("hostname", AGENT),
@@ -419,11 +404,11 @@ fn an_agent_installs_inert_then_reconfigures_into_a_running_agent() -> Result<()
         ])
     );
     assert_eq!(
-        files_in(node, "/etc/mesos-slave/attributes")?,
+        node.files_in("/etc/mesos-slave/attributes")?,
         expected(&[("rack", "r1"), ("zone", "a")])
     );
     assert_eq!(
-        files_in(node, "/etc/mesos-slave/resources")?,
+        node.files_in("/etc/mesos-slave/resources")?,
         expected(&[("cpus", "2")])
     );
     assert_eq!(

@@ -154,16 +154,39 @@ impl Node {
         self.exec(purpose, &["sh", "-ec", script])
     }
 
-    /// A path inside the node, seen from the host.
+    /// A path inside the node, seen from the host: for writing test inputs only. Reading goes
+    /// through the node (`read`), since its absolute symlinks would resolve on the host, and /run
+    /// and /tmp are the node's own tmpfs.
     pub fn path(&self, inside: &str) -> PathBuf {
         self.root.join(inside.trim_start_matches('/'))
     }
 
-    /// The text of a file inside the node.
+    /// The text of a file, read inside the node.
     pub fn read(&self, inside: &str) -> Result<String> {
-        let path = self.path(inside);
-        std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: cannot read {inside}", self.name))
+        self.exec(&format!("read {inside}"), &["cat", "--", inside])
+    }
+
+    /// The regular files directly in `dir` inside the node, with their text.
+    pub fn files_in(&self, dir: &str) -> Result<std::collections::BTreeMap<String, String>> {
+        let names = self.exec(
+            &format!("list {dir}"),
+            &[
+                "find",
+                dir,
+                "-mindepth",
+                "1",
+                "-maxdepth",
+                "1",
+                "-type",
+                "f",
+                "-printf",
+                "%f\\n",
+            ],
+        )?;
+        names
+            .lines()
+            .map(|name| Ok((name.to_string(), self.read(&format!("{dir}/{name}"))?)))
+            .collect()
     }
 
     /// Copies host files into `dir` inside the node (not /tmp: the node mounts a tmpfs there).

@@ -56,7 +56,7 @@ pub fn base(suite: &str) -> Result<PathBuf> {
 
 fn bootstrap(suite: &str, tarball: &Path) -> Result<()> {
     let mirror = xtask::mirror::debian()?;
-    let partial = tarball.with_extension("tar.partial");
+    let partial = tarball.with_extension("partial.tar");
     eprintln!(
         "bootstrapping a {suite} base root (cached as {})",
         tarball.display()
@@ -64,7 +64,7 @@ fn bootstrap(suite: &str, tarball: &Path) -> Result<()> {
     run(
         &format!("bootstrap a {suite} root with mmdebstrap"),
         Command::new("mmdebstrap")
-            .arg("--variant=minbase")
+            .args(["--variant=minbase", "--format=tar"])
             .arg(format!("--include={}", node_packages(suite).join(",")))
             .arg("--quiet")
             // Snapshot mirrors serve Release files whose Valid-Until has passed.

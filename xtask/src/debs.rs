@@ -68,7 +68,8 @@ pub fn build(
         .with_context(|| format!("cannot build {}", package.name))
 }
 
-/// `/usr/share/doc/<package>/`: the copyright file and the changelog, dated SOURCE_DATE_EPOCH.
+/// The files every package ships: `/usr/share/doc/<package>/` (copyright, and the changelog dated
+/// SOURCE_DATE_EPOCH) and its lintian overrides.
 fn doc_files(
     packaging: &Path,
     project: &Project,
@@ -94,7 +95,13 @@ fn doc_files(
         "changelog.gz"
     };
     let doc = format!("/usr/share/doc/{package}");
+    let overrides = read("lintian-overrides.in")?.replace("@PACKAGE@", package);
     Ok(vec![
+        DataFile {
+            path: format!("/usr/share/lintian/overrides/{package}"),
+            mode: 0o644,
+            contents: overrides.into_bytes(),
+        },
         DataFile {
             path: format!("{doc}/copyright"),
             mode: 0o644,

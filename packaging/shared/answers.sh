@@ -1,0 +1,347 @@
+# Answer syntax of the role packages: the rules of docs/debconf.md, in POSIX sh.
+#
+# The same rules are implemented in Rust for the inventory; tests/cases/answers.toml drives both, and
+# the key phrases of the messages ("not a valid host", "duplicate id", ...) are shared with the Rust
+# side, so keep them. Each mr_<rule> prints the normal form on stdout and returns 0, or prints one
+# message (the problem and the fix) on stderr and returns 1; the caller names the question.
+# Pure functions: no files, no external tools but tr. Bodies run in subshells, so set -f and IFS
+# stay local to them.
+
+# Spelled out rather than [a-z]: ranges in patterns depend on the locale.
+MR_ALNUM=abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
+
+mr__err() {
+	printf '%s\n' "$*" >&2
+	return 1
+}
+
+# Leading and trailing white space of an answer is ignored.
+mr__trim() {
+	set -- "${1#"${1%%[![:space:]]*}"}"
+	printf '%s' "${1%"${1##*[![:space:]]}"}"
+}
+
+mr__lower() {
+	printf '%s' "$1" | tr ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz
+}
+
+# Quiet test: four decimal octets 0-255 without leading zeros (inet_aton reads 010 as 8).
+mr__is_ipv4() (
+	case $1 in
+	*[!0123456789.]* | .* | *. | *..*) return 1 ;;
+	esac
+	IFS=.
+	# shellcheck disable=SC2086 # split on the dots
+	set -- $1
+	[ $# -eq 4 ] || return 1
+	for o; do
+		case $o in
+		0 | [123456789] | [123456789][0123456789] | 1[0123456789][0123456789] | \
+			2[01234][0123456789] | 25[012345]) ;;
+		*) return 1 ;;
+		esac
+	done
+)
+
+mr__ipv4_err() {
+	mr__err "\"$1\": not a valid IPv4 address (four numbers 0-255 separated by dots, without leading zeros)"
+}
+
+# A host: an IPv4 address, or a DNS name (printed in lower case). No trimming: callers do that.
+mr__host() (
+	h=$1
+	case $h in
+	'') mr__err "empty answer: not a valid host (give an IPv4 address or a DNS name)"; return 1 ;;
+	[!:]*:[0123456789] | [!:]*:[0123456789]*[0123456789])
+		case $h in
+		*:*:* | *:*[!0123456789]*) ;;
+		*) mr__err "\"$h\": not a valid host (leave out the port: the ports are fixed)"; return 1 ;;
+		esac
+		;;
+	esac
+	case $h in
+	*:*) mr__err "\"$h\": IPv6 addresses are not supported (give an IPv4 address or a DNS name)"; return 1 ;;
+	*[!${MR_ALNUM}.-]*) mr__err "\"$h\": not a valid host (a DNS name has only letters, digits, '-' and '.')"; return 1 ;;
+	*[!0123456789.]*) ;;
+	*)
+		# Only digits and dots: meant as an address (this also refuses a name whose last label is numeric).
+		mr__is_ipv4 "$h" || { mr__ipv4_err "$h"; return 1; }
+		printf '%s\n' "$h"
+		return 0
+		;;
+	esac
+	case $h in
+	.* | *. | *..*) mr__err "\"$h\": not a valid host (empty label: no dot at either end, no two dots in a row)"; return 1 ;;
+	esac
+	[ ${#h} -le 253 ] || { mr__err "\"$h\": not a valid host (longer than 253 characters)"; return 1; }
+	h=$(mr__lower "$h")
+	IFS=.
+	set -f
+	# shellcheck disable=SC2086 # split on the dots
+	set -- $h
+	for l; do
+		case $l in
+		-* | *-) mr__err "\"$h\": not a valid host (label \"$l\" starts or ends with '-')"; return 1 ;;
+		esac
+		[ ${#l} -le 63 ] || { mr__err "\"$h\": not a valid host (label \"$l\" is longer than 63 characters)"; return 1; }
+	done
+	case $l in
+	*[!0123456789]*) ;;
+	*) mr__err "\"$h\": not a valid host (the last label must not be all digits)"; return 1 ;;
+	esac
+	printf '%s\n' "$h"
+)
+
+# An id: 1..255; leading zeros are dropped. $2 is the entry, for the message.
+mr__id() (
+	id=$1
+	case $id in
+	'' | *[!0123456789]*) mr__err "entry \"$2\": id \"$id\" is not a number (ids are 1 to 255)"; return 1 ;;
+	esac
+	while :; do
+		case $id in
+		0?*) id=${id#0} ;;
+		*) break ;;
+		esac
+	done
+	case $id in
+	0 | ????*) mr__err "entry \"$2\": id out of range: $id (ids are 1 to 255)"; return 1 ;;
+	esac
+	[ "$id" -le 255 ] || { mr__err "entry \"$2\": id out of range: $id (ids are 1 to 255)"; return 1; }
+	printf '%s\n' "$id"
+)
+
+# mr_masters INPUT: the master ensemble -> "1=h1 2=h2 3=h3" (empty input -> empty output).
+mr_masters() (
+	set -f
+	IFS=', 	
+'
+	n=0
+	out=
+	for e in $1; do
+		[ -n "$e" ] || continue
+		n=$((n + 1))
+		case $e in
+		*=*)
+			id=$(mr__id "${e%%=*}" "$e") || return 1
+			h=${e#*=}
+			[ -n "$h" ] || { mr__err "entry \"$e\" has no host: not a valid host (write id=host)"; return 1; }
+			from="entry \"$e\""
+			;;
+		*)
+			[ $n -le 255 ] || { mr__err "entry \"$e\": id out of range: $n (an entry without an id gets its position, and ids are 1 to 255)"; return 1; }
+			id=$n h=$e from="entry \"$e\" (id $n from its position)"
+			;;
+		esac
+		h=$(mr__host "$h") || return 1
+		for o in $out; do
+			if [ "${o%%=*}" = "$id" ]; then
+				mr__err "duplicate id $id: $from and entry \"$o\" (give each master its own id, or leave ids out to number them by position)"
+				return 1
+			fi
+			if [ "${o#*=}" = "$h" ]; then
+				mr__err "duplicate host $h (ids ${o%%=*} and $id): list each master once"
+				return 1
+			fi
+		done
+		out="$out${out:+ }$id=$h"
+	done
+	if [ $((n % 2)) -eq 0 ] && [ $n -gt 0 ]; then
+		mr__err "$n masters given, an odd number of masters is needed (1, 3, 5, 7...): an even count adds a member without adding a tolerated failure; add or remove one"
+		return 1
+	fi
+	[ -z "$out" ] || printf '%s\n' "$out"
+)
+
+# mr_quorum COUNT INPUT: "auto" or empty -> floor(COUNT/2)+1; a number must be > COUNT/2 and <= COUNT.
+mr_quorum() (
+	n=$1
+	q=$(mr__trim "$2")
+	auto=$((n / 2 + 1))
+	case $q in
+	'' | [Aa][Uu][Tt][Oo]) printf '%s\n' "$auto"; return 0 ;;
+	*[!0123456789]*) mr__err "\"$q\": not a number (give auto, or a number from $auto to $n for $n masters)"; return 1 ;;
+	esac
+	while :; do
+		case $q in
+		0?*) q=${q#0} ;;
+		*) break ;;
+		esac
+	done
+	if [ ${#q} -gt 4 ] || [ $((2 * q)) -le "$n" ] || [ "$q" -gt "$n" ]; then
+		mr__err "quorum $q: quorum must be more than half the masters and at most all of them: $auto to $n for $n masters (auto = $auto)"
+		return 1
+	fi
+	printf '%s\n' "$q"
+)
+
+# mr_host INPUT: an IPv4 address or a DNS name, lower-cased.
+mr_host() {
+	mr__host "$(mr__trim "$1")"
+}
+
+# mr_ipv4 INPUT: an IPv4 address.
+mr_ipv4() (
+	a=$(mr__trim "$1")
+	case $a in
+	*:*) mr__err "\"$a\": IPv6 addresses are not supported (give an IPv4 address)"; return 1 ;;
+	esac
+	mr__is_ipv4 "$a" || { mr__ipv4_err "$a"; return 1; }
+	printf '%s\n' "$a"
+)
+
+# mr_kv INPUT: attributes or resources, "k:v;k:v" (empty input -> empty output).
+mr_kv() (
+	set -f
+	IFS=';'
+	out=
+	keys=' '
+	for e in $1; do
+		e=$(mr__trim "$e")
+		[ -n "$e" ] || continue
+		k=${e%%:*}
+		v=${e#*:}
+		case $e in
+		*:*) ;;
+		*) mr__err "\"$e\": not of the form k:v (a key, ':', a value; entries separated by ';')"; return 1 ;;
+		esac
+		case $k in
+		'' | [.-]* | *[!${MR_ALNUM}_.-]*)
+			mr__err "\"$e\": not of the form k:v (a key has letters, digits, '_', '.', '-', and starts with a letter, digit or '_')"
+			return 1
+			;;
+		esac
+		case $v in
+		'' | *:* | *[[:space:]]*)
+			mr__err "\"$e\": not of the form k:v (a value is not empty and has no white space, ';' or ':')"
+			return 1
+			;;
+		esac
+		case $keys in
+		*" $k "*) mr__err "duplicate key \"$k\": give each key once"; return 1 ;;
+		esac
+		keys="$keys$k "
+		out="$out${out:+;}$k:$v"
+	done
+	[ -z "$out" ] || printf '%s\n' "$out"
+)
+
+# mr_abs_path INPUT: an absolute path without white space.
+mr_abs_path() (
+	p=$(mr__trim "$1")
+	case $p in
+	/*) ;;
+	*) mr__err "\"$p\": not an absolute path (it must start with /, e.g. /var/lib/mesos)"; return 1 ;;
+	esac
+	case $p in
+	*[[:space:]]*) mr__err "\"$p\": not an absolute path without white space (Mesos flags cannot carry it)"; return 1 ;;
+	esac
+	printf '%s\n' "$p"
+)
+
+# mr_duration INPUT: a Mesos duration, e.g. 10mins.
+mr_duration() (
+	d=$(mr__trim "$1")
+	num=${d%%[!0123456789.]*}
+	unit=${d#"$num"}
+	ok=1
+	case $num in
+	'' | .* | *. | *.*.*) ok= ;;
+	esac
+	case $unit in
+	ns | us | ms | secs | mins | hrs | days | weeks) ;;
+	*) ok= ;;
+	esac
+	[ -n "$ok" ] || { mr__err "\"$d\": not a valid duration (a number and a unit: ns us ms secs mins hrs days weeks, e.g. 10mins)"; return 1; }
+	printf '%s\n' "$d"
+)
+
+# mr_containerizers INPUT: comma-separated docker/mesos -> e.g. "docker,mesos" (order kept, repeats dropped).
+mr_containerizers() (
+	set -f
+	IFS=,
+	out=
+	for c in $1; do
+		c=$(mr__trim "$c")
+		[ -n "$c" ] || continue
+		case $c in
+		docker | mesos) ;;
+		*) mr__err "\"$c\": unknown containerizer (use docker, mesos or both, e.g. docker,mesos)"; return 1 ;;
+		esac
+		case ",$out," in
+		*",$c,"*) ;;
+		*) out="$out${out:+,}$c" ;;
+		esac
+	done
+	[ -n "$out" ] || { mr__err "no containerizer given: unknown containerizer list \"$1\" (use docker, mesos or both, e.g. docker,mesos)"; return 1; }
+	printf '%s\n' "$out"
+)
+
+# mr_name INPUT: the cluster name.
+mr_name() (
+	s=$(mr__trim "$1")
+	case $s in
+	'' | *[!${MR_ALNUM}._-]*) mr__err "\"$s\": not a valid name (letters, digits, '.', '_' and '-' only, not empty)"; return 1 ;;
+	esac
+	printf '%s\n' "$s"
+)
+
+# mr_self NORMAL_MASTERS INPUT: the id of the entry whose host is INPUT (case-insensitive).
+mr_self() (
+	s=$(mr__trim "$2")
+	hosts=
+	for e in $1; do
+		hosts="$hosts${hosts:+, }${e#*=}"
+	done
+	[ -n "$s" ] || { mr__err "no answer: this node is not in the master list (answer with its host as written in the list: $hosts)"; return 1; }
+	h=$(mr__host "$s") || return 1
+	for e in $1; do
+		if [ "${e#*=}" = "$h" ]; then
+			printf '%s\n' "${e%%=*}"
+			return 0
+		fi
+	done
+	mr__err "\"$s\" is not in the master list (answer with this node's host as written in the list: $hosts)"
+	return 1
+)
+
+# Helpers over the normal form of a master list.
+mr_count() (
+	set -f
+	# shellcheck disable=SC2086 # split the normal form on blanks
+	set -- $1
+	printf '%s\n' $#
+)
+
+mr_host_of() ( # NORMAL_MASTERS ID
+	for e in $1; do
+		if [ "${e%%=*}" = "$2" ]; then
+			printf '%s\n' "${e#*=}"
+			return 0
+		fi
+	done
+	return 1
+)
+
+# h1:2181,h2:2181,... in list order, for zk:// URLs.
+mr_zk_hosts() (
+	out=
+	for e in $1; do
+		out="$out${out:+,}${e#*=}:2181"
+	done
+	printf '%s\n' "$out"
+)
+
+mr_is_ipv4() {
+	mr__is_ipv4 "$1"
+}
+
+# mr_check FN ARGS...: run a check; MR_OUT gets the normal form, or MR_ERR the message (then rc 1).
+mr_check() {
+	MR_ERR=
+	if MR_OUT=$("$@" 2>/dev/null); then
+		return 0
+	fi
+	MR_ERR=$("$@" 2>&1 >/dev/null) || true
+	return 1
+}

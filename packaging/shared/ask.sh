@@ -1,0 +1,43 @@
+# Asking in config: each answer is checked where it is given, and a refused one is explained
+# (the bad-answer error template) and asked again.
+
+# mr_ask PRIORITY QUESTION CHECK [ARG]: ask QUESTION, check it with CHECK [ARG] ANSWER.
+# Returns 0 with the normal form in MR_ANSWER; returns 1 when the answer is bad and this frontend
+# cannot ask (noninteractive): postinst then refuses it with one message.
+mr_ask() {
+	mr_ask_prio=$1 mr_ask_q=$2 mr_ask_check=$3
+	shift 3
+	while :; do
+		db_input "$mr_ask_prio" "$mr_ask_q" || true
+		# shellcheck disable=SC2119 # GO takes no argument
+		db_go || true
+		db_get "$mr_ask_q"
+		if mr_check "$mr_ask_check" "$@" "$RET"; then
+			MR_ANSWER=$MR_OUT
+			return 0
+		fi
+		db_subst "$MR_PKG/bad-answer" QUESTION "$mr_ask_q"
+		db_subst "$MR_PKG/bad-answer" MESSAGE "$MR_ERR"
+		# An error template is shown whatever its seen flag when the frontend can show it (rc 0).
+		# Marked seen, the noninteractive frontend neither prints nor mails it (rc 30).
+		db_fset "$MR_PKG/bad-answer" seen true
+		db_input critical "$MR_PKG/bad-answer" || return 1
+		# shellcheck disable=SC2119 # GO takes no argument
+		db_go || true
+		# Ask again even if the question is below the chosen priority.
+		db_fset "$mr_ask_q" seen false
+		mr_ask_prio=critical
+	done
+}
+
+# Store the normal form, so that the ids given by position stay pinned when the list is edited.
+mr_set_normal() { # QUESTION VALUE
+	db_get "$1"
+	[ "$RET" = "$2" ] || db_set "$1" "$2"
+}
+
+# A host that may be left empty (it then defaults to self, or to the agent's ip).
+mr_host_opt() {
+	[ -n "$(mr__trim "$1")" ] || return 0
+	mr_host "$1"
+}

@@ -1,0 +1,67 @@
+# Purge in postrm: every file this package generated, the directories it created, its
+# diversions (the originals come back) and its state. Remove alone keeps all of it, so that the
+# node keeps running as configured. Idempotent: a second purge finds nothing to do.
+
+mr_purge_files() {
+	if [ -f "$MR_STATE/files" ]; then
+		while read -r _ mr_path; do
+			# A path that the other role diverts now is the other role's (a role switch).
+			mr_owner=$(dpkg-divert --listpackage "$mr_path")
+			[ -z "$mr_owner" ] || [ "$mr_owner" = "$MR_PKG" ] || continue
+			rm -f "$mr_path"
+		done <"$MR_STATE/files"
+	fi
+	for mr_path in $MR_DIVERSIONS; do
+		[ "$(dpkg-divert --listpackage "$mr_path")" = "$MR_PKG" ] || continue
+		# While diverted, the path holds only our file; the original is at the diverted name.
+		rm -f "$mr_path"
+		dpkg-divert --package "$MR_PKG" --rename --remove "$mr_path" >/dev/null
+	done
+}
+
+# Services get back the enablement they had before a role changed them (nothing is started or
+# stopped), unless the other role still holds the node. Needs services.sh.
+mr_purge_services() {
+	[ -f "$MR_SERVICES" ] || return 0
+	for mr_dir in "${MR_SERVICES%/*}"/*/; do
+		[ ! -d "$mr_dir" ] || [ "${mr_dir%/}" = "$MR_STATE" ] || return 0
+	done
+	while read -r mr_what mr_was; do
+		mr_name=${mr_what#*:}
+		mr_act=disable
+		[ "$mr_was" != enabled ] || mr_act=enable
+		case $mr_what in
+		unit:*)
+			mr_unit_known "$mr_name" || continue
+			[ "$mr_act" = disable ] || mr_act=reenable
+			deb-systemd-helper "$mr_act" "$mr_name" >/dev/null </dev/null || mr_warn "could not $mr_act $mr_name"
+			;;
+		sysv:*)
+			mr_sysv_known "$mr_name" || continue
+			update-rc.d "$mr_name" "$mr_act" >/dev/null </dev/null || mr_warn "could not $mr_act $mr_name"
+			;;
+		esac
+	done <"$MR_SERVICES"
+	rm -f "$MR_SERVICES"
+}
+
+mr_purge_state() {
+	rm -rf "$MR_ETC"/.run.*
+	# Created directories, deepest first; one that still holds something stays.
+	if [ -f "$MR_STATE/dirs" ]; then
+		LC_ALL=C sort -r "$MR_STATE/dirs" | while read -r mr_dir; do
+			rmdir "$mr_dir" 2>/dev/null || true
+		done
+	fi
+	# Directories of diverted originals that the other role created and left empty.
+	for mr_path in $MR_DIVERSIONS; do
+		mr_dir=$MR_DIVERTED${mr_path%/*}
+		while [ "$mr_dir" != "$MR_ETC" ] && [ -n "$mr_dir" ]; do
+			rmdir "$mr_dir" 2>/dev/null || true
+			mr_dir=${mr_dir%/*}
+		done
+	done
+	rmdir "$MR_ETC" 2>/dev/null || true
+	rm -rf "$MR_STATE"
+	rmdir "${MR_STATE%/*}" 2>/dev/null || true
+}

@@ -1,0 +1,150 @@
+# Rendering in postinst: answers are checked first, then each file is written whole (a temp file
+# in $MR_ETC, then mv) and only when its content changes, and listed for reconfigure and purge.
+
+# mr_valid QUESTION CHECK [ARG] ANSWER: MR_OUT gets the normal form. A bad answer ends the
+# postinst with one message, before anything is written.
+mr_valid() {
+	mr_valid_q=$1
+	shift
+	mr_check "$@" && return 0
+	printf '%s: refused %s: %s. Set a good answer with debconf-set-selections ("%s %s string ..."), then run dpkg --configure -a (or dpkg-reconfigure -fnoninteractive %s).\n' \
+		"$MR_PKG" "$mr_valid_q" "$MR_ERR" "$MR_PKG" "$mr_valid_q" "$MR_PKG" >&2
+	exit 1
+}
+
+# The one line of an unconfigured (inert) install.
+mr_inert() {
+	printf '%s: inert: %s/masters is empty, so nothing was configured. To configure it: echo "%s %s/masters string 10.0.0.1,10.0.0.2,10.0.0.3" | debconf-set-selections; dpkg-reconfigure -fnoninteractive %s\n' \
+		"$MR_PKG" "$MR_PKG" "$MR_PKG" "$MR_PKG" "$MR_PKG"
+}
+
+# MR_CHANGED holds the services whose configuration changed, as " svc svc ".
+mr_changed() { # SERVICE[,SERVICE...]
+	for mr_s in $(printf '%s' "$1" | tr , ' '); do
+		case $MR_CHANGED in
+		*" $mr_s "*) ;;
+		*) MR_CHANGED="$MR_CHANGED$mr_s " ;;
+		esac
+	done
+}
+
+mr_is_changed() {
+	case $MR_CHANGED in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
+
+# mkdir -p that lists the directories it creates, so that purge removes them and only them.
+mr_mkdir() {
+	if [ -z "$1" ] || [ -d "$1" ]; then
+		return 0
+	fi
+	mr_mkdir "${1%/*}"
+	mkdir -m 0755 "$1"
+	grep -qxF "$1" "$MR_STATE/dirs" 2>/dev/null || printf '%s\n' "$1" >>"$MR_STATE/dirs"
+}
+
+mr_begin() {
+	mr_divert_check
+	mkdir -p "$MR_STATE"
+	mr_mkdir "$MR_ETC"
+	MR_TMP=$(mktemp -d "$MR_ETC/.run.XXXXXX")
+	trap 'rm -rf "$MR_TMP"' EXIT
+	: >"$MR_TMP/files"
+	MR_CHANGED=' '
+	# Restarts that an interrupted earlier run still owes.
+	if [ -f "$MR_STATE/restart" ]; then
+		mr_changed "$(tr '\n' , <"$MR_STATE/restart")"
+	fi
+}
+
+# The diversion of PATH, if it is not ours: empty, the other role's (removed but not purged:
+# a role switch) with our diverted name, or another package's. Prints OWNER, or OWNER! when it
+# cannot be taken over.
+mr_div_state() {
+	mr_div_owner=$(dpkg-divert --listpackage "$1")
+	case $mr_div_owner in
+	'' | "$MR_PKG") ;;
+	mesos-master-role | mesos-agent-role)
+		[ "$(dpkg-divert --truename "$1")" = "$MR_DIVERTED$1" ] || mr_div_owner="$mr_div_owner!"
+		;;
+	*) mr_div_owner="$mr_div_owner!" ;;
+	esac
+	printf '%s\n' "$mr_div_owner"
+}
+
+# Before anything is written: every path to divert can be taken over.
+mr_divert_check() {
+	for mr_path in $MR_DIVERSIONS; do
+		case $(mr_div_state "$mr_path") in
+		*!)
+			printf '%s: %s is already diverted by %s; remove that diversion (dpkg-divert --remove) or that package, then run dpkg --configure -a.\n' \
+				"$MR_PKG" "$mr_path" "$(dpkg-divert --listpackage "$mr_path")" >&2
+			exit 1
+			;;
+		esac
+	done
+}
+
+# Take PATH over from the package that ships it as a conffile: the original moves to
+# $MR_DIVERTED/PATH (outside the directories the Mesos wrapper scans) and comes back on purge.
+mr_divert() {
+	mr_div_to=$MR_DIVERTED$1
+	mr_div_owner=$(mr_div_state "$1")
+	case $mr_div_owner in
+	"$MR_PKG") ;;
+	'')
+		mr_mkdir "${mr_div_to%/*}"
+		dpkg-divert --package "$MR_PKG" --rename --divert "$mr_div_to" --add "$1" >/dev/null
+		;;
+	*)
+		# The other role's, with the same diverted name (checked by mr_divert_check): take it
+		# over as it is; the original stays where it is.
+		dpkg-divert --package "$mr_div_owner" --no-rename --remove "$1" >/dev/null
+		dpkg-divert --package "$MR_PKG" --no-rename --divert "$mr_div_to" --add "$1" >/dev/null
+		;;
+	esac
+}
+
+# mr_put PATH SERVICES CONTENT: PATH gets CONTENT and a newline. MR_WROTE=1 when it changed.
+# shellcheck disable=SC2034 # MR_WROTE is for the callers
+mr_put() {
+	case " $MR_DIVERSIONS " in
+	*" $1 "*) mr_divert "$1" ;;
+	esac
+	printf '%s\n' "$3" >"$MR_TMP/new"
+	chmod 0644 "$MR_TMP/new"
+	MR_WROTE=
+	if [ -L "$1" ] || ! cmp -s "$MR_TMP/new" "$1"; then
+		mr_mkdir "${1%/*}"
+		mv -f "$MR_TMP/new" "$1"
+		MR_WROTE=1
+		mr_changed "$2"
+	fi
+	printf '%s %s\n' "$2" "$1" >>"$MR_TMP/files"
+}
+
+# Files generated last time but not this time (a removed attribute, an ip that no longer
+# resolves here) go; then the lists are saved.
+mr_finish() {
+	sed 's/^[^ ]* //' "$MR_TMP/files" >"$MR_TMP/paths"
+	if [ -f "$MR_STATE/files" ]; then
+		while read -r mr_svc mr_path; do
+			if ! grep -qxF "$mr_path" "$MR_TMP/paths"; then
+				rm -f "$mr_path"
+				mr_changed "$mr_svc"
+			fi
+		done <"$MR_STATE/files"
+	fi
+	mv -f "$MR_TMP/files" "$MR_STATE/files"
+	# Owed restarts survive a failure in the service steps.
+	# shellcheck disable=SC2086 # one service a line
+	printf '%s\n' $MR_CHANGED >"$MR_TMP/restart"
+	mv -f "$MR_TMP/restart" "$MR_STATE/restart"
+}
+
+# zk://h1:2181,...,hN:2181/PATH in list order.
+mr_zk_url() { # NORMAL_MASTERS PATH
+	printf 'zk://%s/%s\n' "$(mr_zk_hosts "$1")" "$2"
+}
