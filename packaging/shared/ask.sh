@@ -3,11 +3,13 @@
 
 # mr_ask PRIORITY QUESTION CHECK [ARG]: ask QUESTION, check it with CHECK [ARG] ANSWER.
 # Returns 0 with the normal form in MR_ANSWER; returns 1 when the answer is bad and this frontend
-# cannot ask (noninteractive): postinst then refuses it with one message.
+# cannot ask (noninteractive), or after 5 refusals (a frontend reading a closed stdin would
+# answer the same forever): postinst then refuses it with one message.
 mr_ask() {
-	mr_ask_prio=$1 mr_ask_q=$2 mr_ask_check=$3
+	mr_ask_prio=$1 mr_ask_q=$2 mr_ask_check=$3 mr_ask_tries=0
 	shift 3
-	while :; do
+	while [ $mr_ask_tries -lt 5 ]; do
+		mr_ask_tries=$((mr_ask_tries + 1))
 		db_input "$mr_ask_prio" "$mr_ask_q" || true
 		# shellcheck disable=SC2119 # GO takes no argument
 		db_go || true
@@ -28,6 +30,7 @@ mr_ask() {
 		db_fset "$mr_ask_q" seen false
 		mr_ask_prio=critical
 	done
+	return 1
 }
 
 # Store the normal form, so that the ids given by position stay pinned when the list is edited.

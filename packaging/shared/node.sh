@@ -13,7 +13,7 @@ mr_local_addrs() {
 	done
 }
 
-# IPv4 addresses HOST resolves to (an address is its own), first first. The timeout keeps a
+# IPv4 addresses HOST resolves to (an address is its own), in resolver order. The timeout keeps a
 # broken resolver from hanging the install.
 mr_resolve() (
 	if mr_is_ipv4 "$1"; then

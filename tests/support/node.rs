@@ -166,7 +166,8 @@ impl Node {
         self.exec(&format!("read {inside}"), &["cat", "--", inside])
     }
 
-    /// The regular files directly in `dir` inside the node, with their text.
+    /// Everything but directories directly in `dir` inside the node (files, and links a daemon
+    /// would follow), with their text.
     pub fn files_in(&self, dir: &str) -> Result<std::collections::BTreeMap<String, String>> {
         let names = self.exec(
             &format!("list {dir}"),
@@ -177,8 +178,9 @@ impl Node {
                 "1",
                 "-maxdepth",
                 "1",
+                "!",
                 "-type",
-                "f",
+                "d",
                 "-printf",
                 "%f\\n",
             ],
