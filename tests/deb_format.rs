@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Result;
-use mesos_roles_tests::{build_role_debs, require_tools, run, scratch};
+use mesos_roles_tests::{build_role_debs, require_tools, run, scratch, unpack_control};
 use sha2::{Digest, Sha256};
 
 fn field(deb: &Path, name: &str) -> Result<String> {
@@ -63,14 +63,7 @@ fn dpkg_reads_the_packages_as_built() -> Result<()> {
             .collect();
         assert_eq!(names, ["debian-binary", "control.tar.gz", "data.tar.gz"]);
         // Control area: the debconf interface and the scripts, executable.
-        let control = scratch("control")?;
-        run(
-            "unpack the control area",
-            Command::new("dpkg-deb")
-                .arg("--control")
-                .arg(&deb)
-                .arg(control.path()),
-        )?;
+        let control = unpack_control(&deb)?;
         for file in [
             "control",
             "md5sums",

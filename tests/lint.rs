@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use anyhow::Result;
-use mesos_roles_tests::{build_role_debs, output, require_tools, run, scratch};
+use mesos_roles_tests::{build_role_debs, output, require_tools, scratch, unpack_control};
 
 #[test]
 fn lintian_reports_no_error_and_no_warning() -> Result<()> {
@@ -46,14 +46,7 @@ fn shellcheck_finds_nothing_in_the_maintainer_scripts() -> Result<()> {
     let dir = scratch("shellcheck")?;
     let mut checked = 0;
     for deb in build_role_debs(dir.path(), "1.0.0-1")? {
-        let control = scratch("control")?;
-        run(
-            "unpack the control area",
-            Command::new("dpkg-deb")
-                .arg("--control")
-                .arg(&deb)
-                .arg(control.path()),
-        )?;
+        let control = unpack_control(&deb)?;
         for script in ["config", "preinst", "postinst", "prerm", "postrm"] {
             let path = control.path().join(script);
             if !path.exists() {

@@ -101,3 +101,16 @@ pub fn build_role_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
     })?;
     Ok(artifacts.into_iter().map(|a| a.path).collect())
 }
+
+/// The control area of a .deb, unpacked by dpkg-deb into a scratch directory.
+pub fn unpack_control(deb: &Path) -> Result<tempfile::TempDir> {
+    let dir = scratch("control")?;
+    run(
+        "unpack the control area",
+        Command::new("dpkg-deb")
+            .arg("--control")
+            .arg(deb)
+            .arg(dir.path()),
+    )?;
+    Ok(dir)
+}
