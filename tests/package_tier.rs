@@ -138,6 +138,37 @@ fn flag<'a>(record: &'a Value, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("flag {name} missing in {record}"))
 }
 
+/// Installs `package` with no answers and checks it stays inert: one line saying how to configure
+/// it, /etc untouched, the `watched` units as they were.
+fn install_inert(node: &Node, package: &str, deb: &str, watched: &[&str]) -> Result<()> {
+    let (etc_before, units_before) = (etc_listing(node)?, units(node, watched)?);
+    let out = install(node, &[deb])?;
+    let said: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with(&format!("{package}: ")))
+        .collect();
+    assert_eq!(
+        said.len(),
+        1,
+        "one line about the inert install, got {said:?} in:\n{out}"
+    );
+    let how = format!("dpkg-reconfigure -fnoninteractive {package}");
+    assert!(said[0].contains(&how), "{}", said[0]);
+    assert_eq!(
+        etc_listing(node)?,
+        etc_before,
+        "{}: an inert install changed /etc",
+        node.name
+    );
+    assert_eq!(
+        units(node, watched)?,
+        units_before,
+        "{}: an inert install changed services",
+        node.name
+    );
+    Ok(())
+}
+
 /// A listing of /etc (paths, types, sizes, link targets): what an inert install must not change.
 fn etc_listing(node: &Node) -> Result<String> {
     node.exec("list /etc", &["find", "/etc", "-printf", "%p %y %s %l\n"])
@@ -180,40 +211,12 @@ fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon
     // Master 3 first installs with no answers (the golden-image case): inert.
     let third = &cluster.nodes[2];
     install(third, &[mesos, marathon])?;
-    let (etc_before, units_before) = (
-        etc_listing(third)?,
-        units(
-            third,
-            &["zookeeper", "mesos-master", "mesos-slave", "marathon"],
-        )?,
-    );
-    let out = install(third, &[role])?;
-    let inert: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("mesos-master-role: "))
-        .collect();
-    assert_eq!(
-        inert.len(),
-        1,
-        "one line about the inert install, got {inert:?} in:\n{out}"
-    );
-    assert!(
-        inert[0].contains("dpkg-reconfigure -fnoninteractive mesos-master-role"),
-        "{}",
-        inert[0]
-    );
-    assert_eq!(
-        etc_listing(third)?,
-        etc_before,
-        "an inert install changed /etc"
-    );
-    assert_eq!(
-        units(
-            third,
-            &["zookeeper", "mesos-master", "mesos-slave", "marathon"]
-        )?,
-        units_before
-    );
+    install_inert(
+        third,
+        "mesos-master-role",
+        role,
+        &["zookeeper", "mesos-master", "mesos-slave", "marathon"],
+    )?;
 
     // Masters 1 and 2 install preseeded; master 1 names itself, master 2 relies on the default
     // (its local address in the list). Master 3 is then configured by dpkg-reconfigure.
@@ -381,28 +384,12 @@ fn an_agent_installs_inert_then_reconfigures_into_a_running_agent() -> Result<()
     let node = &cluster.nodes[0];
     let watched = ["mesos-slave", "docker", "zookeeper", "mesos-master"];
     install(node, &[cluster.deb("mesos")])?;
-    let (etc_before, units_before) = (etc_listing(node)?, units(node, &watched)?);
-    let out = install(node, &[cluster.deb("mesos-agent-role")])?;
-    let inert: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("mesos-agent-role: "))
-        .collect();
-    assert_eq!(
-        inert.len(),
-        1,
-        "one line about the inert install, got {inert:?} in:\n{out}"
-    );
-    assert!(
-        inert[0].contains("dpkg-reconfigure -fnoninteractive mesos-agent-role"),
-        "{}",
-        inert[0]
-    );
-    assert_eq!(
-        etc_listing(node)?,
-        etc_before,
-        "an inert install changed /etc"
-    );
-    assert_eq!(units(node, &watched)?, units_before);
+    install_inert(
+        node,
+        "mesos-agent-role",
+        cluster.deb("mesos-agent-role"),
+        &watched,
+    )?;
 
     // ip is left to its default: the source address of the route to the first master.
     preseed(
