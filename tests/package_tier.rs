@@ -454,3 +454,85 @@ fn an_agent_installs_inert_then_reconfigures_into_a_running_agent() -> Result<()
     )?;
     Ok(())
 }
+
+#[test]
+fn a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to() -> Result<()> {
+    let cluster = boot("dns", &["10.213.0.31"])?;
+    let node = &cluster.nodes[0];
+    node.sh(
+        "name this node in /etc/hosts",
+        "echo '10.213.0.31 mesos-a.example.org' >> /etc/hosts",
+    )?;
+    // Upper case is accepted and written in lower case; self and everything else are defaults.
+    preseed(
+        node,
+        "mesos-master-role",
+        &[("masters", "Mesos-A.example.org")],
+    )?;
+    install(
+        node,
+        &[
+            cluster.deb("mesos"),
+            cluster.deb("marathon"),
+            cluster.deb("mesos-master-role"),
+        ],
+    )?;
+    assert_eq!(
+        node.read("/etc/mesos/zk")?,
+        "zk://mesos-a.example.org:2181/mesos\n"
+    );
+    assert_eq!(
+        node.files_in("/etc/mesos-master")?,
+        expected(&[
+            ("quorum", "1"),
+            ("ip", "10.213.0.31"),
+            ("hostname", "mesos-a.example.org"),
+            ("cluster", "mesos"),
+            ("work_dir", "/var/lib/mesos"),
+        ])
+    );
+    assert_eq!(zookeeper_mode(node)?, "standalone");
+    let master = record(node, "/run/mesos-double/mesos-master.json")?;
+    assert_eq!(flag(&master, "ip"), "10.213.0.31");
+    assert_eq!(flag(&master, "quorum"), "1");
+
+    // A name that does not resolve on the node: no ip flag (Mesos picks), and the old one is gone.
+    preseed(
+        node,
+        "mesos-master-role",
+        &[
+            ("masters", "mesos-b.example.org"),
+            ("self", "mesos-b.example.org"),
+        ],
+    )?;
+    node.exec(
+        "reconfigure",
+        &["dpkg-reconfigure", "-fnoninteractive", "mesos-master-role"],
+    )?;
+    assert_eq!(
+        node.files_in("/etc/mesos-master")?,
+        expected(&[
+            ("quorum", "1"),
+            ("hostname", "mesos-b.example.org"),
+            ("cluster", "mesos"),
+            ("work_dir", "/var/lib/mesos"),
+        ])
+    );
+    node.wait_for(
+        "mesos-master to restart with the new flags",
+        &[
+            "grep",
+            "-q",
+            "mesos-b.example.org",
+            "/run/mesos-double/mesos-master.json",
+        ],
+        Duration::from_secs(60),
+    )?;
+    let master = record(node, "/run/mesos-double/mesos-master.json")?;
+    assert!(
+        master["flags"].get("ip").is_none(),
+        "no --ip expected: {master}"
+    );
+    assert_eq!(flag(&master, "hostname"), "mesos-b.example.org");
+    Ok(())
+}
