@@ -2,6 +2,7 @@
 //! --boot, each in a network namespace holding its address), next to Debian's real zookeeperd and
 //! docker.io and the test doubles of mesos and marathon. Asserts the rendered files, the service
 //! states, ZooKeeper's ensemble and the flags and environment the doubles actually received.
+//! Every scenario runs on bookworm and on trixie.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,7 +14,6 @@ use mesos_roles_tests::{
 };
 use serde_json::Value;
 
-const SUITE: &str = "bookworm";
 const MASTERS: [&str; 3] = ["10.213.0.11", "10.213.0.12", "10.213.0.13"];
 const AGENT: &str = "10.213.0.21";
 /// The master list as an operator may type it: mixed separators, extra spaces.
@@ -43,7 +43,7 @@ struct Cluster {
     _dir: tempfile::TempDir,
 }
 
-fn boot(tag: &str, addresses: &[&str]) -> Result<Cluster> {
+fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
     require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
     let dir = scratch(tag)?;
     let debs_dir = dir.path().join("debs");
@@ -53,7 +53,7 @@ fn boot(tag: &str, addresses: &[&str]) -> Result<Cluster> {
     let mut nodes = Vec::new();
     for (i, address) in addresses.iter().enumerate() {
         let root = dir.path().join(format!("{tag}{i}"));
-        roots::unpack(SUITE, &root)?;
+        roots::unpack(suite, &root)?;
         let netns = net.add_node(address)?;
         let node = Node::boot(&format!("{tag}{i}"), &root, &netns)?;
         node.copy_in(&debs, "/root/debs")?;
@@ -199,9 +199,10 @@ fn zookeeper_mode(node: &Node) -> Result<String> {
     Ok(out.trim().trim_start_matches("Mode: ").to_string())
 }
 
-#[test]
-fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon() -> Result<()> {
-    let cluster = boot("mst", &MASTERS)?;
+fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon(
+    suite: &str,
+) -> Result<()> {
+    let cluster = boot(&format!("mst{}", &suite[..1]), suite, &MASTERS)?;
     let (mesos, marathon, role) = (
         cluster.deb("mesos"),
         cluster.deb("marathon"),
@@ -378,9 +379,8 @@ fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon
     Ok(())
 }
 
-#[test]
-fn an_agent_installs_inert_then_reconfigures_into_a_running_agent() -> Result<()> {
-    let cluster = boot("agt", &[AGENT])?;
+fn an_agent_installs_inert_then_reconfigures_into_a_running_agent(suite: &str) -> Result<()> {
+    let cluster = boot(&format!("agt{}", &suite[..1]), suite, &[AGENT])?;
     let node = &cluster.nodes[0];
     let watched = ["mesos-slave", "docker", "zookeeper", "mesos-master"];
     install(node, &[cluster.deb("mesos")])?;
@@ -455,9 +455,10 @@ fn an_agent_installs_inert_then_reconfigures_into_a_running_agent() -> Result<()
     Ok(())
 }
 
-#[test]
-fn a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to() -> Result<()> {
-    let cluster = boot("dns", &["10.213.0.31"])?;
+fn a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to(
+    suite: &str,
+) -> Result<()> {
+    let cluster = boot(&format!("dns{}", &suite[..1]), suite, &["10.213.0.31"])?;
     let node = &cluster.nodes[0];
     node.sh(
         "name this node in /etc/hosts",
@@ -536,3 +537,27 @@ fn a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to() ->
     assert_eq!(flag(&master, "hostname"), "mesos-b.example.org");
     Ok(())
 }
+
+/// One test per scenario and suite, so a failure names both.
+macro_rules! on_suites {
+    ($($scenario:ident),* $(,)?) => {
+        mod bookworm {
+            $(#[test]
+            fn $scenario() -> anyhow::Result<()> {
+                super::$scenario("bookworm")
+            })*
+        }
+        mod trixie {
+            $(#[test]
+            fn $scenario() -> anyhow::Result<()> {
+                super::$scenario("trixie")
+            })*
+        }
+    };
+}
+
+on_suites!(
+    three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon,
+    an_agent_installs_inert_then_reconfigures_into_a_running_agent,
+    a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to,
+);
