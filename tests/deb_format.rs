@@ -125,27 +125,52 @@ fn dpkg_reads_the_packages_as_built() -> Result<()> {
 #[test]
 fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
     let out = scratch("dist")?;
+    let key = scratch("dist-key")?;
     xtask::dist::run(&xtask::dist::Options {
         version: "0.9.0".into(),
         source_date_epoch: 1_700_000_000,
         out: out.path().to_path_buf(),
+        suite: "bookworm".into(),
+        arch: "amd64".into(),
+        upstream: None,
+        signing_key: xtask::signing::KeySource::Development(key.path().join("key.asc")),
     })?;
     let manifest = xtask::manifest::Manifest::read(out.path())?;
     assert_eq!(manifest.version, "0.9.0");
-    let paths: Vec<String> = manifest
-        .artifacts
-        .iter()
-        .map(|a| a.path.display().to_string())
-        .collect();
+    let paths = |kind: &str| -> Vec<String> {
+        manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == kind)
+            .map(|a| a.path.display().to_string())
+            .collect()
+    };
     assert_eq!(
-        paths,
+        paths("deb"),
         [
             "debs/mesos-agent-role_0.9.0_all.deb",
             "debs/mesos-master-role_0.9.0_all.deb"
         ]
     );
+    assert_eq!(
+        paths("repo-deb"),
+        [
+            "repo/pool/main/m/mesos-agent-role/mesos-agent-role_0.9.0_all.deb",
+            "repo/pool/main/m/mesos-master-role/mesos-master-role_0.9.0_all.deb"
+        ]
+    );
+    assert_eq!(
+        paths("repo-signature"),
+        [
+            "repo/dists/bookworm/InRelease",
+            "repo/dists/bookworm/Release.gpg"
+        ]
+    );
+    assert_eq!(paths("keyring"), ["repo/mesos-roles-archive-keyring.gpg"]);
+    assert_eq!(paths("apt-source"), ["repo/mesos-roles.sources"]);
+    assert!(paths("repo-index").contains(&"repo/dists/bookworm/Release".to_string()));
+    assert_eq!(paths("repo-index").len(), 9);
     for artifact in &manifest.artifacts {
-        assert_eq!(artifact.kind, "deb");
         let bytes = std::fs::read(out.path().join(&artifact.path))?;
         assert_eq!(artifact.sha256, hex::encode(Sha256::digest(&bytes)));
     }

@@ -1,9 +1,12 @@
 //! The .deb format, in-process and deterministic: an `ar` archive of `debian-binary`, `control.tar.gz`
 //! and `data.tar.gz`. Every header has uid/gid 0 (root), a fixed mode and the mtime given, members are
 //! sorted, and gzip headers carry no time, so the same input gives the same bytes.
+//!
+//! Reading goes the other way for any .deb (ours, Debian's, Ubuntu's): [`read_control`] returns the
+//! `control` file from `control.tar`, `.tar.gz`, `.tar.xz` or `.tar.zst`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
@@ -150,6 +153,61 @@ fn tar_gz(members: Members, mtime: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The text of the `control` file of the .deb `bytes`. Errors say what is wrong with the archive; the
+/// caller adds which file it is.
+pub fn read_control(bytes: &[u8]) -> Result<String> {
+    let mut archive = ar::Archive::new(bytes);
+    let mut first = true;
+    while let Some(member) = archive.next_entry() {
+        let mut member = member.context("not an ar archive (a .deb is one)")?;
+        let name = String::from_utf8_lossy(member.header().identifier()).into_owned();
+        if first {
+            first = false;
+            let mut version = String::new();
+            member.read_to_string(&mut version)?;
+            if name != "debian-binary" || !version.starts_with("2.") {
+                bail!(
+                    "not a Debian binary package (its first member is {name:?}, not debian-binary 2.x)"
+                );
+            }
+            continue;
+        }
+        let tar: Box<dyn Read> = match name.as_str() {
+            "control.tar" => Box::new(member),
+            "control.tar.gz" => Box::new(flate2::read::GzDecoder::new(member)),
+            "control.tar.xz" => Box::new(liblzma::read::XzDecoder::new(member)),
+            "control.tar.zst" => Box::new(
+                zstd::stream::read::Decoder::new(member)
+                    .context("cannot start reading control.tar.zst")?,
+            ),
+            _ if name.starts_with("control.tar") => {
+                bail!("its control member {name} is compressed in a way dpkg does not use")
+            }
+            _ => continue,
+        };
+        let mut tar = tar::Archive::new(tar);
+        for entry in tar
+            .entries()
+            .with_context(|| format!("cannot read {name}"))?
+        {
+            let mut entry = entry.with_context(|| format!("cannot read {name}"))?;
+            let path = entry.path()?.into_owned();
+            if path.as_os_str() == "control" || path.as_os_str() == "./control" {
+                let mut control = String::new();
+                entry
+                    .read_to_string(&mut control)
+                    .with_context(|| format!("the control file in {name} is not UTF-8 text"))?;
+                return Ok(control);
+            }
+        }
+        bail!("{name} has no control file");
+    }
+    if first {
+        bail!("an empty archive is not a .deb");
+    }
+    bail!("no control.tar member: not a .deb")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +260,19 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.starts_with(b"!<arch>\ndebian-binary   "));
+    }
+
+    #[test]
+    fn the_reader_returns_the_control_file_of_a_built_package() {
+        let control = vec![ControlFile {
+            name: "control".into(),
+            mode: 0o644,
+            contents: b"Package: p\nVersion: 1\n".to_vec(),
+        }];
+        let deb = build(control, &sample(), 0).unwrap();
+        assert_eq!(read_control(&deb).unwrap(), "Package: p\nVersion: 1\n");
+        let err = read_control(b"PK\x03\x04 a zip").unwrap_err().to_string();
+        assert!(err.contains("not an ar archive"), "{err}");
     }
 
     #[test]

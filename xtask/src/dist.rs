@@ -4,15 +4,22 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::debs;
 use crate::manifest::Manifest;
 use crate::progress::Step;
+use crate::signing::KeySource;
+use crate::{debs, repo};
 
 pub struct Options {
     pub version: String,
     pub source_date_epoch: u64,
     /// Where everything goes: `target/dist` unless a test asks for another place.
     pub out: PathBuf,
+    /// The repository's suite and binary architecture (the host's by default).
+    pub suite: String,
+    pub arch: String,
+    /// The operator's .debs to publish with the roles (`upstream/`; may be absent).
+    pub upstream: Option<PathBuf>,
+    pub signing_key: KeySource,
 }
 
 pub fn run(options: &Options) -> Result<()> {
@@ -23,6 +30,16 @@ pub fn run(options: &Options) -> Result<()> {
         out: dist.join("debs"),
         source_date_epoch: options.source_date_epoch,
     })?;
+    let role_debs = artifacts.iter().map(|a| a.path.clone()).collect();
+    artifacts.extend(repo::run(&repo::Options {
+        suite: options.suite.clone(),
+        arch: options.arch.clone(),
+        out: dist.join("repo"),
+        debs: role_debs,
+        upstream: options.upstream.clone(),
+        signing_key: options.signing_key.clone(),
+        source_date_epoch: options.source_date_epoch,
+    })?);
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         version: options.version.clone(),

@@ -2,6 +2,7 @@
 //! ARCHITECTURE.md has the code map.
 
 pub mod answers;
+pub mod apt_index;
 pub mod deb;
 pub mod debs;
 pub mod dist;
@@ -10,4 +11,6 @@ pub mod mirror;
 pub mod packaging;
 pub mod progress;
 pub mod project;
+pub mod repo;
+pub mod signing;
 pub mod tool;

@@ -46,6 +46,47 @@ pub fn source_date_epoch(tools: &Tools) -> Result<u64> {
     }
 }
 
+/// The Debian suites the repository can be built for.
+pub const SUITES: [&str; 2] = ["bookworm", "trixie"];
+
+/// Checks `--suite`.
+pub fn check_suite(suite: &str) -> Result<()> {
+    if !SUITES.contains(&suite) {
+        bail!(
+            "--suite {suite:?} is not supported: use one of {}",
+            SUITES.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The build host's suite (`VERSION_CODENAME` in /etc/os-release): the default `--suite`.
+pub fn host_suite() -> Result<String> {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let codename = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .map(|v| v.trim_matches('"').to_string());
+    match codename {
+        Some(suite) if SUITES.contains(&suite.as_str()) => Ok(suite),
+        other => bail!(
+            "this host's suite ({}) is not one the repository supports: give --suite {}",
+            other.as_deref().unwrap_or("not in /etc/os-release"),
+            SUITES.join("|")
+        ),
+    }
+}
+
+/// The build host's Debian architecture (`dpkg --print-architecture`): the repository's binary one.
+pub fn host_arch(tools: &Tools) -> Result<String> {
+    let arch = tools.read(
+        "ask dpkg for this host's architecture",
+        "dpkg",
+        &["--print-architecture"],
+    )?;
+    Ok(arch.trim().to_string())
+}
+
 /// Checks a Debian version string well enough to keep it out of file names and control fields
 /// where it would do harm; dpkg's own rules are stricter and dpkg-deb checks them.
 pub fn check_version(version: &str) -> Result<()> {
