@@ -20,6 +20,19 @@ pub struct Options {
     pub source_date_epoch: u64,
 }
 
+impl crate::flags::Debs {
+    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+        run(&Options {
+            version: build.version(self.version),
+            out: self
+                .out
+                .unwrap_or_else(|| crate::project::dist_dir().join("debs")),
+            source_date_epoch: build.source_date_epoch,
+        })
+        .map(drop)
+    }
+}
+
 /// Builds every role package into `options.out` and returns what it wrote. All packages are built in
 /// memory first, so a bad definition leaves no new file behind.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {

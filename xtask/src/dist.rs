@@ -22,6 +22,20 @@ pub struct Options {
     pub signing_key: KeySource,
 }
 
+impl crate::flags::Dist {
+    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+        run(&Options {
+            version: build.version(self.version),
+            source_date_epoch: build.source_date_epoch,
+            out: crate::project::dist_dir(),
+            suite: build.suite(self.suite)?,
+            arch: crate::project::host_arch(&build.tools)?,
+            upstream: Some(build.upstream(None)),
+            signing_key: KeySource::resolve(self.signing_key),
+        })
+    }
+}
+
 pub fn run(options: &Options) -> Result<()> {
     let step = Step::start("dist");
     let dist = &options.out;

@@ -6,6 +6,7 @@ pub mod apt_index;
 pub mod deb;
 pub mod debs;
 pub mod dist;
+pub mod flags;
 pub mod manifest;
 pub mod mirror;
 pub mod packaging;

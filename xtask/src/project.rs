@@ -7,6 +7,40 @@ use anyhow::{Context, Result, bail};
 
 use crate::tool::Tools;
 
+/// What every step of one `cargo xtask` run shares: the tool runner and the build time.
+pub struct Build {
+    pub tools: Tools,
+    pub source_date_epoch: u64,
+}
+
+impl Build {
+    pub fn from_env() -> Result<Self> {
+        let tools = Tools::new()?;
+        let source_date_epoch = source_date_epoch(&tools)?;
+        Ok(Self {
+            tools,
+            source_date_epoch,
+        })
+    }
+
+    /// `--version`, else the workspace version.
+    pub fn version(&self, flag: Option<String>) -> String {
+        flag.unwrap_or_else(|| default_version().to_string())
+    }
+
+    /// `--suite`, else this host's, checked.
+    pub fn suite(&self, flag: Option<String>) -> Result<String> {
+        let suite = flag.map_or_else(host_suite, Ok)?;
+        check_suite(&suite)?;
+        Ok(suite)
+    }
+
+    /// The operator's .debs: `--upstream`, else `upstream/` at the workspace root.
+    pub fn upstream(&self, flag: Option<PathBuf>) -> PathBuf {
+        flag.unwrap_or_else(|| root().join("upstream"))
+    }
+}
+
 /// The workspace root (the directory holding `packaging/`, `xtask/`, ...).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

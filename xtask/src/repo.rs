@@ -73,6 +73,29 @@ impl File {
     }
 }
 
+impl crate::flags::Repo {
+    /// The role packages first (the debs step), then the repository of them and `upstream/`.
+    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+        let dist = crate::project::dist_dir();
+        let suite = build.suite(self.suite)?;
+        let debs = crate::debs::run(&crate::debs::Options {
+            version: build.version(self.version),
+            out: dist.join("debs"),
+            source_date_epoch: build.source_date_epoch,
+        })?;
+        run(&Options {
+            suite,
+            arch: crate::project::host_arch(&build.tools)?,
+            out: self.out.unwrap_or_else(|| dist.join("repo")),
+            debs: debs.into_iter().map(|a| a.path).collect(),
+            upstream: Some(build.upstream(self.upstream)),
+            signing_key: KeySource::resolve(self.signing_key),
+            source_date_epoch: build.source_date_epoch,
+        })
+        .map(drop)
+    }
+}
+
 /// Builds the repository into `options.out` (replacing what was there) and returns what it wrote.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {
     crate::project::check_suite(&options.suite)?;

@@ -1,0 +1,62 @@
+//! The command line as an operator meets it: bad flags get one line naming the flag and the fix,
+//! a failure exits non-zero, and nothing is written.
+
+use std::process::Command;
+
+fn xtask(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("xtask runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_version_is_one_line_naming_the_flag_and_nothing_is_written() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("debs");
+    let (ok, stderr) = xtask(&["debs", "--version", "1 x", "--out", dir.to_str().unwrap()]);
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --version \"1 x\" is not a Debian version"),
+        "{stderr}"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
+fn an_unsupported_suite_is_refused_before_anything_is_built() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("repo");
+    let (ok, stderr) = xtask(&["repo", "--suite", "sid", "--out", dir.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("error: --suite \"sid\" is not supported: use one of bookworm, trixie"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("==> debs"),
+        "the debs step ran first: {stderr}"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_bad_source_date_epoch_names_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["debs"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .output()
+        .expect("xtask runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SOURCE_DATE_EPOCH=\"yesterday\""),
+        "{stderr}"
+    );
+}
