@@ -5,13 +5,12 @@
 //! Every scenario runs on bookworm and on trixie.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
-use mesos_roles_tests::{
-    build_role_debs, doubles, net::Net, node::Node, require_root_and_tools, roots, scratch,
-};
+use anyhow::Result;
+use mesos_roles_tests::cluster::{boot, etc_listing, install, preseed, units};
+use mesos_roles_tests::node::Node;
+use mesos_roles_tests::on_suites;
 use serde_json::Value;
 
 const MASTERS: [&str; 3] = ["10.213.0.11", "10.213.0.12", "10.213.0.13"];
@@ -33,87 +32,6 @@ server.3=10.213.0.13:2888:3888
 4lw.commands.whitelist=srvr,ruok,mntr
 admin.enableServer=false
 ";
-
-/// Booted nodes on one private network. Field order is drop order: nodes power off before their
-/// network and their roots go.
-struct Cluster {
-    nodes: Vec<Node>,
-    _net: Net,
-    debs: Vec<String>,
-    _dir: tempfile::TempDir,
-}
-
-fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
-    require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
-    let dir = scratch(tag)?;
-    let debs_dir = dir.path().join("debs");
-    let mut debs: Vec<PathBuf> = build_role_debs(&debs_dir, "1.0.0-1")?;
-    debs.extend(doubles::build_all(&debs_dir)?);
-    let mut net = Net::new()?;
-    let mut nodes = Vec::new();
-    for (i, address) in addresses.iter().enumerate() {
-        let root = dir.path().join(format!("{tag}{i}"));
-        roots::unpack(suite, &root)?;
-        let netns = net.add_node(address)?;
-        let node = Node::boot(&format!("{tag}{i}"), &root, &netns)?;
-        node.copy_in(&debs, "/root/debs")?;
-        nodes.push(node);
-    }
-    let debs = debs
-        .iter()
-        .map(|d| format!("/root/debs/{}", d.file_name().unwrap().to_string_lossy()))
-        .collect();
-    Ok(Cluster {
-        nodes,
-        _net: net,
-        debs,
-        _dir: dir,
-    })
-}
-
-impl Cluster {
-    /// The path inside the nodes of the .deb whose file name starts with `package_`.
-    fn deb(&self, package: &str) -> &str {
-        self.debs
-            .iter()
-            .find(|d| {
-                d.rsplit('/')
-                    .next()
-                    .unwrap()
-                    .starts_with(&format!("{package}_"))
-            })
-            .expect("built")
-    }
-}
-
-/// Preseeds `answers` (question suffix, value) for `package` on `node`.
-fn preseed(node: &Node, package: &str, answers: &[(&str, &str)]) -> Result<()> {
-    let text: String = answers
-        .iter()
-        .map(|(q, v)| format!("{package} {package}/{q} string {v}\n"))
-        .collect();
-    std::fs::write(node.path("/root/preseed"), text)?;
-    node.exec("preseed", &["debconf-set-selections", "/root/preseed"])?;
-    Ok(())
-}
-
-/// apt-get install of local .debs; returns everything apt and the scripts printed.
-fn install(node: &Node, debs: &[&str]) -> Result<String> {
-    let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
-    args.extend(debs);
-    let out = node.output(&args)?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ensure!(
-        out.status.success(),
-        "{}: apt-get install failed:\n{text}",
-        node.name
-    );
-    Ok(text)
-}
 
 fn expected(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -167,18 +85,6 @@ fn install_inert(node: &Node, package: &str, deb: &str, watched: &[&str]) -> Res
         node.name
     );
     Ok(())
-}
-
-/// A listing of /etc (paths, types, sizes, link targets): what an inert install must not change.
-fn etc_listing(node: &Node) -> Result<String> {
-    node.exec("list /etc", &["find", "/etc", "-printf", "%p %y %s %l\n"])
-}
-
-fn units(node: &Node, units: &[&str]) -> Result<BTreeMap<String, (String, String)>> {
-    units
-        .iter()
-        .map(|u| Ok((u.to_string(), node.unit_state(u)?)))
-        .collect()
 }
 
 fn state(enabled: &str, active: &str) -> (String, String) {
@@ -536,24 +442,6 @@ fn a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to(
     );
     assert_eq!(flag(&master, "hostname"), "mesos-b.example.org");
     Ok(())
-}
-
-/// One test per scenario and suite, so a failure names both.
-macro_rules! on_suites {
-    ($($scenario:ident),* $(,)?) => {
-        mod bookworm {
-            $(#[test]
-            fn $scenario() -> anyhow::Result<()> {
-                super::$scenario("bookworm")
-            })*
-        }
-        mod trixie {
-            $(#[test]
-            fn $scenario() -> anyhow::Result<()> {
-                super::$scenario("trixie")
-            })*
-        }
-    };
 }
 
 on_suites!(

@@ -1,6 +1,7 @@
 //! Support for the integration tests: running tools, the cached Debian roots, the test doubles of
 //! `mesos` and `marathon`, and booted systemd-nspawn nodes on private networks.
 
+pub mod cluster;
 pub mod doubles;
 pub mod net;
 pub mod node;
@@ -113,4 +114,24 @@ pub fn unpack_control(deb: &Path) -> Result<tempfile::TempDir> {
             .arg(dir.path()),
     )?;
     Ok(dir)
+}
+
+/// One test per scenario and suite, so that a failure names both: `on_suites!(scenario, ...)`
+/// makes `bookworm::scenario` and `trixie::scenario` calling `scenario(suite)`.
+#[macro_export]
+macro_rules! on_suites {
+    ($($scenario:ident),* $(,)?) => {
+        mod bookworm {
+            $(#[test]
+            fn $scenario() -> anyhow::Result<()> {
+                super::$scenario("bookworm")
+            })*
+        }
+        mod trixie {
+            $(#[test]
+            fn $scenario() -> anyhow::Result<()> {
+                super::$scenario("trixie")
+            })*
+        }
+    };
 }

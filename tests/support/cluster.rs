@@ -1,0 +1,111 @@
+//! A test cluster: booted nodes on one private network with the role packages and the doubles
+//! copied in, and the apt and debconf steps the tests drive on them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Result, ensure};
+
+use crate::net::Net;
+use crate::node::Node;
+use crate::{build_role_debs, doubles, require_root_and_tools, roots, scratch};
+
+/// Booted nodes on one private network. Field order is drop order: nodes power off before their
+/// network and their roots go.
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    _net: Net,
+    debs: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
+    require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
+    let dir = scratch(tag)?;
+    let debs_dir = dir.path().join("debs");
+    let mut debs: Vec<PathBuf> = build_role_debs(&debs_dir, "1.0.0-1")?;
+    debs.extend(doubles::build_all(&debs_dir)?);
+    let mut net = Net::new()?;
+    let mut nodes = Vec::new();
+    for (i, address) in addresses.iter().enumerate() {
+        let root = dir.path().join(format!("{tag}{i}"));
+        roots::unpack(suite, &root)?;
+        let netns = net.add_node(address)?;
+        let node = Node::boot(&format!("{tag}{i}"), &root, &netns)?;
+        node.copy_in(&debs, "/root/debs")?;
+        nodes.push(node);
+    }
+    let debs = debs
+        .iter()
+        .map(|d| format!("/root/debs/{}", d.file_name().unwrap().to_string_lossy()))
+        .collect();
+    Ok(Cluster {
+        nodes,
+        _net: net,
+        debs,
+        _dir: dir,
+    })
+}
+
+impl Cluster {
+    /// The path inside the nodes of the .deb whose file name starts with `package_`.
+    pub fn deb(&self, package: &str) -> &str {
+        self.debs
+            .iter()
+            .find(|d| {
+                d.rsplit('/')
+                    .next()
+                    .unwrap()
+                    .starts_with(&format!("{package}_"))
+            })
+            .expect("built")
+    }
+}
+
+/// Preseeds `answers` (question suffix, value) for `package` on `node`.
+pub fn preseed(node: &Node, package: &str, answers: &[(&str, &str)]) -> Result<()> {
+    let text: String = answers
+        .iter()
+        .map(|(q, v)| format!("{package} {package}/{q} string {v}\n"))
+        .collect();
+    std::fs::write(node.path("/root/preseed"), text)?;
+    node.exec("preseed", &["debconf-set-selections", "/root/preseed"])?;
+    Ok(())
+}
+
+/// apt-get install of local .debs; returns everything apt and the scripts printed.
+pub fn install(node: &Node, debs: &[&str]) -> Result<String> {
+    let (ok, text) = try_install(node, debs)?;
+    ensure!(ok, "{}: apt-get install failed:\n{text}", node.name);
+    Ok(text)
+}
+
+/// apt-get install of local .debs whatever the outcome: (succeeded, everything printed).
+pub fn try_install(node: &Node, debs: &[&str]) -> Result<(bool, String)> {
+    let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
+    args.extend(debs);
+    let out = node.output(&args)?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
+
+/// A listing of /etc: paths, types and sizes, and for links their targets, with merged /usr's two
+/// spellings made one (`/lib/x` is `/usr/lib/x`, and tools differ in which they write).
+pub fn etc_listing(node: &Node) -> Result<String> {
+    node.sh(
+        "list /etc",
+        r#"find /etc ! -type l -printf '%p %y %s\n'
+           find /etc -type l -printf '%p -> %l\n' | sed -E 's#-> /(lib|bin|sbin)/#-> /usr/\1/#'"#,
+    )
+}
+
+pub fn units(node: &Node, units: &[&str]) -> Result<BTreeMap<String, (String, String)>> {
+    units
+        .iter()
+        .map(|u| Ok((u.to_string(), node.unit_state(u)?)))
+        .collect()
+}
