@@ -134,6 +134,7 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
         arch: "amd64".into(),
         upstream: None,
         signing_key: xtask::signing::KeySource::Development(key.path().join("key.asc")),
+        closure: false,
     })?;
     let manifest = xtask::manifest::Manifest::read(out.path())?;
     assert_eq!(manifest.version, "0.9.0");

@@ -35,6 +35,7 @@ fn inputs(dir: &Path, key: &Path) -> Result<repo::Options> {
         upstream: Some(dir.join("upstream")),
         signing_key: KeySource::Development(key.to_path_buf()),
         source_date_epoch: EPOCH,
+        closure: false,
     })
 }
 
@@ -496,6 +497,7 @@ fn an_unsupported_suite_is_refused() -> Result<()> {
         upstream: None,
         signing_key: KeySource::Development(dir.path().join("key.asc")),
         source_date_epoch: EPOCH,
+        closure: false,
     };
     let err = repo::run(&options).unwrap_err().to_string();
     assert!(err.contains("--suite \"buster\""), "{err}");
@@ -538,6 +540,7 @@ fn debs_with_xz_and_zstd_members_are_indexed_like_dpkg_reads_them() -> Result<()
         upstream: Some(upstream.clone()),
         signing_key: KeySource::Development(dir.path().join("key.asc")),
         source_date_epoch: EPOCH,
+        closure: false,
     };
     repo::run(&options)?;
     let packages = std::fs::read_to_string(

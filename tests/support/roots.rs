@@ -41,31 +41,45 @@ pub fn node_packages(suite: &str) -> Vec<&'static str> {
 
 /// The tarball of a base root for `suite`, bootstrapping it if it is not cached yet.
 pub fn base(suite: &str) -> Result<PathBuf> {
+    cached(suite, &node_packages(suite))
+}
+
+/// The tarball of a plain minbase root of `suite` (nothing added): what the air-gapped bundle must
+/// be complete for.
+pub fn minbase(suite: &str) -> Result<PathBuf> {
+    cached(suite, &[])
+}
+
+/// A cached minbase root of `suite` with `packages` added.
+fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
     let dir = cache_dir().join("roots");
     std::fs::create_dir_all(&dir)?;
-    let key = hex::encode(&Sha256::digest(format!("{suite} {:?}", node_packages(suite)))[..6]);
+    let key = hex::encode(&Sha256::digest(format!("{suite} {packages:?}"))[..6]);
     let tarball = dir.join(format!("{suite}-{key}.tar"));
     // One bootstrap at a time: parallel tests wait for the first to finish.
     let lock = File::create(dir.join(format!("{suite}.lock")))?;
     lock.lock()?;
     if !tarball.exists() {
-        bootstrap(suite, &tarball)?;
+        bootstrap(suite, packages, &tarball)?;
     }
     Ok(tarball)
 }
 
-fn bootstrap(suite: &str, tarball: &Path) -> Result<()> {
+fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
     let mirror = xtask::mirror::debian()?;
     let partial = tarball.with_extension("partial.tar");
     eprintln!(
         "bootstrapping a {suite} base root (cached as {})",
         tarball.display()
     );
+    let mut mmdebstrap = Command::new("mmdebstrap");
+    mmdebstrap.args(["--variant=minbase", "--format=tar"]);
+    if !packages.is_empty() {
+        mmdebstrap.arg(format!("--include={}", packages.join(",")));
+    }
     run(
         &format!("bootstrap a {suite} root with mmdebstrap"),
-        Command::new("mmdebstrap")
-            .args(["--variant=minbase", "--format=tar"])
-            .arg(format!("--include={}", node_packages(suite).join(",")))
+        mmdebstrap
             .arg("--quiet")
             // Snapshot mirrors serve Release files whose Valid-Until has passed.
             .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
@@ -76,7 +90,11 @@ fn bootstrap(suite: &str, tarball: &Path) -> Result<()> {
 
 /// Unpacks the base root of `suite` into `dir`.
 pub fn unpack(suite: &str, dir: &Path) -> Result<()> {
-    let tarball = base(suite)?;
+    unpack_tarball(&base(suite)?, dir)
+}
+
+/// Unpacks a root tarball (from [`base`] or [`minbase`]) into `dir`.
+pub fn unpack_tarball(tarball: &Path, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     run(
         "unpack a base root",
@@ -84,7 +102,7 @@ pub fn unpack(suite: &str, dir: &Path) -> Result<()> {
             .arg("-C")
             .arg(dir)
             .args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf"])
-            .arg(&tarball),
+            .arg(tarball),
     )?;
     Ok(())
 }

@@ -5,12 +5,13 @@
 //! Reading goes the other way for any .deb (ours, Debian's, Ubuntu's): [`read_control`] returns the
 //! `control` file from `control.tar`, `.tar.gz`, `.tar.xz` or `.tar.zst`.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
 use md5::{Digest, Md5};
+
+use crate::archive::{self, Contents, Member, Members};
 
 /// A regular file of the package: `path` is absolute in the installed system (`/usr/share/...`).
 pub struct DataFile {
@@ -36,7 +37,13 @@ pub fn build(control: Vec<ControlFile>, data: &[DataFile], mtime: u64) -> Result
     });
     let control_entries = control
         .into_iter()
-        .map(|f| (format!("./{}", f.name), Some((f.mode, f.contents))))
+        .map(|f| {
+            let file = Member::File {
+                mode: f.mode,
+                contents: Contents::Bytes(f.contents),
+            };
+            (format!("./{}", f.name), file)
+        })
         .collect();
     let control_tar = tar_gz(control_entries, mtime)?;
     let data_tar = tar_gz(with_directories(data)?, mtime)?;
@@ -73,7 +80,7 @@ pub fn md5sums(data: &[DataFile]) -> String {
 pub fn installed_size_kib(data: &[DataFile]) -> Result<u64> {
     let dirs = with_directories(data)?
         .values()
-        .filter(|entry| entry.is_none())
+        .filter(|entry| matches!(entry, Member::Dir))
         .count() as u64;
     let files: u64 = data
         .iter()
@@ -82,13 +89,10 @@ pub fn installed_size_kib(data: &[DataFile]) -> Result<u64> {
     Ok(files + dirs)
 }
 
-/// Tar members keyed by their `./`-relative name (sorted); `None` is a directory.
-type Members = BTreeMap<String, Option<(u32, Vec<u8>)>>;
-
 /// The data members: every file plus each of its parent directories, `./` first.
 fn with_directories(data: &[DataFile]) -> Result<Members> {
     let mut members = Members::new();
-    members.insert("./".into(), None);
+    members.insert("./".into(), Member::Dir);
     for file in data {
         let Some(relative) = file.path.strip_prefix('/') else {
             bail!("package path {:?} is not absolute", file.path);
@@ -98,11 +102,17 @@ fn with_directories(data: &[DataFile]) -> Result<Members> {
         for part in &parts[..parts.len() - 1] {
             dir.push_str(part);
             dir.push('/');
-            members.insert(dir.clone(), None);
+            members.insert(dir.clone(), Member::Dir);
         }
         let name = format!("./{relative}");
         if members
-            .insert(name.clone(), Some((file.mode, file.contents.clone())))
+            .insert(
+                name.clone(),
+                Member::File {
+                    mode: file.mode,
+                    contents: Contents::Bytes(file.contents.clone()),
+                },
+            )
             .is_some()
         {
             bail!("package path {name:?} is given twice");
@@ -115,39 +125,7 @@ fn tar_gz(members: Members, mtime: u64) -> Result<Vec<u8>> {
     let gz = GzBuilder::new()
         .mtime(0)
         .write(Vec::new(), Compression::best());
-    let mut tar = tar::Builder::new(gz);
-    for (name, member) in members {
-        let mut header = tar::Header::new_gnu();
-        header.set_mtime(mtime);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_username("root")?;
-        header.set_groupname("root")?;
-        let contents = match member {
-            None => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
-                Vec::new()
-            }
-            Some((mode, contents)) => {
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(mode);
-                contents
-            }
-        };
-        header.set_size(contents.len() as u64);
-        // The raw name keeps dpkg's `./` prefix, which `Header::set_path` would normalise away.
-        let raw = &mut header.as_old_mut().name;
-        if name.len() > raw.len() {
-            bail!("package path {name:?} is longer than {} bytes", raw.len());
-        }
-        raw.fill(0);
-        raw[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_cksum();
-        tar.append(&header, contents.as_slice())
-            .with_context(|| format!("cannot add {name} to the archive"))?;
-    }
-    let gz = tar.into_inner().context("cannot finish the tar archive")?;
+    let gz = archive::write_tar(gz, members, mtime)?;
     let mut bytes = gz.finish().context("cannot finish gzip compression")?;
     bytes.flush()?;
     Ok(bytes)

@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::manifest::Manifest;
 use crate::progress::Step;
 use crate::signing::KeySource;
-use crate::{debs, repo};
+use crate::{bundle, debs, repo};
 
 pub struct Options {
     pub version: String,
@@ -20,6 +20,8 @@ pub struct Options {
     /// The operator's .debs to publish with the roles (`upstream/`; may be absent).
     pub upstream: Option<PathBuf>,
     pub signing_key: KeySource,
+    /// The dependency closure in the repository, and the bundle.
+    pub closure: bool,
 }
 
 impl crate::flags::Dist {
@@ -32,6 +34,7 @@ impl crate::flags::Dist {
             arch: crate::project::host_arch(&build.tools)?,
             upstream: Some(build.upstream(None)),
             signing_key: KeySource::resolve(self.signing_key),
+            closure: self.closure,
         })
     }
 }
@@ -53,7 +56,18 @@ pub fn run(options: &Options) -> Result<()> {
         upstream: options.upstream.clone(),
         signing_key: options.signing_key.clone(),
         source_date_epoch: options.source_date_epoch,
+        closure: options.closure,
     })?);
+    if options.closure {
+        artifacts.push(bundle::run(&bundle::Options {
+            version: options.version.clone(),
+            suite: options.suite.clone(),
+            arch: options.arch.clone(),
+            repo: dist.join("repo"),
+            out: dist.clone(),
+            source_date_epoch: options.source_date_epoch,
+        })?);
+    }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {
         version: options.version.clone(),

@@ -18,6 +18,9 @@ pub enum Step {
     Debs(Debs),
     /// Write the role packages, then a signed apt repository of them and of every .deb in upstream/.
     Repo(Repo),
+    /// Write the repository with the dependency closure, then one file for air-gapped sites:
+    /// target/dist/mesos-roles-<version>-<suite>-<arch>.tar.gz.
+    Bundle(Bundle),
     /// Run the default pipeline and write target/dist/manifest.json.
     Dist(Dist),
 }
@@ -50,6 +53,30 @@ pub struct Repo {
     /// kept in target/signing/]
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
+    /// Also publish the dependency closure of both roles for a minbase root of the suite,
+    /// downloaded by apt from this host's Debian mirror into the cache (/var/cache/mesos-roles or
+    /// $MESOS_ROLES_CACHE)
+    #[arg(long)]
+    pub closure: bool,
+}
+
+#[derive(Args)]
+pub struct Bundle {
+    /// Debian version of the role packages [default: the workspace version]
+    #[arg(long)]
+    pub version: Option<String>,
+    /// bookworm or trixie [default: this host's suite]
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Directory the bundle is written into [default: target/dist]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory of .debs to publish too (your mesos and marathon) [default: upstream/]
+    #[arg(long)]
+    pub upstream: Option<PathBuf>,
+    /// Armored OpenPGP secret key [default: $MESOS_ROLES_SIGNING_KEY, else the development key]
+    #[arg(long)]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -63,4 +90,8 @@ pub struct Dist {
     /// Armored OpenPGP secret key [default: $MESOS_ROLES_SIGNING_KEY, else the development key]
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
+    /// Also the dependency closure in the repository, and the air-gapped bundle of it (needs
+    /// this host's Debian mirror the first time; cached after)
+    #[arg(long)]
+    pub closure: bool,
 }

@@ -3,6 +3,9 @@
 
 pub mod answers;
 pub mod apt_index;
+pub mod archive;
+pub mod bundle;
+pub mod closure;
 pub mod deb;
 pub mod debs;
 pub mod dist;

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = Build::from_env().and_then(|build| match flags.step {
         Step::Debs(step) => step.run(&build),
         Step::Repo(step) => step.run(&build),
+        Step::Bundle(step) => step.run(&build),
         Step::Dist(step) => step.run(&build),
     });
     match result {

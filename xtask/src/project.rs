@@ -54,6 +54,24 @@ pub fn dist_dir() -> PathBuf {
     root().join("target/dist")
 }
 
+/// Caches that outlive a build (the dependency closure's downloads, the tests' base roots):
+/// `MESOS_ROLES_CACHE`, else /var/cache/mesos-roles when it can be written (so fresh clones on one
+/// machine share it), else `target/cache`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(CACHE_VARIABLE) {
+        return dir.into();
+    }
+    let system = PathBuf::from("/var/cache/mesos-roles");
+    // Writable, not merely present: a user build beside root's cache falls back to target/.
+    if std::fs::create_dir_all(&system).is_ok() && tempfile::tempfile_in(&system).is_ok() {
+        return system;
+    }
+    root().join("target/cache")
+}
+
+/// The variable that moves [`cache_dir`].
+pub const CACHE_VARIABLE: &str = "MESOS_ROLES_CACHE";
+
 /// The version of the role packages when `--version` is not given: the workspace version.
 pub fn default_version() -> &'static str {
     env!("CARGO_PKG_VERSION")
@@ -139,6 +157,18 @@ pub fn check_version(version: &str) -> Result<()> {
 /// Writes `path` whole or not at all: a temporary file beside it, renamed into place.
 pub fn write_whole(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;
+    write_whole_with(path, |file| {
+        file.write_all(contents)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })
+}
+
+/// Like [`write_whole`] for contents too large to hold in memory: `write` streams them into the
+/// temporary file, which is renamed into place only if it succeeds.
+pub fn write_whole_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
     let parent = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
@@ -146,8 +176,7 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot create {}", parent.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent)
         .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    tmp.write_all(contents)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    write(tmp.as_file_mut())?;
     tmp.as_file()
         .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     tmp.persist(path)

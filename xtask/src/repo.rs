@@ -36,9 +36,13 @@ pub struct Options {
     pub upstream: Option<PathBuf>,
     pub signing_key: KeySource,
     pub source_date_epoch: u64,
+    /// Also publish the dependency closure of both roles for a minbase root of the suite, resolved
+    /// and downloaded by apt from the host's Debian mirror (see `closure.rs`).
+    pub closure: bool,
 }
 
 /// One package of the repository.
+#[derive(Clone)]
 struct Package {
     name: String,
     arch: String,
@@ -91,6 +95,7 @@ impl crate::flags::Repo {
             upstream: Some(build.upstream(self.upstream)),
             signing_key: KeySource::resolve(self.signing_key),
             source_date_epoch: build.source_date_epoch,
+            closure: self.closure,
         })
         .map(drop)
     }
@@ -105,7 +110,7 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
         options.arch,
         options.out.display()
     ));
-    let packages = read_packages(options, &step)?;
+    let mut packages = read_packages(options, &step)?;
     let signer = Signer::load(&options.signing_key)?;
     if signer.development {
         step.note(format!(
@@ -120,6 +125,9 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             signer.fingerprint(),
             signer.path.display()
         ));
+    }
+    if options.closure {
+        packages = with_closure(options, packages, &signer, &step)?;
     }
     let files = plan(options, packages, &signer)?;
     write(&options.out, &files)?;
@@ -171,6 +179,81 @@ fn read_packages(options: &Options, step: &Step) -> Result<Vec<Package>> {
         ));
     }
     Ok(packages)
+}
+
+/// `packages` plus the dependency closure of both roles. apt resolves it against the Debian mirror
+/// and a signed repository of `packages` written into a scratch directory of the cache (the
+/// packages the project brings are visible to apt like any other source, and trusted the same way).
+fn with_closure(
+    options: &Options,
+    packages: Vec<Package>,
+    signer: &Signer,
+    step: &Step,
+) -> Result<Vec<Package>> {
+    let cache = crate::closure::cache_for(&options.suite, &options.arch);
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create the cache {}", cache.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("local-")
+        .tempdir_in(&cache)
+        .with_context(|| format!("cannot create a scratch directory in {}", cache.display()))?;
+    // apt's `_apt` user reads file: sources.
+    std::fs::set_permissions(
+        scratch.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let local = scratch.path().join("repo");
+    write(&local, &plan(options, packages.clone(), signer)?)?;
+    let local_names = packages.iter().map(|p| p.name.clone()).collect();
+    let closure = crate::closure::resolve(
+        &crate::closure::Options {
+            suite: &options.suite,
+            arch: &options.arch,
+            roles: &crate::packaging::ROLES,
+            local: &local,
+            keyring: &local.join(KEYRING),
+            local_names: &local_names,
+            upstream: options.upstream.as_deref(),
+            cache,
+        },
+        step,
+    )?;
+    for (role, (count, bytes)) in &closure.per_role {
+        step.note(format!(
+            "{role} on a minbase {} root: {count} packages, {:.1} MB",
+            options.suite,
+            *bytes as f64 / 1e6
+        ));
+    }
+    let mut by_pool: BTreeMap<String, Package> = packages
+        .into_iter()
+        .map(|p| (p.pool.filename.clone(), p))
+        .collect();
+    for member in &closure.members {
+        let package = read_package(&member.deb, &options.arch)?;
+        if let Some(other) = by_pool.get(&package.pool.filename) {
+            bail!(
+                "{} from the Debian archive is also given as {}: remove it from upstream/",
+                member.deb.display(),
+                other.input.display()
+            );
+        }
+        by_pool.insert(package.pool.filename.clone(), package);
+    }
+    let mut packages: Vec<Package> = by_pool.into_values().collect();
+    packages.sort_by(|a, b| (&a.name, &a.pool.filename).cmp(&(&b.name, &b.pool.filename)));
+    Ok(packages)
+}
+
+/// The `Packages` text of `debs` exactly as the repository step makes it (read each control file,
+/// hash, place in the pool, write the stanza), for the indexing benchmark (`xtask/benches/index.rs`).
+pub fn packages_index(debs: &[PathBuf], arch: &str) -> Result<String> {
+    let mut stanzas = Vec::new();
+    for deb in debs {
+        let package = read_package(deb, arch)?;
+        stanzas.push(apt_index::stanza(&package.control, &package.pool));
+    }
+    Ok(stanzas.join("\n"))
 }
 
 /// The .debs of `upstream/` (absent: none). Every file there must be a .deb.

@@ -1,6 +1,8 @@
 //! The one place that runs external tools. Every call carries a purpose, which shows up in its error,
 //! and arguments are passed as a list (xshell's `cmd!`), never through a shell.
 
+use std::process::Output;
+
 use anyhow::{Context, Result};
 use xshell::{Shell, cmd};
 
@@ -26,9 +28,42 @@ impl Tools {
 
     /// Runs `program args...`, letting its output through.
     pub fn run(&self, purpose: &str, program: &str, args: &[&str]) -> Result<()> {
-        cmd!(self.sh, "{program} {args...}")
-            .quiet()
+        self.run_env(purpose, program, args, &[])
+    }
+
+    /// Runs `program args...` with extra environment variables, letting its output through (apt's
+    /// own progress lines, for instance).
+    pub fn run_env(
+        &self,
+        purpose: &str,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut command = cmd!(self.sh, "{program} {args...}").quiet();
+        for (name, value) in env {
+            command = command.env(name, value);
+        }
+        command
             .run()
             .with_context(|| format!("failed to {purpose}"))
+    }
+
+    /// Runs `program args...` with extra environment variables and returns its output whatever its
+    /// exit status, for callers that explain a failure better than the exit status does.
+    pub fn output_env(
+        &self,
+        purpose: &str,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Output> {
+        let mut command = cmd!(self.sh, "{program} {args...}").quiet().ignore_status();
+        for (name, value) in env {
+            command = command.env(name, value);
+        }
+        command
+            .output()
+            .with_context(|| format!("failed to start {program} to {purpose}"))
     }
 }

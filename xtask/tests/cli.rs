@@ -60,3 +60,17 @@ fn a_bad_source_date_epoch_names_the_variable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bundle_refuses_an_unsupported_suite_before_anything_is_built() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("bundles");
+    let (ok, stderr) = xtask(&["bundle", "--suite", "sid", "--out", dir.to_str().unwrap()]);
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("error: --suite \"sid\" is not supported: use one of bookworm, trixie"),
+        "{stderr}"
+    );
+    assert!(!dir.exists());
+}
