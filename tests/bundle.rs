@@ -21,15 +21,6 @@ const VERSION: &str = "1.0.0-1";
 const MASTERS: &str = "10.213.0.11, 10.213.0.12, 10.213.0.13";
 const ZK: &str = "zk://10.213.0.11:2181,10.213.0.12:2181,10.213.0.13:2181/mesos\n";
 
-fn arch() -> Result<String> {
-    Ok(run(
-        "ask dpkg for the architecture",
-        Command::new("dpkg").arg("--print-architecture"),
-    )?
-    .trim()
-    .to_string())
-}
-
 /// The repository options for the role packages and `upstream` (doubles named there) under `dir`.
 fn repo_options(
     dir: &Path,
@@ -45,7 +36,7 @@ fn repo_options(
     }
     Ok(repo::Options {
         suite: suite.into(),
-        arch: arch()?,
+        arch: mesos_roles_tests::host_arch()?,
         out: dir.join("repo"),
         debs,
         upstream: Some(up),
@@ -78,7 +69,10 @@ fn two_bundle_builds_are_byte_identical_with_deterministic_headers() -> Result<(
     let first = build_bundle(&options, &dir.path().join("first"))?;
     options.out = dir.path().join("repo2");
     let second = build_bundle(&options, &dir.path().join("second"))?;
-    let name = format!("mesos-roles-{VERSION}-bookworm-{}", arch()?);
+    let name = format!(
+        "mesos-roles-{VERSION}-bookworm-{}",
+        mesos_roles_tests::host_arch()?
+    );
     assert_eq!(first.file_name().unwrap(), &*format!("{name}.tar.gz"));
     ensure!(
         std::fs::read(&first)? == std::fs::read(&second)?,
@@ -215,7 +209,7 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
         source_date_epoch: EPOCH,
         out: out.clone(),
         suite: "bookworm".into(),
-        arch: arch()?,
+        arch: mesos_roles_tests::host_arch()?,
         upstream: Some(upstream),
         signing_key: KeySource::Development(dir.path().join("key.asc")),
         closure: true,
@@ -232,7 +226,10 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
     assert_eq!(bundles.len(), 1);
     assert_eq!(
         bundles[0].path,
-        PathBuf::from(format!("mesos-roles-{VERSION}-bookworm-{}.tar.gz", arch()?))
+        PathBuf::from(format!(
+            "mesos-roles-{VERSION}-bookworm-{}.tar.gz",
+            mesos_roles_tests::host_arch()?
+        ))
     );
     let sha256 = run(
         "hash the bundle",

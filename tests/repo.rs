@@ -13,23 +13,13 @@ use xtask::signing::KeySource;
 const EPOCH: u64 = 1_700_000_000;
 const SUITE: &str = "bookworm";
 
-/// The host's dpkg architecture: the repository's binary one.
-fn arch() -> Result<String> {
-    Ok(run(
-        "ask dpkg for the architecture",
-        Command::new("dpkg").arg("--print-architecture"),
-    )?
-    .trim()
-    .to_string())
-}
-
 /// Role packages and doubles under `dir` (debs/, upstream/), and the repository options for them.
 fn inputs(dir: &Path, key: &Path) -> Result<repo::Options> {
     let debs = build_role_debs(&dir.join("debs"), "1.2.3-1")?;
     doubles::build_all(&dir.join("upstream"))?;
     Ok(repo::Options {
         suite: SUITE.into(),
-        arch: arch()?,
+        arch: mesos_roles_tests::host_arch()?,
         out: dir.join("repo"),
         debs,
         upstream: Some(dir.join("upstream")),
@@ -64,7 +54,7 @@ impl Apt {
         ] {
             std::fs::create_dir_all(dir.path().join(sub))?;
         }
-        let arch = arch()?;
+        let arch = mesos_roles_tests::host_arch()?;
         let installed = [
             ("zookeeperd", "3.8.0-11", "all"),
             ("debconf", "1.5.82", "all"),
@@ -290,7 +280,7 @@ fn apt_refuses_a_changed_byte_in_inrelease_packages_or_a_pool_deb() -> Result<()
     let dir = scratch("repo-tamper")?;
     let key = dir.path().join("key.asc");
     let clean = build(dir.path(), &key)?;
-    let arch = arch()?;
+    let arch = mesos_roles_tests::host_arch()?;
     let packages = format!("dists/{SUITE}/main/binary-{arch}");
     let case = |file: String, at, options, fails_at, expected| Tamper {
         file,
@@ -394,7 +384,7 @@ fn two_runs_give_the_same_indices_and_signatures() -> Result<()> {
         options.out = out.clone();
         repo::run(&options)?;
     }
-    let arch = arch()?;
+    let arch = mesos_roles_tests::host_arch()?;
     let mut compared = 0;
     for arch in [arch.as_str(), "all"] {
         for name in ["Packages", "Packages.gz", "Packages.xz", "Release"] {
@@ -534,7 +524,7 @@ fn debs_with_xz_and_zstd_members_are_indexed_like_dpkg_reads_them() -> Result<()
     }
     let options = repo::Options {
         suite: SUITE.into(),
-        arch: arch()?,
+        arch: mesos_roles_tests::host_arch()?,
         out: dir.path().join("repo"),
         debs: vec![],
         upstream: Some(upstream.clone()),

@@ -135,3 +135,13 @@ macro_rules! on_suites {
         }
     };
 }
+
+/// The host's dpkg architecture: a repository's binary one.
+pub fn host_arch() -> Result<String> {
+    Ok(run(
+        "ask dpkg for the architecture",
+        Command::new("dpkg").arg("--print-architecture"),
+    )?
+    .trim()
+    .to_string())
+}

@@ -46,9 +46,9 @@ impl crate::flags::Bundle {
     /// `target/`), then the bundle of it.
     pub fn run(self, build: &crate::project::Build) -> Result<()> {
         let dist = crate::project::dist_dir();
-        let suite = build.suite(self.suite)?;
+        let suite = build.suite(self.inputs.suite)?;
         let arch = crate::project::host_arch(&build.tools)?;
-        let version = build.version(self.version);
+        let version = build.version(self.inputs.version);
         let debs = crate::debs::run(&crate::debs::Options {
             version: version.clone(),
             out: dist.join("debs"),
@@ -65,8 +65,8 @@ impl crate::flags::Bundle {
             arch: arch.clone(),
             out: repo.clone(),
             debs: debs.into_iter().map(|a| a.path).collect(),
-            upstream: Some(build.upstream(self.upstream)),
-            signing_key: KeySource::resolve(self.signing_key),
+            upstream: Some(build.upstream(self.inputs.upstream)),
+            signing_key: KeySource::resolve(self.inputs.signing_key),
             source_date_epoch: build.source_date_epoch,
             closure: true,
         })?;

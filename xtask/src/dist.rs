@@ -27,13 +27,13 @@ pub struct Options {
 impl crate::flags::Dist {
     pub fn run(self, build: &crate::project::Build) -> Result<()> {
         run(&Options {
-            version: build.version(self.version),
+            version: build.version(self.inputs.version),
             source_date_epoch: build.source_date_epoch,
             out: crate::project::dist_dir(),
-            suite: build.suite(self.suite)?,
+            suite: build.suite(self.inputs.suite)?,
             arch: crate::project::host_arch(&build.tools)?,
-            upstream: Some(build.upstream(None)),
-            signing_key: KeySource::resolve(self.signing_key),
+            upstream: Some(build.upstream(self.inputs.upstream)),
+            signing_key: KeySource::resolve(self.inputs.signing_key),
             closure: self.closure,
         })
     }

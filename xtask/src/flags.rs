@@ -35,17 +35,15 @@ pub struct Debs {
     pub out: Option<PathBuf>,
 }
 
+/// What a repository is made of: shared by `repo`, `bundle` and `dist`.
 #[derive(Args)]
-pub struct Repo {
+pub struct RepoInputs {
     /// Debian version of the role packages [default: the workspace version]
     #[arg(long)]
     pub version: Option<String>,
     /// bookworm or trixie [default: this host's suite]
     #[arg(long)]
     pub suite: Option<String>,
-    /// Repository directory [default: target/dist/repo]
-    #[arg(long)]
-    pub out: Option<PathBuf>,
     /// Directory of .debs to publish too (your mesos and marathon) [default: upstream/]
     #[arg(long)]
     pub upstream: Option<PathBuf>,
@@ -53,6 +51,15 @@ pub struct Repo {
     /// kept in target/signing/]
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Repo {
+    #[command(flatten)]
+    pub inputs: RepoInputs,
+    /// Repository directory [default: target/dist/repo]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Also publish the dependency closure of both roles for a minbase root of the suite,
     /// downloaded by apt from this host's Debian mirror into the cache (/var/cache/mesos-roles or
     /// $MESOS_ROLES_CACHE)
@@ -62,34 +69,17 @@ pub struct Repo {
 
 #[derive(Args)]
 pub struct Bundle {
-    /// Debian version of the role packages [default: the workspace version]
-    #[arg(long)]
-    pub version: Option<String>,
-    /// bookworm or trixie [default: this host's suite]
-    #[arg(long)]
-    pub suite: Option<String>,
+    #[command(flatten)]
+    pub inputs: RepoInputs,
     /// Directory the bundle is written into [default: target/dist]
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Directory of .debs to publish too (your mesos and marathon) [default: upstream/]
-    #[arg(long)]
-    pub upstream: Option<PathBuf>,
-    /// Armored OpenPGP secret key [default: $MESOS_ROLES_SIGNING_KEY, else the development key]
-    #[arg(long)]
-    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct Dist {
-    /// Debian version of the packages [default: the workspace version]
-    #[arg(long)]
-    pub version: Option<String>,
-    /// bookworm or trixie [default: this host's suite]
-    #[arg(long)]
-    pub suite: Option<String>,
-    /// Armored OpenPGP secret key [default: $MESOS_ROLES_SIGNING_KEY, else the development key]
-    #[arg(long)]
-    pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: RepoInputs,
     /// Also the dependency closure in the repository, and the air-gapped bundle of it (needs
     /// this host's Debian mirror the first time; cached after)
     #[arg(long)]

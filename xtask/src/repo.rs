@@ -81,9 +81,9 @@ impl crate::flags::Repo {
     /// The role packages first (the debs step), then the repository of them and `upstream/`.
     pub fn run(self, build: &crate::project::Build) -> Result<()> {
         let dist = crate::project::dist_dir();
-        let suite = build.suite(self.suite)?;
+        let suite = build.suite(self.inputs.suite)?;
         let debs = crate::debs::run(&crate::debs::Options {
-            version: build.version(self.version),
+            version: build.version(self.inputs.version),
             out: dist.join("debs"),
             source_date_epoch: build.source_date_epoch,
         })?;
@@ -92,8 +92,8 @@ impl crate::flags::Repo {
             arch: crate::project::host_arch(&build.tools)?,
             out: self.out.unwrap_or_else(|| dist.join("repo")),
             debs: debs.into_iter().map(|a| a.path).collect(),
-            upstream: Some(build.upstream(self.upstream)),
-            signing_key: KeySource::resolve(self.signing_key),
+            upstream: Some(build.upstream(self.inputs.upstream)),
+            signing_key: KeySource::resolve(self.inputs.signing_key),
             source_date_epoch: build.source_date_epoch,
             closure: self.closure,
         })
