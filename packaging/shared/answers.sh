@@ -92,18 +92,19 @@ mr__host() (
 	printf '%s\n' "$h"
 )
 
+# DIGITS without leading zeros ("007" -> 7, "000" -> 0), so that the shell does not read them as octal.
+mr__decimal() {
+	set -- "${1#"${1%%[!0]*}"}"
+	printf '%s\n' "${1:-0}"
+}
+
 # An id: 1..255; leading zeros are dropped. $2 is the entry, for the message.
 mr__id() (
 	id=$1
 	case $id in
 	'' | *[!0123456789]*) mr__err "entry \"$2\": id \"$id\" is not a number (ids are 1 to 255)"; return 1 ;;
 	esac
-	while :; do
-		case $id in
-		0?*) id=${id#0} ;;
-		*) break ;;
-		esac
-	done
+	id=$(mr__decimal "$id")
 	case $id in
 	0 | ????*) mr__err "entry \"$2\": id out of range: $id (ids are 1 to 255)"; return 1 ;;
 	esac
@@ -162,12 +163,7 @@ mr_quorum() (
 	'' | [Aa][Uu][Tt][Oo]) printf '%s\n' "$auto"; return 0 ;;
 	*[!0123456789]*) mr__err "\"$q\": not a number (give auto, or a number from $auto to $n for $n masters)"; return 1 ;;
 	esac
-	while :; do
-		case $q in
-		0?*) q=${q#0} ;;
-		*) break ;;
-		esac
-	done
+	q=$(mr__decimal "$q")
 	if [ ${#q} -gt 4 ] || [ $((2 * q)) -le "$n" ] || [ "$q" -gt "$n" ]; then
 		mr__err "quorum $q: quorum must be more than half the masters and at most all of them: $auto to $n for $n masters (auto = $auto)"
 		return 1

@@ -20,18 +20,8 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Caches that outlive a test run (base roots): `MESOS_ROLES_CACHE`, else /var/cache/mesos-roles
-/// when writable (so CI's fresh clones on the same machine stay warm), else under `target/`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MESOS_ROLES_CACHE") {
-        return dir.into();
-    }
-    let system = PathBuf::from("/var/cache/mesos-roles");
-    if std::fs::create_dir_all(&system).is_ok() {
-        return system;
-    }
-    workspace().join("target/test-cache")
-}
+/// Caches that outlive a test run (base roots): the pipeline's own cache directory.
+pub use xtask::project::cache_dir;
 
 /// Scratch space for one test, under `target/` (roots are too large for a tmpfs /tmp).
 pub fn scratch(name: &str) -> Result<tempfile::TempDir> {

@@ -4,9 +4,14 @@
 use std::process::Command;
 
 fn xtask(args: &[&str]) -> (bool, String) {
+    xtask_at("1700000000", args)
+}
+
+/// Runs xtask with `SOURCE_DATE_EPOCH=epoch`: (succeeded, stderr).
+fn xtask_at(epoch: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("SOURCE_DATE_EPOCH", epoch)
         .output()
         .expect("xtask runs");
     (
@@ -48,13 +53,8 @@ fn an_unsupported_suite_is_refused_before_anything_is_built() {
 
 #[test]
 fn a_bad_source_date_epoch_names_the_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["debs"])
-        .env("SOURCE_DATE_EPOCH", "yesterday")
-        .output()
-        .expect("xtask runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (ok, stderr) = xtask_at("yesterday", &["debs"]);
+    assert!(!ok);
     assert!(
         stderr.contains("SOURCE_DATE_EPOCH=\"yesterday\""),
         "{stderr}"
