@@ -10,6 +10,7 @@ pub mod deb;
 pub mod debs;
 pub mod dist;
 pub mod flags;
+pub mod inventory;
 pub mod manifest;
 pub mod mirror;
 pub mod packaging;

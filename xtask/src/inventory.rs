@@ -1,0 +1,536 @@
+//! The cluster inventory (`cluster.toml`): the one description of a cluster that `seeds`, `image` and
+//! `verify` read. It is checked as a whole before anything is built; every error names the file, the
+//! entry and the field, and says how to fix it. The per-node debconf answers are derived here, once,
+//! so the seeds and `verify` hand nodes the same answers.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::answers;
+use crate::project::{SUITES, check_suite};
+
+/// Architectures the images and closures are built for.
+pub const ARCHITECTURES: [&str; 2] = ["amd64", "arm64"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub network: Network,
+    pub admin: Admin,
+    #[serde(default)]
+    pub masters: Vec<Master>,
+    #[serde(default)]
+    pub agents: Vec<Agent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Mesos' `--cluster`.
+    pub name: String,
+    pub suite: String,
+    pub architecture: String,
+    /// A Debian mirror URL for the base system; default: the build host's apt configuration.
+    pub mirror: Option<String>,
+}
+
+/// How nodes reach each other. The addresses are the nodes'; this is the rest of their network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(default = "default_prefix_len")]
+    pub prefix_len: u8,
+    pub gateway: Option<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            prefix_len: default_prefix_len(),
+            gateway: None,
+            dns: Vec::new(),
+        }
+    }
+}
+
+fn default_prefix_len() -> u8 {
+    24
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    #[serde(default = "default_admin_user")]
+    pub user: String,
+    pub ssh_keys: Vec<String>,
+}
+
+fn default_admin_user() -> String {
+    "admin".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Master {
+    pub name: String,
+    pub address: String,
+    /// ZooKeeper's myid; default: the master's 1-based position in the list.
+    pub id: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub attributes: String,
+    #[serde(default)]
+    pub resources: String,
+}
+
+/// Which role a node has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Master,
+    Agent,
+}
+
+impl Role {
+    /// The role's meta-package.
+    pub fn package(self) -> &'static str {
+        match self {
+            Role::Master => "mesos-master-role",
+            Role::Agent => "mesos-agent-role",
+        }
+    }
+}
+
+/// One node of the inventory, whatever its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub address: String,
+    pub role: Role,
+}
+
+/// One debconf answer, as `debconf-set-selections` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub question: String,
+    pub value: String,
+}
+
+impl Inventory {
+    /// Reads and checks `path`. The error names the file, the entry and the field.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the inventory {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("inventory {}", path.display()))
+    }
+
+    /// Parses and checks an inventory's text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut inventory: Inventory = toml::from_str(text).map_err(|e| {
+            // toml's message names the line, the key and what was expected; keep it on one line.
+            anyhow::anyhow!("{}", e.to_string().trim().replace('\n', " "))
+        })?;
+        inventory.check()?;
+        Ok(inventory)
+    }
+
+    /// Checks every field and normalises the ones with a normal form (DNS names in lower case,
+    /// `k:v;k:v`), so everything derived from the inventory is in normal form.
+    fn check(&mut self) -> Result<()> {
+        let cluster = &mut self.cluster;
+        cluster.name = answers::name(&cluster.name).map_err(|e| field("cluster.name", e))?;
+        if check_suite(&cluster.suite).is_err() {
+            bail!(
+                "cluster.suite: `{}` is not supported: use one of {}",
+                cluster.suite,
+                SUITES.join(", ")
+            );
+        }
+        if !ARCHITECTURES.contains(&cluster.architecture.as_str()) {
+            bail!(
+                "cluster.architecture: `{}` is not supported: use one of {}",
+                cluster.architecture,
+                ARCHITECTURES.join(", ")
+            );
+        }
+        if let Some(mirror) = &cluster.mirror
+            && !["http://", "https://", "file:/"]
+                .iter()
+                .any(|scheme| mirror.starts_with(scheme))
+        {
+            bail!(
+                "cluster.mirror: `{mirror}` is not a mirror URL: give an http://, https:// or file:/ URL of a Debian mirror, or leave it out to use this host's apt configuration"
+            );
+        }
+        self.check_network()?;
+        self.check_admin()?;
+        self.check_nodes()
+    }
+
+    fn check_network(&mut self) -> Result<()> {
+        let network = &mut self.network;
+        if !(8..=30).contains(&network.prefix_len) {
+            bail!(
+                "network.prefix_len: {} is out of range: give the nodes' subnet prefix length, 8 to 30 (24 for a /24)",
+                network.prefix_len
+            );
+        }
+        if let Some(gateway) = &mut network.gateway {
+            *gateway = answers::ipv4(gateway).map_err(|e| field("network.gateway", e))?;
+        }
+        for (i, dns) in network.dns.iter_mut().enumerate() {
+            *dns = answers::ipv4(dns).map_err(|e| field(&format!("network.dns[{i}]"), e))?;
+        }
+        Ok(())
+    }
+
+    fn check_admin(&mut self) -> Result<()> {
+        let admin = &mut self.admin;
+        let user_ok = admin
+            .user
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+            && admin.user.len() <= 32
+            && admin
+                .user
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b));
+        if !user_ok || admin.user == "root" {
+            bail!(
+                "admin.user: `{}` is not a usable user name: use lower-case letters, digits, `_` and `-`, starting with a letter, and not root",
+                admin.user
+            );
+        }
+        if admin.ssh_keys.is_empty() {
+            bail!(
+                "admin.ssh_keys: no key given: list at least one SSH public key line (the contents of a ~/.ssh/id_*.pub file) so the admin user can log in"
+            );
+        }
+        for (i, key) in admin.ssh_keys.iter_mut().enumerate() {
+            *key = ssh_key(key).map_err(|e| field(&format!("admin.ssh_keys[{i}]"), e))?;
+        }
+        Ok(())
+    }
+
+    fn check_nodes(&mut self) -> Result<()> {
+        if self.masters.is_empty() {
+            bail!(
+                "masters: no master given: add one [[masters]] entry per master (1, 3 or 5 of them), each with a name and an address"
+            );
+        }
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        let mut addresses: BTreeMap<String, String> = BTreeMap::new();
+        let entries = self
+            .masters
+            .iter_mut()
+            .map(|m| (&mut m.name, &mut m.address))
+            .enumerate()
+            .map(|(i, e)| (format!("masters[{i}]"), e))
+            .chain(
+                self.agents
+                    .iter_mut()
+                    .map(|a| (&mut a.name, &mut a.address))
+                    .enumerate()
+                    .map(|(i, e)| (format!("agents[{i}]"), e)),
+            );
+        for (entry, (name, address)) in entries {
+            *name = node_name(name).map_err(|e| field(&format!("{entry}.name"), e))?;
+            let at = format!("{entry} ({name})");
+            *address = answers::ipv4(address).map_err(|e| field(&format!("{at}.address"), e))?;
+            if let Some(other) = names.insert(name.clone(), entry.clone()) {
+                bail!(
+                    "{at}.name: `{name}` is also the name of {other}: give each node its own name"
+                );
+            }
+            if let Some(other) = addresses.insert(address.clone(), entry.clone()) {
+                bail!(
+                    "{at}.address: {address} is also the address of {other}: give each node its own address"
+                );
+            }
+        }
+        for (i, master) in self.masters.iter().enumerate() {
+            if let Some(id) = master.id
+                && !(1..=255).contains(&id)
+            {
+                bail!(
+                    "masters[{i}] ({}).id: {id} is out of range: give an id from 1 to 255, or leave it out to number masters by position",
+                    master.name
+                );
+            }
+        }
+        // The list as the packages will read it: ids, duplicates and the odd count are checked there.
+        answers::masters(&self.masters_answer()).map_err(|e| field("masters", e))?;
+        for (i, agent) in self.agents.iter_mut().enumerate() {
+            let at = format!("agents[{i}] ({})", agent.name);
+            agent.attributes = answers::kv(&agent.attributes)
+                .map_err(|e| field(&format!("{at}.attributes"), e))?;
+            agent.resources =
+                answers::kv(&agent.resources).map_err(|e| field(&format!("{at}.resources"), e))?;
+        }
+        Ok(())
+    }
+
+    /// The master list in the packages' normal form (`id=address ...`).
+    fn masters_answer(&self) -> String {
+        self.masters
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("{}={}", m.id.unwrap_or(i as u32 + 1), m.address))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every node, masters first, in inventory order.
+    pub fn nodes(&self) -> Vec<Node> {
+        let masters = self.masters.iter().map(|m| Node {
+            name: m.name.clone(),
+            address: m.address.clone(),
+            role: Role::Master,
+        });
+        let agents = self.agents.iter().map(|a| Node {
+            name: a.name.clone(),
+            address: a.address.clone(),
+            role: Role::Agent,
+        });
+        masters.chain(agents).collect()
+    }
+
+    /// The node called `name`, or an error listing the names there are.
+    pub fn node(&self, name: &str) -> Result<Node> {
+        let nodes = self.nodes();
+        nodes
+            .iter()
+            .find(|n| n.name == name)
+            .cloned()
+            .with_context(|| {
+                let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+                format!(
+                    "no node `{name}` in the inventory: use one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// The debconf answers of `node`'s role package (docs/debconf.md). Masters are listed by
+    /// address; hostnames are left empty so the packages advertise the address.
+    pub fn answers(&self, node: &Node) -> Vec<Answer> {
+        let package = node.role.package();
+        let answer = |question: &str, value: &str| Answer {
+            question: format!("{package}/{question}"),
+            value: value.to_string(),
+        };
+        let masters = self.masters_answer();
+        match node.role {
+            Role::Master => vec![
+                answer("masters", &masters),
+                answer("self", &node.address),
+                answer("cluster-name", &self.cluster.name),
+            ],
+            Role::Agent => {
+                let agent = self
+                    .agents
+                    .iter()
+                    .find(|a| a.name == node.name)
+                    .expect("an agent node comes from the agents list");
+                vec![
+                    answer("masters", &masters),
+                    answer("ip", &node.address),
+                    answer("attributes", &agent.attributes),
+                    answer("resources", &agent.resources),
+                ]
+            }
+        }
+    }
+
+    /// `node`'s answers as `debconf-set-selections` input, one line per question.
+    pub fn selections(&self, node: &Node) -> String {
+        self.answers(node)
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {} string {}\n",
+                    node.role.package(),
+                    a.question,
+                    a.value
+                )
+            })
+            .collect()
+    }
+}
+
+/// Prefixes an answer-syntax error with the field it was found in.
+fn field(name: &str, message: String) -> anyhow::Error {
+    anyhow::anyhow!("{name}: {message}")
+}
+
+/// A node name: a host name (one DNS label, or dotted labels), in lower case.
+fn node_name(input: &str) -> answers::Answer<String> {
+    let looks_numeric = input.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if input.trim().is_empty() || looks_numeric {
+        return Err(format!(
+            "`{input}` is not a node name: give a host name (letters, digits and `-`, as in master-1); the address goes in `address`"
+        ));
+    }
+    answers::host(input)
+}
+
+/// An OpenSSH public key line: `<type> <base64> [comment]`.
+fn ssh_key(input: &str) -> answers::Answer<String> {
+    const TYPES: [&str; 6] = [
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+    ];
+    let mut fields = input.split_whitespace();
+    let kind = fields.next().unwrap_or_default();
+    let body = fields.next().unwrap_or_default();
+    let body_ok = body.len() >= 16
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+    if !TYPES.contains(&kind) || !body_ok {
+        return Err(format!(
+            "`{}` is not an SSH public key line: paste the whole line of a ~/.ssh/id_*.pub file, as in `ssh-ed25519 AAAAC3... admin@example`",
+            input.chars().take(40).collect::<String>()
+        ));
+    }
+    Ok(input.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm9Ukl3bWx0ZXN0a2V5b25seWZvcnRlc3Rz admin@example";
+
+    fn inventory(masters: &str, agents: &str) -> String {
+        format!(
+            "[cluster]\nname = \"lab\"\nsuite = \"bookworm\"\narchitecture = \"amd64\"\n\
+             [admin]\nssh_keys = [\"{KEY}\"]\n{masters}{agents}"
+        )
+    }
+
+    fn master(name: &str, address: &str) -> String {
+        format!("[[masters]]\nname = \"{name}\"\naddress = \"{address}\"\n")
+    }
+
+    fn error(text: &str) -> String {
+        format!("{:#}", Inventory::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn the_example_inventory_is_valid() {
+        let example = crate::project::root().join("cluster.toml");
+        let inventory = Inventory::load(&example).unwrap();
+        assert_eq!(inventory.masters.len(), 3);
+        assert_eq!(inventory.agents.len(), 1);
+    }
+
+    #[test]
+    fn answers_follow_the_inventory() {
+        let text = inventory(
+            &(master("m1", "10.1.0.1") + &master("M2", "10.1.0.2") + &master("m3", "10.1.0.3")),
+            "[[agents]]\nname = \"a1\"\naddress = \"10.1.0.9\"\nattributes = \" rack:r1 ; \"\n",
+        );
+        let inventory = Inventory::parse(&text).unwrap();
+        let m2 = inventory.node("m2").unwrap();
+        assert_eq!(
+            inventory.selections(&m2),
+            "mesos-master-role mesos-master-role/masters string 1=10.1.0.1 2=10.1.0.2 3=10.1.0.3\n\
+             mesos-master-role mesos-master-role/self string 10.1.0.2\n\
+             mesos-master-role mesos-master-role/cluster-name string lab\n"
+        );
+        let a1 = inventory.node("a1").unwrap();
+        assert_eq!(
+            inventory.selections(&a1),
+            "mesos-agent-role mesos-agent-role/masters string 1=10.1.0.1 2=10.1.0.2 3=10.1.0.3\n\
+             mesos-agent-role mesos-agent-role/ip string 10.1.0.9\n\
+             mesos-agent-role mesos-agent-role/attributes string rack:r1\n\
+             mesos-agent-role mesos-agent-role/resources string \n"
+        );
+    }
+
+    #[test]
+    fn bad_inventories_name_the_entry_and_field() {
+        let one = master("m1", "10.1.0.1");
+        let cases = [
+            (
+                inventory(&(one.clone() + &master("m2", "10.1.0.2")), ""),
+                "masters: 2 masters given: use an odd number",
+            ),
+            (
+                inventory(
+                    &(one.clone() + &master("m1", "10.1.0.2") + &master("m3", "10.1.0.3")),
+                    "",
+                ),
+                "masters[1] (m1).name: `m1` is also the name of masters[0]",
+            ),
+            (
+                inventory(&one, "[[agents]]\nname = \"a1\"\naddress = \"10.1.0.1\"\n"),
+                "agents[0] (a1).address: 10.1.0.1 is also the address of masters[0]",
+            ),
+            (
+                inventory(&master("m1", "10.1.0.300"), ""),
+                "masters[0] (m1).address: `10.1.0.300` is not a valid IPv4 address",
+            ),
+            (
+                inventory(
+                    "[[masters]]\nname = \"m1\"\naddress = \"10.1.0.1\"\nid = 0\n",
+                    "",
+                ),
+                "masters[0] (m1).id: 0 is out of range",
+            ),
+            (
+                inventory(
+                    "[[masters]]\nname = \"m1\"\naddress = \"10.1.0.1\"\nid = 2\n",
+                    &(master("m2", "10.1.0.2") + &master("m3", "10.1.0.3")),
+                ),
+                "masters: duplicate id 2",
+            ),
+            (
+                inventory("[[masters]]\nname = \"m1\"\nadress = \"10.1.0.1\"\n", ""),
+                "unknown field `adress`",
+            ),
+            (
+                inventory(
+                    &one,
+                    "[[agents]]\nname = \"a1\"\naddress = \"10.1.0.9\"\nresources = \"cpus=4\"\n",
+                ),
+                "agents[0] (a1).resources: `cpus=4` is not of the form k:v",
+            ),
+            (inventory("", ""), "masters: no master given"),
+            (
+                inventory(&one, "").replace(KEY, "not a key"),
+                "admin.ssh_keys[0]: `not a key` is not an SSH public key line",
+            ),
+            (
+                inventory(&one, "").replace("bookworm", "buster"),
+                "cluster.suite: `buster` is not supported",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error(&text);
+            assert!(
+                message.contains(expected),
+                "expected `{expected}` in `{message}`"
+            );
+        }
+    }
+}
