@@ -135,13 +135,13 @@ impl Master {
         let data = dir.path().join("zookeeper");
         std::fs::create_dir_all(&data)?;
         let files = [
-            (
-                "var/lib/dpkg/status",
-                "Package: mesos-master-role\nStatus: install ok installed\nVersion: 1.2.3-1\nArchitecture: all\nMaintainer: test\nDescription: test\n".to_string(),
-            ),
+            ("var/lib/dpkg/status", dpkg_status("mesos-master-role")),
             ("etc/mesos/zk", zk.clone()),
             ("etc/mesos-master/quorum", "1".into()),
-            ("etc/mesos-master/work_dir", dir.path().join("mesos").display().to_string()),
+            (
+                "etc/mesos-master/work_dir",
+                dir.path().join("mesos").display().to_string(),
+            ),
             ("etc/mesos-master/cluster", "test".into()),
             ("etc/mesos-master/hostname", "127.0.0.1".into()),
             ("etc/mesos-master/ip", "127.0.0.1".into()),
@@ -165,13 +165,12 @@ impl Master {
                 ),
             ),
             // marathon's own defaults file, where an operator would move its port.
-            ("etc/default/marathon", format!("MARATHON_HTTP_PORT={marathon_port}")),
+            (
+                "etc/default/marathon",
+                format!("MARATHON_HTTP_PORT={marathon_port}"),
+            ),
         ];
-        for (path, content) in files {
-            let path = root.join(path);
-            std::fs::create_dir_all(path.parent().unwrap())?;
-            std::fs::write(&path, format!("{content}\n"))?;
-        }
+        write_files(&root, &files)?;
         Ok(Self {
             _dir: dir,
             root,
@@ -258,6 +257,23 @@ impl Master {
     fn root(&self) -> String {
         self.root.display().to_string()
     }
+}
+
+/// A node's files, each ending with a newline as the roles write them.
+fn write_files(root: &Path, files: &[(&str, String)]) -> Result<()> {
+    for (path, content) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        std::fs::write(&path, format!("{content}\n"))?;
+    }
+    Ok(())
+}
+
+/// dpkg's status with `role` installed, for `dpkg-query --root`.
+fn dpkg_status(role: &str) -> String {
+    format!(
+        "Package: {role}\nStatus: install ok installed\nVersion: 1.2.3-1\nArchitecture: all\nMaintainer: test\nDescription: test\n"
+    )
 }
 
 /// The Marathon double with the environment marathon.service gives it.
@@ -361,6 +377,65 @@ fn status_of_a_degraded_master_names_what_is_down() -> Result<()> {
         "{detail}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).ends_with("NOT healthy: zookeeper, marathon\n"));
+    Ok(())
+}
+
+/// An agent whose daemon runs but found no master (no ZooKeeper here), with the docker
+/// containerizer and no docker daemon: both named, exit 1.
+#[test]
+fn status_of_an_agent_names_its_missing_master_and_docker() -> Result<()> {
+    let dir = scratch("mesos-role-agent")?;
+    let root = dir.path().join("root");
+    let (port, zk_port) = (free_port()?, free_port()?);
+    let zk = format!("zk://127.0.0.1:{zk_port}/mesos");
+    write_files(
+        &root,
+        &[
+            ("var/lib/dpkg/status", dpkg_status("mesos-agent-role")),
+            ("etc/mesos/zk", zk.clone()),
+            ("etc/mesos-slave/ip", "127.0.0.1".into()),
+            ("etc/mesos-slave/hostname", "127.0.0.1".into()),
+            ("etc/mesos-slave/containerizers", "docker,mesos".into()),
+            ("etc/mesos-slave/port", port.to_string()),
+        ],
+    )?;
+    let mut agent = Daemon::start(
+        "mesos-slave (double)",
+        Command::new("python3")
+            .arg("-B")
+            .arg(workspace().join("tests/doubles/mesos/usr/sbin/mesos-slave"))
+            .arg(format!("--master={zk}"))
+            .arg(format!("--work_dir={}", dir.path().join("work").display()))
+            .arg("--ip=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg("--containerizers=docker,mesos")
+            .env("TEST_DOUBLE_RUN_DIR", dir.path().join("run")),
+        &dir.path().join("mesos-slave.log"),
+    )?;
+    agent.wait_for(port)?;
+    let root = root.display().to_string();
+    let out = mesos_role(&["--root", &root, "--timeout", "2", "status"])?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        row(&out, "configuration")
+            .context("no configuration row")?
+            .0,
+        "ok"
+    );
+    let (state, detail) = row(&out, "mesos-slave").context("no mesos-slave row")?;
+    assert_eq!(state, "FAIL");
+    assert!(
+        detail.contains(&format!("slave(1)@127.0.0.1:{port}"))
+            && detail.contains("no master found"),
+        "{detail}"
+    );
+    let (state, detail) = row(&out, "docker").context("no docker row")?;
+    assert_eq!(state, "FAIL");
+    assert!(
+        detail.contains(&format!("{root}/var/run/docker.sock")),
+        "{detail}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("NOT healthy: mesos-slave, docker\n"));
     Ok(())
 }
 

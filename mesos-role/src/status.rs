@@ -237,8 +237,8 @@ fn mesos_master(config: &node::Master, http: &Http, ip: &str) -> Check {
         301 | 302 | 307 => ok(
             "mesos-master",
             format!(
-                "following; leader at {}",
-                answer.location.as_deref().unwrap_or("an unnamed address")
+                "following; leader {}",
+                answer.location.as_deref().map_or("unnamed", redirect_host)
             ),
         ),
         503 => fail(
@@ -389,6 +389,12 @@ fn mesos_agent(http: &Http, ip: &str, port: u16) -> Check {
     }
 }
 
+/// `host:port` of a redirect's Location (Mesos writes `//10.0.0.1:5050/master/state`).
+fn redirect_host(location: &str) -> &str {
+    let rest = location.split_once("//").map_or(location, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 fn text(value: &Value, key: &str) -> String {
     match value.get(key) {
         Some(Value::String(s)) => s.clone(),
@@ -459,6 +465,15 @@ mod tests {
         let text = table(&report);
         assert!(text.contains("marathon   FAIL   cannot reach"), "{text}");
         assert!(text.ends_with("NOT healthy: marathon\n"), "{text}");
+    }
+
+    #[test]
+    fn the_leader_of_a_redirect() {
+        assert_eq!(
+            redirect_host("//10.0.0.1:5050/master/state"),
+            "10.0.0.1:5050"
+        );
+        assert_eq!(redirect_host("http://m1:5050/master/state"), "m1:5050");
     }
 
     #[test]
