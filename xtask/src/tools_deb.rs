@@ -69,7 +69,10 @@ pub fn build(
             "--output",
             &deb.to_string_lossy(),
         ],
-        &[("SOURCE_DATE_EPOCH", &epoch)],
+        &[
+            ("SOURCE_DATE_EPOCH", &epoch),
+            ("CARGO_ENCODED_RUSTFLAGS", &rustflags()),
+        ],
     )?;
     let bytes =
         std::fs::read(&deb).with_context(|| format!("cargo-deb wrote no {}", deb.display()))?;
@@ -87,6 +90,26 @@ pub fn build(
         );
     }
     Ok((format!("{PACKAGE}_{}_{arch}.deb", options.version), bytes))
+}
+
+/// The builder's flags plus one: the crates' sources live under CARGO_HOME, whose path panic
+/// messages keep; mapped to `/cargo`, the binary does not depend on the builder's home.
+fn rustflags() -> String {
+    let mut flags: Vec<String> = match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        Ok(encoded) if !encoded.is_empty() => encoded.split('\x1f').map(String::from).collect(),
+        _ => std::env::var("RUSTFLAGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
+    };
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(home) = home {
+        flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
+    }
+    flags.join("\x1f")
 }
 
 /// The rendered files cargo-deb packs from `target/mesos-role-tools/`, at their paths on a node:
