@@ -10,8 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::{
-    build_role_debs, doubles, on_suites, output, require_root_and_tools, require_tools, roots, run,
-    scratch, workspace,
+    doubles, on_suites, output, require_root_and_tools, require_tools, roots, run, scratch,
+    workspace,
 };
 use xtask::signing::KeySource;
 use xtask::{bundle, repo};
@@ -28,7 +28,16 @@ fn repo_options(
     upstream: &[&str],
     closure: bool,
 ) -> Result<repo::Options> {
-    let debs = build_role_debs(&dir.join("debs"), VERSION)?;
+    // The roles and mesos-role-tools (which they recommend), as `cargo xtask debs` builds them.
+    let debs = xtask::debs::run(&xtask::debs::Options {
+        version: VERSION.into(),
+        out: dir.join("debs"),
+        source_date_epoch: EPOCH,
+        tools: true,
+    })?
+    .into_iter()
+    .map(|a| a.path)
+    .collect();
     let up = dir.join("upstream");
     std::fs::create_dir_all(&up)?;
     for name in upstream {
@@ -246,6 +255,7 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
         "/docker.io_",
         "/mesos_",
         "/mesos-master-role_",
+        "/mesos-role-tools_",
     ] {
         assert!(
             pool.iter().any(|p| p.contains(wanted)),
@@ -379,7 +389,9 @@ cat /proc/net/dev > /root/net.after"
         format!("mesos install ok installed {doubles}"),
         format!("{question} install ok installed {VERSION}"),
     ];
-    let mut packages = format!("mesos {question}");
+    // mesos-role-tools through the role's Recommends.
+    expected.push(format!("mesos-role-tools install ok installed {VERSION}"));
+    let mut packages = format!("mesos {question} mesos-role-tools");
     if role == "master" {
         expected.insert(0, format!("marathon install ok installed {doubles}"));
         packages.push_str(" marathon");
@@ -390,6 +402,12 @@ cat /proc/net/dev > /root/net.after"
     )?;
     assert_eq!(status.lines().collect::<Vec<_>>(), expected);
     assert_eq!(read("/etc/mesos/zk")?, ZK);
+    // The tool runs on the suite's libc and reads the role it finds (no service runs here).
+    let report = offline(&root, "mesos-role --timeout 1 status --json || true")?;
+    let report: serde_json::Value = serde_json::from_str(&report)
+        .with_context(|| format!("mesos-role status --json: {report}"))?;
+    assert_eq!(report["roles"], serde_json::json!([question]), "{report}");
+    assert_eq!(report["healthy"], false, "{report}");
     match role {
         "master" => {
             assert_eq!(read("/etc/mesos-master/ip")?, "10.213.0.12\n");

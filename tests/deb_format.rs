@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Result;
-use mesos_roles_tests::{build_role_debs, require_tools, run, scratch, unpack_control};
+use mesos_roles_tests::{build_role_debs, host_arch, require_tools, run, scratch, unpack_control};
 use sha2::{Digest, Sha256};
 
 fn field(deb: &Path, name: &str) -> Result<String> {
@@ -34,6 +34,74 @@ fn two_builds_give_the_same_bytes() -> Result<()> {
             x.display()
         );
     }
+    Ok(())
+}
+
+/// mesos-role-tools (cargo-deb): two builds are byte-identical, for this host's architecture,
+/// with the role packages in one output directory, and a build of another version replaces it.
+#[test]
+fn the_tools_package_is_reproducible_and_for_this_architecture() -> Result<()> {
+    require_tools(&["cargo-deb", "dpkg-deb"])?;
+    let (a, b) = (scratch("tools-a")?, scratch("tools-b")?);
+    let build = |dir: &Path, version: &str| -> Result<Vec<PathBuf>> {
+        let artifacts = xtask::debs::run(&xtask::debs::Options {
+            version: version.into(),
+            out: dir.to_path_buf(),
+            source_date_epoch: 1_700_000_000,
+            tools: true,
+        })?;
+        Ok(artifacts.into_iter().map(|a| a.path).collect())
+    };
+    let (first, second) = (build(a.path(), "1.2.3-1")?, build(b.path(), "1.2.3-1")?);
+    let arch = host_arch()?;
+    let tools = format!("mesos-role-tools_1.2.3-1_{arch}.deb");
+    let names: Vec<String> = first
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&tools), "{names:?}");
+    for (x, y) in first.iter().zip(&second) {
+        assert!(
+            std::fs::read(x)? == std::fs::read(y)?,
+            "{} differs between two builds",
+            x.display()
+        );
+    }
+    let deb = a.path().join(&tools);
+    assert_eq!(field(&deb, "Package")?, "mesos-role-tools");
+    assert_eq!(field(&deb, "Version")?, "1.2.3-1");
+    assert_eq!(field(&deb, "Architecture")?, arch);
+    assert!(field(&deb, "Depends")?.contains("libc6"));
+    let listing = run(
+        "list the data",
+        Command::new("dpkg-deb").arg("--contents").arg(&deb),
+    )?;
+    for path in [
+        "./usr/bin/mesos-role",
+        "./usr/share/man/man1/mesos-role.1.gz",
+        "./usr/share/doc/mesos-role-tools/changelog.Debian.gz",
+        "./usr/share/doc/mesos-role-tools/copyright",
+        "./usr/share/doc/mesos-role-tools/examples/demo-app.json",
+    ] {
+        assert!(listing.contains(path), "{path} missing:\n{listing}");
+    }
+    for line in listing.lines() {
+        assert!(
+            line.contains(" 0/0 ") && line.contains(" 2023-11-14 "),
+            "{line}"
+        );
+    }
+    // The role packages recommend it.
+    for role in ["mesos-master-role", "mesos-agent-role"] {
+        let deb = a.path().join(format!("{role}_1.2.3-1_all.deb"));
+        assert_eq!(field(&deb, "Recommends")?, "mesos-role-tools");
+    }
+    build(a.path(), "1.2.4-1")?;
+    assert!(
+        !deb.exists(),
+        "the 1.2.3-1 tools package was left beside 1.2.4-1"
+    );
     Ok(())
 }
 
@@ -126,12 +194,14 @@ fn dpkg_reads_the_packages_as_built() -> Result<()> {
 fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
     let out = scratch("dist")?;
     let key = scratch("dist-key")?;
+    let arch = host_arch()?;
     xtask::dist::run(&xtask::dist::Options {
         version: "0.9.0".into(),
         source_date_epoch: 1_700_000_000,
         out: out.path().to_path_buf(),
         suite: "bookworm".into(),
-        arch: "amd64".into(),
+        // The tools package is built for this host: the repository's architecture.
+        arch: arch.clone(),
         upstream: None,
         signing_key: xtask::signing::KeySource::Development(key.path().join("key.asc")),
         closure: false,
@@ -149,15 +219,17 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
     assert_eq!(
         paths("deb"),
         [
-            "debs/mesos-agent-role_0.9.0_all.deb",
-            "debs/mesos-master-role_0.9.0_all.deb"
+            "debs/mesos-agent-role_0.9.0_all.deb".to_string(),
+            "debs/mesos-master-role_0.9.0_all.deb".into(),
+            format!("debs/mesos-role-tools_0.9.0_{arch}.deb"),
         ]
     );
     assert_eq!(
         paths("repo-deb"),
         [
-            "repo/pool/main/m/mesos-agent-role/mesos-agent-role_0.9.0_all.deb",
-            "repo/pool/main/m/mesos-master-role/mesos-master-role_0.9.0_all.deb"
+            "repo/pool/main/m/mesos-agent-role/mesos-agent-role_0.9.0_all.deb".to_string(),
+            "repo/pool/main/m/mesos-master-role/mesos-master-role_0.9.0_all.deb".into(),
+            format!("repo/pool/main/m/mesos-role-tools/mesos-role-tools_0.9.0_{arch}.deb"),
         ]
     );
     assert_eq!(

@@ -89,8 +89,38 @@ pub fn build_role_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
         version: version.into(),
         out: out.to_path_buf(),
         source_date_epoch: 1_700_000_000,
+        tools: false,
     })?;
     Ok(artifacts.into_iter().map(|a| a.path).collect())
+}
+
+/// lintian (`--fail-on error,warning`) on one .deb: fails with its report on any error or warning.
+pub fn lintian_clean(deb: &Path) -> Result<()> {
+    let out = output(
+        "run lintian",
+        Command::new("lintian")
+            .args([
+                "--fail-on",
+                "error,warning",
+                "--display-info",
+                "--no-tag-display-limit",
+            ])
+            .arg(deb),
+    )?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("lintian {}:\n{report}", deb.display());
+    if !out.status.success()
+        || report
+            .lines()
+            .any(|l| l.starts_with("E: ") || l.starts_with("W: "))
+    {
+        bail!(
+            "lintian fails {}:\n{report}{}",
+            deb.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
 }
 
 /// The control area of a .deb, unpacked by dpkg-deb into a scratch directory.

@@ -22,7 +22,8 @@ impl Fields {
     /// Parses one deb822 paragraph (a .deb's `control` file).
     pub fn parse(text: &str) -> Result<Self> {
         let mut fields: Vec<(String, String)> = Vec::new();
-        for (number, line) in text.lines().enumerate() {
+        // Blank lines after the paragraph end it (cargo-deb's control files have one), as dpkg reads it.
+        for (number, line) in text.trim_end().lines().enumerate() {
             if line.trim().is_empty() {
                 if fields.is_empty() {
                     continue;

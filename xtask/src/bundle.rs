@@ -53,6 +53,7 @@ impl crate::flags::Bundle {
             version: version.clone(),
             out: dist.join("debs"),
             source_date_epoch: build.source_date_epoch,
+            tools: true,
         })?;
         let scratch_base = crate::project::root().join("target");
         std::fs::create_dir_all(&scratch_base)?;

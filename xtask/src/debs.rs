@@ -18,6 +18,8 @@ pub struct Options {
     pub version: String,
     pub out: PathBuf,
     pub source_date_epoch: u64,
+    /// Also `mesos-role-tools` (cargo-deb; a release build of `mesos-role/`, slow the first time).
+    pub tools: bool,
 }
 
 impl crate::flags::Debs {
@@ -28,6 +30,7 @@ impl crate::flags::Debs {
                 .out
                 .unwrap_or_else(|| crate::project::dist_dir().join("debs")),
             source_date_epoch: build.source_date_epoch,
+            tools: true,
         })
         .map(drop)
     }
@@ -49,6 +52,9 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
         let package = packaging::read_package(&packaging, name)?;
         let bytes = build(&packaging, &project, package, options)?;
         built.push((format!("{name}_{}_all.deb", options.version), bytes));
+    }
+    if options.tools {
+        built.push(crate::tools_deb::build(&packaging, &project, options)?);
     }
     remove_stale(&options.out)?;
     let mut artifacts = Vec::new();
@@ -83,7 +89,7 @@ pub fn build(
 
 /// The files every package ships: `/usr/share/doc/<package>/` (copyright, and the changelog dated
 /// SOURCE_DATE_EPOCH) and its lintian overrides.
-fn doc_files(
+pub(crate) fn doc_files(
     packaging: &Path,
     project: &Project,
     package: &str,
@@ -129,7 +135,7 @@ fn doc_files(
 }
 
 /// gzip -9n: no name, no time, so the bytes depend on the contents only.
-fn gzip_best(bytes: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn gzip_best(bytes: &[u8]) -> Result<Vec<u8>> {
     let mut gz = GzBuilder::new()
         .mtime(0)
         .write(Vec::new(), Compression::best());
@@ -137,7 +143,7 @@ fn gzip_best(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(gz.finish()?)
 }
 
-/// Removes role packages of other versions from `out`, so it holds one build.
+/// Removes the packages of other versions (roles and tools) from `out`, so it holds one build.
 fn remove_stale(out: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(());
@@ -145,11 +151,13 @@ fn remove_stale(out: &Path) -> Result<()> {
     for entry in entries {
         let path = entry?.path();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if name.ends_with("_all.deb")
+        let role = name.ends_with("_all.deb")
             && packaging::ROLES
                 .iter()
-                .any(|role| name.starts_with(&format!("{role}_")))
-        {
+                .any(|role| name.starts_with(&format!("{role}_")));
+        let tools =
+            name.ends_with(".deb") && name.starts_with(&format!("{}_", crate::tools_deb::PACKAGE));
+        if role || tools {
             std::fs::remove_file(&path)
                 .with_context(|| format!("cannot remove the old {}", path.display()))?;
         }

@@ -46,6 +46,7 @@ pub fn run(options: &Options) -> Result<()> {
         version: options.version.clone(),
         out: dist.join("debs"),
         source_date_epoch: options.source_date_epoch,
+        tools: true,
     })?;
     let role_debs = artifacts.iter().map(|a| a.path.clone()).collect();
     artifacts.extend(repo::run(&repo::Options {

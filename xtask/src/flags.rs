@@ -14,7 +14,7 @@ pub struct Xtask {
 
 #[derive(Subcommand)]
 pub enum Step {
-    /// Write the role meta-packages (.deb) from packaging/.
+    /// Write the role meta-packages (.deb) from packaging/, and mesos-role-tools (cargo-deb).
     Debs(Debs),
     /// Write the role packages, then a signed apt repository of them and of every .deb in upstream/.
     Repo(Repo),

@@ -19,3 +19,4 @@ pub mod project;
 pub mod repo;
 pub mod signing;
 pub mod tool;
+pub mod tools_deb;

@@ -86,6 +86,7 @@ impl crate::flags::Repo {
             version: build.version(self.inputs.version),
             out: dist.join("debs"),
             source_date_epoch: build.source_date_epoch,
+            tools: true,
         })?;
         run(&Options {
             suite,

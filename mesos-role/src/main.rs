@@ -1,0 +1,31 @@
+//! `mesos-role`: what a node of a mesos-roles cluster is configured to be and what is live on it
+//! (`status`), and deploying an app to Marathon (`deploy`). Parses the command line and dispatches;
+//! each command is a module.
+
+mod cli;
+mod deploy;
+mod node;
+mod probe;
+mod quotes;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Status(args) => status::run(&cli.global, &args),
+        cli::Command::Deploy(args) => deploy::run(&cli.global, &args),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        // The command printed what is wrong.
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("mesos-role: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
