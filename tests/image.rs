@@ -22,6 +22,8 @@ const SUITE: &str = "bookworm";
 /// The partition's offset in the disk (sfdisk's `start=2048`).
 const OFFSET: u64 = 1 << 20;
 
+static REPO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Builds the image of `kind` into `dir/out` from a repository of the role packages and the doubles.
 fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
     require_root_and_tools(&[
@@ -33,6 +35,8 @@ fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
         "debugfs",
         "e2fsck",
     ])?;
+    // One repository at a time: both tests share the signing key, made by the first.
+    let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let debs = build_role_debs(&dir.join("debs"), VERSION)?;
     let upstream = dir.join("upstream");
     doubles::build_all(&upstream)?;
@@ -46,10 +50,15 @@ fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
         out: repo.clone(),
         debs,
         upstream: Some(upstream),
-        signing_key: KeySource::Development(dir.join("key.asc")),
+        // A key kept in the cache, so the repository's bytes (and so the cached roots' key)
+        // stay the same from run to run.
+        signing_key: KeySource::Development(
+            xtask::project::cache_dir().join("images/test-signing-key.asc"),
+        ),
         source_date_epoch: EPOCH,
         closure: false,
     })?;
+    drop(guard);
     let tools = xtask::tool::Tools::new()?;
     let artifact = xtask::image::run(
         &tools,
@@ -306,15 +315,22 @@ fn master_image_is_clean_bootable_and_carries_the_inert_role_and_docker() -> Res
             "{package} is not installed"
         );
     }
-    // Inert: installed without answers, it generated nothing.
+    // Inert: installed without answers, it generated, diverted and registered nothing.
     ensure!(
         !root.exists("/etc/mesos-roles")?,
         "the role generated /etc/mesos-roles without answers"
     );
+    let diversions = root.read("/var/lib/dpkg/diversions")?;
     ensure!(
-        !root.exists("/etc/mesos-master/quorum")?,
-        "the role rendered a quorum without answers"
+        !diversions.contains("mesos-master-role"),
+        "the role diverted files without answers:\n{diversions}"
     );
+    let alternative = root.read("/var/lib/dpkg/alternatives/zookeeper-conf")?;
+    ensure!(
+        !alternative.contains("mesos"),
+        "the role registered a zookeeper-conf alternative without answers:\n{alternative}"
+    );
+    ensure!(!root.exists("/etc/systemd/system/marathon.service.d")?);
     // Docker: enabled for the first boot, never started here.
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/docker.service")?);
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/ssh.service")?);
