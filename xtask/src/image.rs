@@ -178,9 +178,55 @@ pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
         normalise(tools, &new, options.source_date_epoch, &step)?;
         std::fs::rename(&new, &root).context("cannot move the new root into the cache")?;
     }
+    prune(&cache, &root, &step)?;
     let artifact = make_disk(tools, options, &root, &step)?;
     step.done();
     Ok(artifact)
+}
+
+/// How many cached roots of one role, suite and architecture are kept: a new epoch or package
+/// version makes a new one (~1.3 GB for a role), so the least recently used go.
+const KEEP: usize = 3;
+
+/// Marks `root` as used now (a `.used` file beside it: the root's own mtimes are normalised) and
+/// removes the least recently used roots beyond [`KEEP`] of the same role, suite and architecture.
+/// Called under the role's lock, so no other build is reading a root of this role.
+fn prune(cache: &Path, root: &Path, step: &Step) -> Result<()> {
+    let used = |dir: &Path| {
+        dir.with_file_name(format!(
+            "{}.used",
+            dir.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    };
+    std::fs::write(used(root), "")?;
+    let name = root.file_name().unwrap_or_default().to_string_lossy();
+    // `<role>-<suite>-<arch>-`: the name without its key.
+    let prefix = &name[..name.rfind('-').unwrap_or(0) + 1];
+    let mut roots: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(cache)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .map(|p| {
+            let time = std::fs::metadata(used(&p))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (time, p)
+        })
+        .collect();
+    roots.sort_by_key(|r| std::cmp::Reverse(r.0));
+    for (_, old) in roots.into_iter().skip(KEEP) {
+        step.note(format!(
+            "removing the least recently used root {}",
+            old.display()
+        ));
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove the cached root {}", old.display()))?;
+        remove(&used(&old))?;
+    }
+    Ok(())
 }
 
 /// The cloud kernel where Debian has one; the disk boots with GRUB for BIOS, so x86 only.
