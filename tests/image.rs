@@ -233,6 +233,17 @@ fn assert_hygiene(root: &Root) -> Result<()> {
         ensure!(!root.exists(absent)?, "{absent} is in the image");
     }
     ensure!(root.read("/etc/hostname")? == "localhost\n");
+    // Written by the build, so every time of it is SOURCE_DATE_EPOCH (ctime included, which
+    // mkfs.ext4 -d copies from the build's root and disk.rs sets).
+    let (stat, _) = root.debugfs("stat /etc/hostname")?;
+    let epoch = format!("0x{EPOCH:08x}:00000000");
+    for field in ["ctime", "atime", "mtime", "crtime"] {
+        ensure!(
+            stat.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{field}: {epoch}"))),
+            "/etc/hostname's {field} is not SOURCE_DATE_EPOCH:\n{stat}"
+        );
+    }
     // Bootable: the kernel's links that grub.cfg names, and the root named as the disk has it.
     for link in ["/vmlinuz", "/initrd.img", "/boot/grub/grub.cfg"] {
         ensure!(root.exists(link)?, "{link} is not in the image");

@@ -94,8 +94,68 @@ pub fn make(tools: &Tools, root: &Path, raw: &Path, source_date_epoch: u64) -> R
         // mke2fs stamps its own times (superblock, inodes it creates) with this instead of now.
         &[("E2FSPROGS_FAKE_TIME", &source_date_epoch.to_string())],
     )?;
+    normalise_times(tools, raw, source_date_epoch)?;
     install_grub(tools, raw)?;
     Ok(fs_bytes)
+}
+
+/// `mkfs.ext4 -d` copies each file's ctime and atime from the root, and those are the build's
+/// (touch cannot set a ctime): set both to SOURCE_DATE_EPOCH on every inode in use, with one
+/// debugfs run (~0.5 s for 30,000 inodes).
+fn normalise_times(tools: &Tools, raw: &Path, source_date_epoch: u64) -> Result<()> {
+    let device = format!("{}?offset={OFFSET}", raw.display());
+    let summary = tools.read(
+        "list the root filesystem's free inodes with dumpe2fs",
+        "dumpe2fs",
+        &[&device],
+    )?;
+    let count: u32 = summary
+        .lines()
+        .find_map(|l| l.strip_prefix("Inode count:"))
+        .and_then(|n| n.trim().parse().ok())
+        .context("dumpe2fs printed no inode count")?;
+    let mut used = vec![true; count as usize + 1];
+    used[0] = false;
+    // Per group: `  Free inodes: 12-40, 45, 50-8192` (empty when the group is full).
+    for ranges in summary
+        .lines()
+        .filter_map(|l| l.strip_prefix("  Free inodes:"))
+    {
+        for range in ranges.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let (first, last) = range.split_once('-').unwrap_or((range, range));
+            let (first, last): (usize, usize) = (first.parse()?, last.parse()?);
+            used[first..=last.min(count as usize)].fill(false);
+        }
+    }
+    let mut commands = String::new();
+    for inode in (1..used.len()).filter(|i| used[*i]) {
+        for field in ["ctime", "atime"] {
+            commands.push_str(&format!("sif <{inode}> {field} @{source_date_epoch}\n"));
+        }
+    }
+    let scratch = tempfile::tempdir()?;
+    let file = scratch.path().join("times.debugfs");
+    std::fs::write(&file, commands)?;
+    // debugfs echoes every command: keep its output out of the progress lines.
+    let output = tools.output_env(
+        "set every inode's ctime and atime with debugfs",
+        "debugfs",
+        &["-w", "-f", &file.to_string_lossy(), &device],
+        &[("E2FSPROGS_FAKE_TIME", &source_date_epoch.to_string())],
+    )?;
+    let errors = String::from_utf8_lossy(&output.stderr);
+    // Its banner goes to stderr; anything else there is a failed command.
+    let errors: Vec<&str> = errors
+        .lines()
+        .filter(|l| !l.starts_with("debugfs "))
+        .collect();
+    if !output.status.success() || !errors.is_empty() {
+        bail!(
+            "debugfs could not set the inode times: {}",
+            errors.join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// The filesystem's size: what the root uses, plus a fifth and 512 MiB of room (the first boot's

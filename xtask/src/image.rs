@@ -87,6 +87,16 @@ impl crate::flags::Image {
             Some(mirror) => mirror,
             None => crate::mirror::debian()?,
         };
+        let arch = crate::project::host_arch(&build.tools)?;
+        if let Some(inventory) = &inventory {
+            // mmdebstrap builds for the host's architecture; a foreign root would need qemu-user.
+            if inventory.cluster.architecture != arch {
+                bail!(
+                    "cluster.architecture is {} but this host is {arch}: build the images on a host of that architecture",
+                    inventory.cluster.architecture
+                );
+            }
+        }
         let version = build.version(self.inputs.version);
         let scratch = scratch_dir("repo-")?;
         let debs = crate::debs::run(&crate::debs::Options {
@@ -94,7 +104,6 @@ impl crate::flags::Image {
             out: scratch.path().join("debs"),
             source_date_epoch: build.source_date_epoch,
         })?;
-        let arch = crate::project::host_arch(&build.tools)?;
         let repo = scratch.path().join("repo");
         crate::repo::run(&crate::repo::Options {
             suite: suite.clone(),
