@@ -22,20 +22,29 @@ const SUITE: &str = "bookworm";
 /// The partition's offset in the disk (sfdisk's `start=2048`).
 const OFFSET: u64 = 1 << 20;
 
+/// A key kept in the cache, so the repository's bytes (and so the cached roots' key) stay the
+/// same from run to run, and `dist --images` finds the roots the other tests made.
+fn test_key() -> KeySource {
+    KeySource::Development(xtask::project::cache_dir().join("images/test-signing-key.asc"))
+}
+
+/// What building and reading back an image takes.
+const TOOLS: &[&str] = &[
+    "mmdebstrap",
+    "sfdisk",
+    "mkfs.ext4",
+    "grub-mkimage",
+    "qemu-img",
+    "debugfs",
+    "e2fsck",
+];
+
 static REPO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Builds the image of `kind` into `dir/out` from a repository of the role packages and the doubles.
 fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
-    require_root_and_tools(&[
-        "mmdebstrap",
-        "sfdisk",
-        "mkfs.ext4",
-        "grub-mkimage",
-        "qemu-img",
-        "debugfs",
-        "e2fsck",
-    ])?;
-    // One repository at a time: both tests share the signing key, made by the first.
+    require_root_and_tools(TOOLS)?;
+    // One repository at a time: the tests share the signing key, made by the first.
     let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let debs = build_role_debs(&dir.join("debs"), VERSION)?;
     let upstream = dir.join("upstream");
@@ -50,11 +59,7 @@ fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
         out: repo.clone(),
         debs,
         upstream: Some(upstream),
-        // A key kept in the cache, so the repository's bytes (and so the cached roots' key)
-        // stay the same from run to run.
-        signing_key: KeySource::Development(
-            xtask::project::cache_dir().join("images/test-signing-key.asc"),
-        ),
+        signing_key: test_key(),
         source_date_epoch: EPOCH,
         closure: false,
     })?;
@@ -463,5 +468,63 @@ fn boot_to_login(image: &Path, dir: &Path) -> Result<()> {
         "boot to the login prompt: {:.1} s (qemu TCG)",
         start.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+#[test]
+fn dist_with_images_lists_the_three_images_in_the_manifest() -> Result<()> {
+    require_root_and_tools(TOOLS)?;
+    let dir = scratch("image-dist")?;
+    // Readable by apt's `_apt` user, should a root need building from this repository.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    let upstream = dir.path().join("upstream");
+    doubles::build_all(&upstream)?;
+    let out = dir.path().join("dist");
+    // The same inputs as the other tests' images: their cached roots are reused.
+    let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    xtask::dist::run(&xtask::dist::Options {
+        version: VERSION.into(),
+        source_date_epoch: EPOCH,
+        out: out.clone(),
+        suite: SUITE.into(),
+        arch: mesos_roles_tests::host_arch()?,
+        upstream: Some(upstream),
+        signing_key: test_key(),
+        closure: false,
+        images: Some(xtask::dist::ImageInputs {
+            mirror: xtask::mirror::debian()?,
+        }),
+    })?;
+    drop(guard);
+    let manifest = xtask::manifest::Manifest::read(&out)?;
+    let images: Vec<_> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == "image")
+        .collect();
+    let names: Vec<String> = images
+        .iter()
+        .map(|a| a.path.to_string_lossy().into_owned())
+        .collect();
+    let expected: Vec<String> = ["agent", "base", "master"]
+        .iter()
+        .map(|role| format!("images/mesos-roles-{role}-{VERSION}-{SUITE}-amd64.qcow2"))
+        .collect();
+    ensure!(names == expected, "image entries: {names:?}");
+    for image in images {
+        let sum = run(
+            "hash an image",
+            Command::new("sha256sum").arg(out.join(&image.path)),
+        )?;
+        ensure!(
+            sum.starts_with(&image.sha256),
+            "{}: manifest sha256 {} but the file is {sum}",
+            image.path.display(),
+            image.sha256
+        );
+    }
     Ok(())
 }
