@@ -167,8 +167,14 @@ pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
         options.suite,
         options.arch
     ));
-    // One build of a root at a time: a second waits, then finds it cached.
-    let lock = File::create(cache.join(format!("{}.lock", options.kind.name())))?;
+    // One build of a root at a time per role, suite and architecture: a second waits, then finds
+    // it cached (and pruning never removes a root another build is reading).
+    let lock = File::create(cache.join(format!(
+        "{}-{}-{}.lock",
+        options.kind.name(),
+        options.suite,
+        options.arch
+    )))?;
     lock.lock()?;
     if root.is_dir() {
         step.note(format!("root unchanged: cached {}", root.display()));
@@ -199,7 +205,7 @@ const KEEP: usize = 3;
 
 /// Marks `root` as used now (a `.used` file beside it: the root's own mtimes are normalised) and
 /// removes the least recently used roots beyond [`KEEP`] of the same role, suite and architecture.
-/// Called under the role's lock, so no other build is reading a root of this role.
+/// Called under the lock of the role, suite and architecture, so no other build reads these roots.
 fn prune(cache: &Path, root: &Path, step: &Step) -> Result<()> {
     let used = |dir: &Path| {
         dir.with_file_name(format!(
