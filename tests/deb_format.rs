@@ -205,6 +205,7 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
         upstream: None,
         signing_key: xtask::signing::KeySource::Development(key.path().join("key.asc")),
         closure: false,
+        images: None,
     })?;
     let manifest = xtask::manifest::Manifest::read(out.path())?;
     assert_eq!(manifest.version, "0.9.0");

@@ -22,6 +22,14 @@ pub struct Options {
     pub signing_key: KeySource,
     /// The dependency closure in the repository, and the bundle.
     pub closure: bool,
+    /// The base, master and agent images (from the repository just written and `mirror`).
+    pub images: Option<ImageInputs>,
+}
+
+/// What `dist --images` needs besides the repository.
+pub struct ImageInputs {
+    /// The Debian mirror of the base system (the host's).
+    pub mirror: String,
 }
 
 impl crate::flags::Dist {
@@ -35,6 +43,12 @@ impl crate::flags::Dist {
             upstream: Some(build.upstream(self.inputs.upstream)),
             signing_key: KeySource::resolve(self.inputs.signing_key),
             closure: self.closure,
+            images: match self.images {
+                true => Some(ImageInputs {
+                    mirror: crate::mirror::debian()?,
+                }),
+                false => None,
+            },
         })
     }
 }
@@ -68,6 +82,28 @@ pub fn run(options: &Options) -> Result<()> {
             out: dist.clone(),
             source_date_epoch: options.source_date_epoch,
         })?);
+    }
+    if let Some(images) = &options.images {
+        let tools = crate::tool::Tools::new()?;
+        for kind in [
+            crate::image::Kind::Base,
+            crate::image::Kind::Master,
+            crate::image::Kind::Agent,
+        ] {
+            artifacts.push(crate::image::run(
+                &tools,
+                &crate::image::Options {
+                    kind,
+                    version: options.version.clone(),
+                    suite: options.suite.clone(),
+                    arch: options.arch.clone(),
+                    mirror: images.mirror.clone(),
+                    repo: dist.join("repo"),
+                    out: dist.join("images"),
+                    source_date_epoch: options.source_date_epoch,
+                },
+            )?);
+        }
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {

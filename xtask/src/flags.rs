@@ -23,6 +23,9 @@ pub enum Step {
     Bundle(Bundle),
     /// Run the default pipeline and write target/dist/manifest.json.
     Dist(Dist),
+    /// Build a bootable qcow2 image without booting a VM: target/dist/images/
+    /// mesos-roles-<role>-<version>-<suite>-<arch>.qcow2 (see README.md, "Images").
+    Image(Image),
 }
 
 #[derive(Args)]
@@ -84,4 +87,23 @@ pub struct Dist {
     /// this host's Debian mirror the first time; cached after)
     #[arg(long)]
     pub closure: bool,
+    /// Also the master, agent and base images in target/dist/images (slow the first time: the
+    /// roots are cached after)
+    #[arg(long)]
+    pub images: bool,
+}
+
+#[derive(Args)]
+pub struct Image {
+    /// master or agent; base is the system without Docker or a role (Packer's qemu source)
+    #[arg(long, value_enum)]
+    pub role: crate::image::Kind,
+    #[command(flatten)]
+    pub inputs: RepoInputs,
+    /// Inventory (cluster.toml) whose suite and mirror are used instead of this host's
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// Directory the image is written into [default: target/dist/images]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
