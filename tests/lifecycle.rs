@@ -602,7 +602,7 @@ fn root_listing(node: &Node) -> Result<BTreeMap<String, String>> {
     let mut listing: BTreeMap<String, String> = std::fs::read_to_string(dir.path().join("list"))?
         .lines()
         .filter_map(|l| l.split_once('\t'))
-        .map(|(p, rest)| (p.to_string(), rest.to_string()))
+        .map(|(p, rest)| (p.to_string(), merged_usr(rest)))
         .collect();
     for line in std::fs::read_to_string(dir.path().join("sums"))?.lines() {
         let (sum, path) = line.split_once("  ").context("sha256sum line")?;
@@ -612,6 +612,19 @@ fn root_listing(node: &Node) -> Result<BTreeMap<String, String>> {
         }
     }
     Ok(listing)
+}
+
+/// A link target with merged /usr's two spellings made one: deb-systemd-helper writes a unit link
+/// as /usr/lib/... or /lib/... depending on the verb, and both name the same file.
+fn merged_usr(entry: &str) -> String {
+    match entry.strip_prefix("l ") {
+        Some(_) => ["lib", "bin", "sbin"]
+            .iter()
+            .fold(entry.to_string(), |e, dir| {
+                e.replace(&format!(" /{dir}/"), &format!(" /usr/{dir}/"))
+            }),
+        None => entry.to_string(),
+    }
 }
 
 fn same_root(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Result<()> {
