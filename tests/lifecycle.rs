@@ -380,6 +380,29 @@ fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeepe
         "{zoo}"
     );
 
+    // An edited server line becomes the master list, and every file naming the masters follows.
+    node.sh(
+        "edit a server line",
+        "sed -i 's/^server\\.3=.*/server.3=10.213.1.55:2888:3888/' /etc/zookeeper/conf/zoo.cfg",
+    )?;
+    let out = reconfigure(node, MASTER)?;
+    assert_eq!(
+        answer(node, MASTER, "masters")?,
+        format!("1={NODE} 2=10.213.1.52 3=10.213.1.55"),
+        "{out}"
+    );
+    assert_eq!(
+        node.read("/etc/mesos/zk")?,
+        format!("zk://{NODE}:2181,10.213.1.52:2181,10.213.1.55:2181/mesos\n")
+    );
+    assert!(
+        node.read("/etc/mesos-roles/marathon.env")?
+            .contains("10.213.1.55:2181/marathon\n")
+    );
+    let zoo = node.read("/etc/zookeeper/conf/zoo.cfg")?;
+    assert!(zoo.ends_with(&format!("{AUTOPURGE}\n")), "{zoo}");
+    assert_eq!(said(&out, MASTER), Vec::<&str>::new(), "{out}");
+
     // Upgrade of the role: answers, files (the edit too), services as they were; no restart.
     let (answers_v1, files_v1) = (answers(node, MASTER)?, master_files(node)?);
     let ids = invocations(node, &MASTER_UNITS[..3])?;
