@@ -44,3 +44,19 @@ mr_host_opt() {
 	[ -n "$(mr__trim "$1")" ] || return 0
 	mr_host "$1"
 }
+
+# An admin's edit of a generated file becomes the default of its question, unless the answer
+# changed in debconf (preseeded) since the files were rendered from it: then the answer wins.
+mr_readback() { # QUESTION FILE [FILTER...]: the answer is FILTER's output on FILE, or FILE itself
+	mr_rb_q=$1 mr_rb_f=$2
+	shift 2
+	mr_edited "$mr_rb_f" && [ -f "$MR_STATE/answers" ] || return 0
+	db_get "$mr_rb_q"
+	[ "$RET" = "$(awk -v q="$mr_rb_q=" 'index($0, q) == 1 { print substr($0, length(q) + 1) }' "$MR_STATE/answers")" ] || return 0
+	if [ $# -gt 0 ]; then
+		mr_rb_v=$("$@" <"$mr_rb_f")
+	else
+		mr_rb_v=$(cat "$mr_rb_f")
+	fi
+	[ -z "$mr_rb_v" ] || [ "$mr_rb_v" = "$RET" ] || db_set "$mr_rb_q" "$mr_rb_v"
+}

@@ -108,12 +108,39 @@ mr_divert() {
 }
 
 # mr_put PATH SERVICES CONTENT: PATH gets CONTENT and a newline. MR_WROTE=1 when it changed.
+# What was written is kept under $MR_STATE/written: a file that differs from it was edited by
+# the admin. An edit stays; a new rendering is merged into it with diff3 when that is clean, and
+# otherwise goes to $MR_STATE/proposed, named in one line (ucf cannot be used: it leaves
+# .ucf-* files beside the file, and the Mesos wrapper reads every file in its directories).
+# diff3 -E: a change made alike on both sides (an edit that config read back) is no conflict.
 # shellcheck disable=SC2034 # MR_WROTE is for the callers
 mr_put() {
 	case " $MR_DIVERSIONS " in
 	*" $1 "*) mr_divert "$1" ;;
 	esac
 	printf '%s\n' "$3" >"$MR_TMP/new"
+	cp "$MR_TMP/new" "$MR_TMP/rendered"
+	mr_last=$MR_STATE/written$1
+	mr_prop=$MR_STATE/proposed$1
+	mr_keep=
+	if mr_edited "$1"; then
+		if cmp -s "$MR_TMP/rendered" "$mr_last"; then
+			# Nothing new to bring in.
+			cp "$1" "$MR_TMP/new"
+		elif diff3 -m -E "$1" "$mr_last" "$MR_TMP/rendered" >"$MR_TMP/new" 2>/dev/null; then
+			cmp -s "$1" "$MR_TMP/new" ||
+				printf '%s: %s: merged your local edits with the new configuration (what %s wrote before: %s)\n' \
+					"$MR_PKG" "$1" "$MR_PKG" "$mr_last"
+		else
+			# Both changed the same lines: the admin's file stays, the new one waits beside.
+			mkdir -p "${mr_prop%/*}"
+			cp "$MR_TMP/rendered" "$mr_prop"
+			cp "$1" "$MR_TMP/new"
+			mr_keep=1
+			printf '%s: %s has local edits that conflict with the new configuration: kept it; the new version is %s (merge it by hand, then dpkg-reconfigure %s)\n' \
+				"$MR_PKG" "$1" "$mr_prop" "$MR_PKG"
+		fi
+	fi
 	chmod 0644 "$MR_TMP/new"
 	MR_WROTE=
 	if [ -L "$1" ] || ! cmp -s "$MR_TMP/new" "$1"; then
@@ -122,22 +149,31 @@ mr_put() {
 		MR_WROTE=1
 		mr_changed "$2"
 	fi
+	if [ -z "$mr_keep" ]; then
+		rm -f "$mr_prop"
+		mkdir -p "${mr_last%/*}"
+		mv -f "$MR_TMP/rendered" "$mr_last"
+	fi
 	printf '%s %s\n' "$2" "$1" >>"$MR_TMP/files"
 }
 
-# Files generated last time but not this time (a removed attribute, an ip that no longer
-# resolves here) go; then the lists are saved.
+# mr_finish QUESTION=ANSWER...: files generated last time but not this time (a removed
+# attribute, an ip that no longer resolves here) go; then the lists and the answers (as debconf
+# held them) are saved.
 mr_finish() {
 	sed 's/^[^ ]* //' "$MR_TMP/files" >"$MR_TMP/paths"
 	if [ -f "$MR_STATE/files" ]; then
 		while read -r mr_svc mr_path; do
 			if ! grep -qxF "$mr_path" "$MR_TMP/paths"; then
-				rm -f "$mr_path"
+				rm -f "$mr_path" "$MR_STATE/written$mr_path" "$MR_STATE/proposed$mr_path"
 				mr_changed "$mr_svc"
 			fi
 		done <"$MR_STATE/files"
 	fi
 	mv -f "$MR_TMP/files" "$MR_STATE/files"
+	# The answers these files were rendered from: config tells a later answer from an edit.
+	printf '%s\n' "$@" >"$MR_TMP/answers"
+	mv -f "$MR_TMP/answers" "$MR_STATE/answers"
 	# Owed restarts survive a failure in the service steps.
 	# shellcheck disable=SC2086 # one service a line
 	printf '%s\n' $MR_CHANGED >"$MR_TMP/restart"

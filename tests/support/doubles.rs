@@ -13,6 +13,17 @@ pub const VERSION: &str = "1.11.0-0double1";
 
 /// Builds the double `name` (`mesos` or `marathon`) at `version` into `out`, returning the .deb.
 pub fn build(name: &str, version: &str, out: &Path) -> Result<PathBuf> {
+    build_edited(name, version, out, |_| Ok(()))
+}
+
+/// Like [`build`], after `edit` has changed the copied package tree (its root is the argument):
+/// a newer double whose conffiles or scripts differ.
+pub fn build_edited(
+    name: &str,
+    version: &str,
+    out: &Path,
+    edit: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
     let source = workspace().join("tests/doubles").join(name);
     let tree = tempfile::tempdir()?;
     let root = tree.path().join(name);
@@ -24,6 +35,7 @@ pub fn build(name: &str, version: &str, out: &Path) -> Result<PathBuf> {
     let text = std::fs::read_to_string(&control)
         .with_context(|| format!("cannot read {}", control.display()))?;
     std::fs::write(&control, text.replace("@VERSION@", version))?;
+    edit(&root)?;
     std::fs::create_dir_all(out)?;
     let deb = out.join(format!("{name}_{version}_all.deb"));
     run(

@@ -78,7 +78,7 @@ impl Node {
         Ok(node)
     }
 
-    /// The container's PID 1, seen from the host: the child of the nspawn process.
+    /// The container's PID 1, seen from the host: the child of the nspawn process running systemd.
     fn wait_for_init(&mut self) -> Result<u32> {
         let deadline = Instant::now() + Duration::from_secs(30);
         let children = format!("/proc/{0}/task/{0}/children", self.nspawn.id());
@@ -90,9 +90,14 @@ impl Node {
                     self.console_log().display()
                 );
             }
+            // nspawn's first child may be its short-lived outer child, not the container's init:
+            // wait for the child that runs systemd.
             let text = std::fs::read_to_string(&children).unwrap_or_default();
-            if let Some(pid) = text.split_whitespace().next() {
-                return Ok(pid.parse()?);
+            for pid in text.split_whitespace() {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if matches!(comm.trim(), "systemd" | "init") {
+                    return Ok(pid.parse()?);
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -59,13 +59,16 @@ pub fn read_package(packaging: &Path, name: &str) -> Result<Package> {
     let pkg_dir = packaging.join(name);
     let definition: Definition = read_toml(&pkg_dir.join("package.toml"))?;
     let mut control_files = Vec::new();
-    let templates = pkg_dir.join("templates");
-    if templates.exists() {
-        control_files.push(ControlFile {
-            name: "templates".into(),
-            mode: 0o644,
-            contents: read(&templates)?.into_bytes(),
-        });
+    // Data files of the control area: debconf templates, dpkg triggers.
+    for data in ["templates", "triggers"] {
+        let path = pkg_dir.join(data);
+        if path.exists() {
+            control_files.push(ControlFile {
+                name: data.into(),
+                mode: 0o644,
+                contents: read(&path)?.into_bytes(),
+            });
+        }
     }
     for script in SCRIPTS {
         let path = pkg_dir.join(script);
