@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use mesos_roles_tests::{build_role_debs, doubles, require_root_and_tools, run, scratch};
+use mesos_roles_tests::{build_shipped_debs, doubles, require_root_and_tools, run, scratch};
 use xtask::image::{Kind, Options};
 use xtask::signing::KeySource;
 
@@ -46,7 +46,7 @@ fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
     require_root_and_tools(TOOLS)?;
     // One repository at a time: the tests share the signing key, made by the first.
     let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let debs = build_role_debs(&dir.join("debs"), VERSION)?;
+    let debs = build_shipped_debs(&dir.join("debs"), VERSION)?;
     let upstream = dir.join("upstream");
     doubles::build_all(&upstream)?;
     // A repository in a scratch directory apt's `_apt` user can read (it reads file: sources).

@@ -85,11 +85,20 @@ pub fn require_tools(tools: &[&str]) -> Result<()> {
 
 /// Builds the role packages with the pipeline's own code into `out`, at a fixed epoch.
 pub fn build_role_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
+    build_debs(out, version, false)
+}
+
+/// The role packages and `mesos-role-tools`, as a repository or image ships them.
+pub fn build_shipped_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
+    build_debs(out, version, true)
+}
+
+fn build_debs(out: &Path, version: &str, tools: bool) -> Result<Vec<PathBuf>> {
     let artifacts = xtask::debs::run(&xtask::debs::Options {
         version: version.into(),
         out: out.to_path_buf(),
         source_date_epoch: 1_700_000_000,
-        tools: false,
+        tools,
     })?;
     Ok(artifacts.into_iter().map(|a| a.path).collect())
 }
