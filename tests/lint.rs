@@ -1,42 +1,74 @@
-//! lintian (the host's, which is the target suite's on a bookworm builder) and shellcheck on the
-//! packages exactly as built.
+//! lintian (the host's, bookworm's on a bookworm builder, and trixie's in a trixie root) and
+//! shellcheck on the packages exactly as built.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
-use mesos_roles_tests::{build_role_debs, output, require_tools, scratch, unpack_control};
+use mesos_roles_tests::{
+    build_role_debs, output, require_root_and_tools, require_tools, roots, scratch, unpack_control,
+};
+
+/// lintian's flags: fail on errors and warnings, show info tags, every occurrence.
+const LINTIAN_FLAGS: &[&str] = &[
+    "--fail-on",
+    "error,warning",
+    "--display-info",
+    "--no-tag-display-limit",
+];
 
 #[test]
 fn lintian_reports_no_error_and_no_warning() -> Result<()> {
     require_tools(&["lintian"])?;
     let dir = scratch("lintian")?;
     for deb in build_role_debs(dir.path(), "1.0.0-1")? {
-        let out = output(
-            "run lintian",
-            Command::new("lintian")
-                .args([
-                    "--fail-on",
-                    "error,warning",
-                    "--display-info",
-                    "--no-tag-display-limit",
-                ])
-                .arg(&deb),
-        )?;
-        let report = String::from_utf8_lossy(&out.stdout);
-        eprintln!("lintian {}:\n{report}", deb.display());
-        assert!(
-            out.status.success(),
-            "lintian fails {}:\n{report}{}",
-            deb.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            !report
-                .lines()
-                .any(|l| l.starts_with("E: ") || l.starts_with("W: ")),
-            "{report}"
-        );
+        let mut lintian = Command::new("lintian");
+        lintian.args(LINTIAN_FLAGS).arg(&deb);
+        assert_lintian_clean(&deb, &mut lintian)?;
     }
+    Ok(())
+}
+
+/// trixie's lintian (newer tags and checks than the host's), run in a cached minbase trixie root
+/// with lintian installed.
+#[test]
+fn trixie_lintian_reports_no_error_and_no_warning() -> Result<()> {
+    require_root_and_tools(&["mmdebstrap", "chroot", "tar"])?;
+    let root = scratch("lintian-trixie")?;
+    roots::unpack_tarball(&roots::cached("trixie", &["lintian"])?, root.path())?;
+    for deb in build_role_debs(&root.path().join("tmp/debs"), "1.0.0-1")? {
+        let inside = Path::new("/tmp/debs").join(deb.file_name().unwrap_or_default());
+        let mut lintian = Command::new("chroot");
+        lintian
+            .arg(root.path())
+            .arg("lintian")
+            .args(LINTIAN_FLAGS)
+            .arg(&inside)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LANG", "C.UTF-8");
+        assert_lintian_clean(&deb, &mut lintian)?;
+    }
+    Ok(())
+}
+
+/// Runs `lintian` (on `deb`) and asserts that it passes and reports no error and no warning.
+fn assert_lintian_clean(deb: &Path, lintian: &mut Command) -> Result<()> {
+    let out = output("run lintian", lintian)?;
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("lintian {}:\n{report}", deb.display());
+    assert!(
+        out.status.success(),
+        "lintian fails {}:\n{report}{}",
+        deb.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !report
+            .lines()
+            .any(|l| l.starts_with("E: ") || l.starts_with("W: ")),
+        "{report}"
+    );
     Ok(())
 }
 
