@@ -1,11 +1,13 @@
-//! lintian (the host's, which is the target suite's on a bookworm builder) and shellcheck on the
-//! packages exactly as built.
+//! lintian (the host's, bookworm's on a bookworm builder, and trixie's in a trixie root) and
+//! shellcheck on the packages exactly as built.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
 use mesos_roles_tests::{
-    build_role_debs, lintian_clean, output, require_tools, scratch, unpack_control,
+    LINTIAN_FLAGS, build_role_debs, lintian_clean, lintian_clean_by, output,
+    require_root_and_tools, require_tools, roots, scratch, unpack_control,
 };
 
 #[test]
@@ -14,6 +16,29 @@ fn lintian_reports_no_error_and_no_warning() -> Result<()> {
     let dir = scratch("lintian")?;
     for deb in build_role_debs(dir.path(), "1.0.0-1")? {
         lintian_clean(&deb)?;
+    }
+    Ok(())
+}
+
+/// trixie's lintian (newer tags and checks than the host's), run in a cached minbase trixie root
+/// with lintian installed.
+#[test]
+fn trixie_lintian_reports_no_error_and_no_warning() -> Result<()> {
+    require_root_and_tools(&["mmdebstrap", "chroot", "tar"])?;
+    let root = scratch("lintian-trixie")?;
+    roots::unpack_tarball(&roots::cached("trixie", &["lintian"])?, root.path())?;
+    for deb in build_role_debs(&root.path().join("tmp/debs"), "1.0.0-1")? {
+        let inside = Path::new("/tmp/debs").join(deb.file_name().unwrap_or_default());
+        let mut lintian = Command::new("chroot");
+        lintian
+            .arg(root.path())
+            .arg("lintian")
+            .args(LINTIAN_FLAGS)
+            .arg(&inside)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("LANG", "C.UTF-8");
+        lintian_clean_by(&deb, &mut lintian)?;
     }
     Ok(())
 }

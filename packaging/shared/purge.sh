@@ -16,6 +16,12 @@ mr_purge_files() {
 		# While diverted, the path holds only our file; the original is at the diverted name.
 		rm -f "$mr_path"
 		dpkg-divert --package "$MR_PKG" --rename --remove "$mr_path" >/dev/null
+		mr_undiverted="${mr_undiverted:-} $mr_path"
+	done
+	# Their package was purged first (the originals stayed at the diverted names): nobody owns
+	# the originals any more, so they go (their directories in mr_purge_state).
+	for mr_path in ${mr_undiverted:-}; do
+		dpkg-query -S "$mr_path" >/dev/null 2>&1 || rm -f "$mr_path"
 	done
 }
 
@@ -62,6 +68,13 @@ mr_purge_state() {
 		done
 	done
 	rmdir "$MR_ETC" 2>/dev/null || true
+	# Directories of a package purged before the role, which dpkg could not remove then.
+	for mr_path in $MR_DIVERSIONS; do
+		mr_dir=${mr_path%/*}
+		while ! dpkg-query -S "$mr_dir" >/dev/null 2>&1 && rmdir "$mr_dir" 2>/dev/null; do
+			mr_dir=${mr_dir%/*}
+		done
+	done
 	rm -rf "$MR_STATE"
 	rmdir "${MR_STATE%/*}" 2>/dev/null || true
 }

@@ -105,17 +105,21 @@ fn build_debs(out: &Path, version: &str, tools: bool) -> Result<Vec<PathBuf>> {
 
 /// lintian (`--fail-on error,warning`) on one .deb: fails with its report on any error or warning.
 pub fn lintian_clean(deb: &Path) -> Result<()> {
-    let out = output(
-        "run lintian",
-        Command::new("lintian")
-            .args([
-                "--fail-on",
-                "error,warning",
-                "--display-info",
-                "--no-tag-display-limit",
-            ])
-            .arg(deb),
-    )?;
+    lintian_clean_by(deb, Command::new("lintian").args(LINTIAN_FLAGS).arg(deb))
+}
+
+/// lintian's flags: fail on errors and warnings, show info tags, every occurrence.
+pub const LINTIAN_FLAGS: &[&str] = &[
+    "--fail-on",
+    "error,warning",
+    "--display-info",
+    "--no-tag-display-limit",
+];
+
+/// Runs `lintian` (a lintian command on `deb` with [`LINTIAN_FLAGS`], e.g. inside a chroot) and
+/// fails with its report unless it passes with no error and no warning.
+pub fn lintian_clean_by(deb: &Path, lintian: &mut Command) -> Result<()> {
+    let out = output("run lintian", lintian)?;
     let report = String::from_utf8_lossy(&out.stdout);
     eprintln!("lintian {}:\n{report}", deb.display());
     if !out.status.success()

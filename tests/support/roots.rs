@@ -50,8 +50,8 @@ pub fn minbase(suite: &str) -> Result<PathBuf> {
     cached(suite, &[])
 }
 
-/// A cached minbase root of `suite` with `packages` added.
-fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
+/// A cached minbase root of `suite` with `packages` added (a tool root: lintian of `suite`, say).
+pub fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
     let dir = cache_dir().join("roots");
     std::fs::create_dir_all(&dir)?;
     let key = hex::encode(&Sha256::digest(format!("{suite} {packages:?}"))[..6]);
@@ -86,6 +86,30 @@ fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
             .args([suite, &partial.to_string_lossy(), &mirror]),
     )?;
     std::fs::rename(&partial, tarball).context("cannot move the new root into the cache")
+}
+
+/// The base root of `suite` as a gzipped tarball (piuparts unpacks its `--basetgz` with `tar -z`),
+/// derived once from [`base`] and cached beside it.
+pub fn base_tgz(suite: &str) -> Result<PathBuf> {
+    let tar = base(suite)?;
+    let tgz = tar.with_extension("tgz");
+    let lock = File::create(cache_dir().join("roots").join(format!("{suite}.tgz.lock")))?;
+    lock.lock()?;
+    if !tgz.exists() {
+        eprintln!("compressing {} for piuparts", tar.display());
+        let input = File::open(&tar)?;
+        xtask::project::write_whole_with(&tgz, |out| {
+            let status = Command::new("gzip")
+                .arg("-1")
+                .stdin(input)
+                .stdout(out.try_clone()?)
+                .status()
+                .context("cannot start gzip")?;
+            anyhow::ensure!(status.success(), "gzip of {} failed", tar.display());
+            Ok(())
+        })?;
+    }
+    Ok(tgz)
 }
 
 /// Unpacks the base root of `suite` into `dir`.
