@@ -1,5 +1,5 @@
-//! Base Debian roots for the package and system tiers, built once with mmdebstrap and cached as
-//! tarballs under `target/test-cache/roots/`. The cache key is the suite and the package list, so a
+//! Base Debian roots for `verify`'s nodes and the package and system tiers, built once with
+//! mmdebstrap and cached as tarballs under `project::cache_dir()/roots/`. The cache key is the suite and the package list, so a
 //! warm run unpacks instead of bootstrapping.
 
 use std::fs::File;
@@ -9,7 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::{cache_dir, run};
+use crate::project::cache_dir;
+use crate::tool::run_command as run;
 
 /// What a node needs besides minbase: systemd to boot, the roles' dependencies (so installing the
 /// roles needs no network), python3 for the doubles, and tools the tests use inside.
@@ -66,7 +67,7 @@ fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
 }
 
 fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
-    let mirror = xtask::mirror::debian()?;
+    let mirror = crate::mirror::debian()?;
     let partial = tarball.with_extension("partial.tar");
     eprintln!(
         "bootstrapping a {suite} base root (cached as {})",
