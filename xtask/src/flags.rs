@@ -23,6 +23,8 @@ pub enum Step {
     Bundle(Bundle),
     /// Run the default pipeline and write target/dist/manifest.json.
     Dist(Dist),
+    /// Boot the built artifacts as the inventory's cluster (systemd-nspawn) and check it works.
+    Verify(Verify),
 }
 
 #[derive(Args)]
@@ -84,4 +86,20 @@ pub struct Dist {
     /// this host's Debian mirror the first time; cached after)
     #[arg(long)]
     pub closure: bool,
+}
+
+#[derive(Args)]
+pub struct Verify {
+    /// The cluster inventory (see cluster.toml)
+    #[arg(long)]
+    pub inventory: PathBuf,
+    /// The signed repository to install from [default: the one target/dist/manifest.json lists]
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// The dist directory whose manifest.json lists the repository [default: target/dist]
+    #[arg(long, conflicts_with = "repo")]
+    pub dist: Option<PathBuf>,
+    /// Test only: NODE:PATH=TEXT written on a node after its install, Mesos restarted
+    #[arg(long, hide = true)]
+    pub tamper: Vec<String>,
 }

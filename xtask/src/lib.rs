@@ -22,3 +22,4 @@ pub mod repo;
 pub mod roots;
 pub mod signing;
 pub mod tool;
+pub mod verify;

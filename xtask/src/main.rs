@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Step::Repo(step) => step.run(&build),
         Step::Bundle(step) => step.run(&build),
         Step::Dist(step) => step.run(&build),
+        Step::Verify(step) => step.run(&build),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

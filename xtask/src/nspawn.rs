@@ -5,7 +5,7 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -85,7 +85,8 @@ impl Node {
             cgroups,
         };
         node.init_pid = node.wait_for_init()?;
-        node.wait_until_started(Duration::from_secs(120))?;
+        // Generous: nodes booting side by side on two busy cores take minutes.
+        node.wait_until_started(Duration::from_secs(300))?;
         Ok(node)
     }
 
@@ -94,6 +95,7 @@ impl Node {
         let deadline = Instant::now() + Duration::from_secs(30);
         let children = format!("/proc/{0}/task/{0}/children", self.nspawn.id());
         while Instant::now() < deadline {
+            interrupted()?;
             if let Some(status) = self.nspawn.try_wait()? {
                 bail!(
                     "{}: systemd-nspawn exited with {status} before booting; see {}",
@@ -101,9 +103,13 @@ impl Node {
                     self.console_log().display()
                 );
             }
+            // nspawn's first child may be a helper that is about to exit: wait for systemd.
             let text = std::fs::read_to_string(&children).unwrap_or_default();
-            if let Some(pid) = text.split_whitespace().next() {
-                return Ok(pid.parse()?);
+            for pid in text.split_whitespace() {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() == "systemd" {
+                    return Ok(pid.parse()?);
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -116,6 +122,7 @@ impl Node {
     fn wait_until_started(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
+            interrupted()?;
             let state = self.output(&["systemctl", "is-system-running"])?;
             let state = String::from_utf8_lossy(&state.stdout).trim().to_string();
             match state.as_str() {
@@ -253,6 +260,14 @@ impl Node {
 }
 
 impl Node {
+    /// Asks the node to power off without waiting (dropping it waits): several nodes then shut
+    /// down side by side.
+    pub fn power_off_soon(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.nspawn.id().to_string()])
+            .status();
+    }
+
     /// The host's PID of the node's systemd.
     pub fn init_pid(&self) -> u32 {
         self.init_pid
@@ -291,6 +306,18 @@ impl Drop for Node {
             }
         }
     }
+}
+
+/// Set on SIGINT/SIGTERM (by `verify`): every wait for a node gives up, so callers unwind and
+/// their drops power the nodes off.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// An error once [`INTERRUPTED`] is set.
+pub fn interrupted() -> Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted: tearing down");
+    }
+    Ok(())
 }
 
 /// The host cgroup under which every node gets its own.
