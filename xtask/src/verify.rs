@@ -130,7 +130,7 @@ fn print_table(checks: &[Check]) {
     for check in checks {
         let (word, detail) = match &check.outcome {
             Ok(detail) => ("ok", detail.clone()),
-            Err(error) => ("FAILED", format!("{error:#}")),
+            Err(error) => ("FAILED", format!("{error:#}").replace('\n', " ")),
         };
         println!(
             "{:<width$}  {:>6.1}s  {word}: {detail}",
@@ -538,12 +538,26 @@ impl Cluster {
             leader = Some(i);
             Ok(self.entries[i].name.clone())
         });
-        let registered = timed(checks, "the agent registered with it", || {
-            until(SETTLE, || self.registered(self.leader()?))
-        });
-        timed(checks, "Marathon sees the leading master", || {
-            until(SETTLE, || self.marathon_sees_leader())
-        });
+        let registered = elected
+            && timed(checks, "the agent registered with it", || {
+                until(SETTLE, || self.registered(self.leader()?))
+            });
+        if elected {
+            timed(checks, "Marathon sees the leading master", || {
+                until(SETTLE, || self.marathon_sees_leader())
+            });
+        } else {
+            for name in [
+                "the agent registered with it",
+                "Marathon sees the leading master",
+            ] {
+                checks.push(Check {
+                    name: name.into(),
+                    outcome: Err(anyhow!("not run: no single leading master")),
+                    took: Duration::ZERO,
+                });
+            }
+        }
         timed(checks, "Marathon accepts the app", || {
             self.marathon_accepts_app()
         });
@@ -678,16 +692,19 @@ impl Cluster {
     /// it rejoins.
     fn failover(&mut self, checks: &mut Vec<Check>, what: &str, i: usize) -> Result<()> {
         let name = self.entries[i].name.clone();
-        let stopped = timed(
+        timed(
             checks,
             &format!("failover: stop the {what} ({name}): new leader, agent re-registered"),
             || {
                 drop(self.nodes[i].take());
+                // From the moment the node is down (powering off took part of the time).
+                let down = Instant::now();
                 let ensemble = until(SETTLE, || self.ensemble())?;
                 let (leader, agents) = self.settled()?;
                 Ok(format!(
-                    "{} leads, {agents}; ZooKeeper: {ensemble}",
-                    self.entries[leader].name
+                    "{} leads, {agents} {:.1}s after {name} was down; ZooKeeper: {ensemble}",
+                    self.entries[leader].name,
+                    down.elapsed().as_secs_f64()
                 ))
             },
         );
@@ -709,7 +726,6 @@ impl Cluster {
                 ))
             },
         );
-        let _ = stopped;
         interrupted()
     }
 
