@@ -55,7 +55,7 @@ on_suites!(
 /// Runs piuparts on the new .deb of `role` and asserts that both tests passed.
 fn piuparts(suite: &str, role: &str, preseed: Option<&str>) -> Result<()> {
     require_root_and_tools(&["piuparts", "mmdebstrap", "dpkg-deb", "gzip"])?;
-    let base = roots::base_tgz(suite)?;
+    let base = base_tgz(suite)?;
     let dir = scratch("piuparts")?;
     // apt reads the file: repository inside the chroot as `_apt`.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
@@ -211,4 +211,32 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned()
+}
+
+/// The base root of `suite` as a gzipped tarball (piuparts unpacks its `--basetgz` with `tar -z`),
+/// derived once from `roots::base` and cached beside it.
+fn base_tgz(suite: &str) -> Result<PathBuf> {
+    let tar = roots::base(suite)?;
+    let tgz = tar.with_extension("tgz");
+    let lock = std::fs::File::create(
+        mesos_roles_tests::cache_dir()
+            .join("roots")
+            .join(format!("{suite}.tgz.lock")),
+    )?;
+    lock.lock()?;
+    if !tgz.exists() {
+        eprintln!("compressing {} for piuparts", tar.display());
+        let input = std::fs::File::open(&tar)?;
+        xtask::project::write_whole_with(&tgz, |out| {
+            let status = Command::new("gzip")
+                .arg("-1")
+                .stdin(input)
+                .stdout(out.try_clone()?)
+                .status()
+                .context("cannot start gzip")?;
+            anyhow::ensure!(status.success(), "gzip of {} failed", tar.display());
+            Ok(())
+        })?;
+    }
+    Ok(tgz)
 }

@@ -31,6 +31,16 @@ pub fn build_edited(
         "copy the double's tree",
         Command::new("cp").arg("-a").arg(&source).arg(&root),
     )?;
+    // Both doubles speak ZooKeeper through one module (tests/doubles/shared/).
+    let lib = root.join(match name {
+        "mesos" => "usr/lib/mesos-double",
+        _ => "usr/share/marathon/lib",
+    });
+    std::fs::create_dir_all(&lib)?;
+    std::fs::copy(
+        workspace().join("tests/doubles/shared/zk_double.py"),
+        lib.join("zk_double.py"),
+    )?;
     let control = root.join("DEBIAN/control");
     let text = std::fs::read_to_string(&control)
         .with_context(|| format!("cannot read {}", control.display()))?;

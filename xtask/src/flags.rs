@@ -26,6 +26,8 @@ pub enum Step {
     /// Build a bootable qcow2 image without booting a VM: target/dist/images/
     /// mesos-roles-<role>-<version>-<suite>-<arch>.qcow2 (see README.md, "Images").
     Image(Image),
+    /// Boot the built artifacts as the inventory's cluster (systemd-nspawn) and check it works.
+    Verify(Verify),
 }
 
 #[derive(Args)]
@@ -106,4 +108,20 @@ pub struct Image {
     /// Directory the image is written into [default: target/dist/images]
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Verify {
+    /// The cluster inventory (see cluster.toml)
+    #[arg(long)]
+    pub inventory: PathBuf,
+    /// The signed repository to install from [default: the one target/dist/manifest.json lists]
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// The dist directory whose manifest.json lists the repository [default: target/dist]
+    #[arg(long, conflicts_with = "repo")]
+    pub dist: Option<PathBuf>,
+    /// Test only: NODE:PATH=TEXT written on a node after its install, Mesos restarted
+    #[arg(long, hide = true)]
+    pub tamper: Vec<String>,
 }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Step::Bundle(step) => step.run(&build),
         Step::Dist(step) => step.run(&build),
         Step::Image(step) => step.run(&build),
+        Step::Verify(step) => step.run(&build),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

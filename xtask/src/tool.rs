@@ -83,3 +83,27 @@ impl Tools {
             .with_context(|| format!("failed to start {program} to {purpose}"))
     }
 }
+
+/// Runs a prepared [`Command`](std::process::Command) to completion; fails with the purpose, the
+/// command and its output. For what xshell cannot express: a working directory or environment
+/// built up by a caller, or a program that enters a container (`nsenter`).
+pub fn run_command(purpose: &str, command: &mut std::process::Command) -> Result<String> {
+    let output = command_output(purpose, command)?;
+    if !output.status.success() {
+        anyhow::bail!(
+            "failed to {purpose}: {command:?} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs a prepared [`Command`](std::process::Command) to completion and returns its output
+/// whatever its exit status.
+pub fn command_output(purpose: &str, command: &mut std::process::Command) -> Result<Output> {
+    command
+        .output()
+        .with_context(|| format!("cannot start {command:?} to {purpose}"))
+}

@@ -12,9 +12,15 @@ rendered configuration from a bad one:
 - a started daemon writes a JSON record of what it was started with to
   /run/mesos-double/<daemon>.json and serves a few HTTP endpoints (/health, /state).
 
-No leader election, no agent registration, no tasks yet. Each role is a class
-with its flag table as data, so those can be added to MesosMaster / MesosAgent
-later (routes() and state() are the places to extend).
+- with --zk the master joins leader election in ZooKeeper as Mesos does (zk_double.py):
+  an ephemeral sequential json.info_* node holding its MasterInfo JSON, lowest leads;
+  /master/state then has leader, leader_info, slaves and activated_slaves;
+- with a zk:// --master the agent follows that election and registers with the leader
+  (POST /master/register-agent, the doubles' own protocol, repeated as a heartbeat), and
+  again with each new leader.
+
+No tasks or frameworks. Each role is a class with its flag table as data
+(routes(), post_routes() and state() are the places to extend).
 
 Python standard library only: it must run on Debian bookworm (3.11) and trixie (3.13).
 """
@@ -29,7 +35,9 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
@@ -40,6 +48,8 @@ DEFAULT_RUN_DIR = "/run/mesos-double"
 # Test-only override of DEFAULT_RUN_DIR, unset on nodes. Not MESOS_-prefixed on
 # purpose: the record lists the MESOS_* environment the daemon saw.
 RUN_DIR_ENV = "TEST_DOUBLE_RUN_DIR"
+
+import zk_double  # noqa: E402 (beside this file; the build copies it in)
 
 log = logging.getLogger("mesos-double")
 
@@ -433,14 +443,109 @@ class MesosDaemon:
         """GET path -> handler returning (status, body, content type)."""
         return {"/health": lambda: (200, b"", "text/plain")}
 
-    def json_response(self, document: dict) -> Tuple[int, bytes, str]:
-        return 200, json.dumps(document, indent=2).encode() + b"\n", "application/json"
+    def post_routes(self) -> Dict[str, Callable[[bytes], Tuple[int, bytes, str]]]:
+        """POST path -> handler of the body returning (status, body, content type)."""
+        return {}
+
+    def start(self) -> None:
+        """What runs beside the HTTP server once it is bound (ZooKeeper)."""
+
+    def json_response(self, document: dict, status: int = 200) -> Tuple[int, bytes, str]:
+        return status, json.dumps(document, indent=2).encode() + b"\n", "application/json"
 
 
 class MesosMaster(MesosDaemon):
     program = "mesos-master"
     flag_table = MASTER_FLAGS
     upid_name = "master"
+    # An agent not heard from for this long is no longer counted as active.
+    agent_timeout = 15.0
+
+    def __init__(self, argv: List[str], environ: Dict[str, str]):
+        super().__init__(argv, environ)
+        self.election = None
+        self.elected_time: Optional[float] = None
+        self.agents: Dict[str, dict] = {}
+        self.agents_lock = threading.Lock()
+
+    def info(self) -> dict:
+        """MasterInfo as Mesos writes it into its json.info_* node."""
+        return {
+            "id": self.id,
+            "pid": self.upid(),
+            "hostname": self.hostname(),
+            "port": self.port(),
+            "version": VERSION,
+            "address": {"ip": self.advertised_ip(), "port": self.port(),
+                        "hostname": self.hostname()},
+        }
+
+    def start(self) -> None:
+        zk = self.flags.get("zk")
+        if zk and zk.startswith("zk://"):
+            timeout_ms = int(self.flags.get("zk_session_timeout") * 1000)
+            self.election = zk_double.Election(
+                zk, "json.info_", json.dumps(self.info(), sort_keys=True).encode(), timeout_ms,
+                self.leadership_changed)
+            self.election.start()
+        else:
+            self.elected_time = time.time()  # a master without ZooKeeper leads alone
+
+    def leadership_changed(self, leader: Optional[bytes], elected: bool) -> None:
+        if elected and self.elected_time is None:
+            self.elected_time = time.time()
+            log.info("Elected as the leading master!")
+        elif not elected:
+            if self.elected_time is not None:
+                log.warning("Lost leadership: no longer the leading master")
+            self.elected_time = None
+            with self.agents_lock:
+                self.agents.clear()  # a new leader learns its agents again
+
+    def leader_info(self) -> Optional[dict]:
+        if self.election is None:
+            return self.info()
+        leader = self.election.leader
+        return json.loads(leader) if leader else None
+
+    def active_agents(self) -> List[dict]:
+        now = time.time()
+        with self.agents_lock:
+            return [a for a in self.agents.values() if now - a["last_seen"] < self.agent_timeout]
+
+    def register_agent(self, body: bytes) -> Tuple[int, bytes, str]:
+        if self.elected_time is None:
+            leader = self.leader_info()
+            return self.json_response(
+                {"error": "not the leading master", "leader": leader and leader["pid"]}, 503)
+        agent = json.loads(body)
+        now = time.time()
+        with self.agents_lock:
+            known = self.agents.get(agent["id"])
+            if known is None:
+                log.info("Registered agent %s at %s", agent["id"], agent.get("pid"))
+            agent["registered_time"] = known["registered_time"] if known else now
+            agent["last_seen"] = now
+            agent["active"] = True
+            self.agents[agent["id"]] = agent
+        return self.json_response({"slave_id": agent["id"], "master": self.upid()})
+
+    def state(self) -> dict:
+        document = {**super().state(), "cluster": self.flags.get("cluster")}
+        leader = self.leader_info()
+        if leader is not None:
+            document["leader"] = leader["pid"]
+            document["leader_info"] = leader
+        if self.elected_time is not None:
+            document["elected_time"] = self.elected_time
+        agents = self.active_agents()
+        document["activated_slaves"] = len(agents)
+        document["deactivated_slaves"] = 0
+        document["slaves"] = agents
+        return document
+
+    def post_routes(self):
+        return {"/master/register-agent": self.register_agent}
 
     def validate(self) -> None:
         registry = self.flags.get("registry")
@@ -460,9 +565,6 @@ class MesosMaster(MesosDaemon):
         if self.flags.given("zk"):
             check_zk_url(self.flags.get("zk"), "zk")
         super().validate()
-
-    def state(self) -> dict:
-        return {**super().state(), "cluster": self.flags.get("cluster")}
 
     def routes(self):
         state = lambda: self.json_response(self.state())  # noqa: E731
@@ -504,11 +606,57 @@ class MesosAgent(MesosDaemon):
         return parse_pairs(text, "resources")
 
     def state(self) -> dict:
-        return {
+        document = {
             **super().state(),
             "attributes": {name: scalar_or_text(value) for name, value in self.attributes()},
             "resources": dict(self.resources()),
         }
+        if self.registered_with is not None:
+            document["master_hostname"] = self.registered_with["hostname"]
+            document["master"] = self.registered_with["pid"]
+        return document
+
+    registered_with: Optional[dict] = None
+    # How often the agent tells its master it is there (Mesos pings; the double re-registers).
+    heartbeat = 2.0
+
+    def start(self) -> None:
+        master = self.flags.get("master")
+        if master.startswith("zk://"):
+            self.detector = zk_double.Election(master, "json.info_", None, 10_000)
+            self.detector.start()
+            threading.Thread(target=self.register_loop, daemon=True, name="register").start()
+
+    def register_loop(self) -> None:
+        """Registers with the leading master, again with each new one, and keeps telling it."""
+        while True:
+            leader = self.detector.leader
+            info = json.loads(leader) if leader else None
+            if info is None:
+                if self.registered_with is not None:
+                    log.warning("Lost the leading master; waiting for a new one")
+                self.registered_with = None
+            else:
+                address = info["address"]
+                document = {"id": self.id, "pid": self.upid(), "hostname": self.hostname(),
+                            "attributes": self.state()["attributes"],
+                            "resources": dict(self.resources())}
+                request = urllib.request.Request(
+                    f"http://{address['ip']}:{address['port']}/master/register-agent",
+                    data=json.dumps(document).encode(), method="POST",
+                    headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as response:
+                        response.read()
+                    if self.registered_with is None or self.registered_with["pid"] != info["pid"]:
+                        log.info("%s with master %s",
+                                 "Registered" if self.registered_with is None else "Re-registered",
+                                 info["pid"])
+                    self.registered_with = info
+                except OSError as error:
+                    log.warning("Registration with %s failed: %s", info["pid"], error)
+                    self.registered_with = None
+            time.sleep(self.heartbeat)
 
     def routes(self):
         state = lambda: self.json_response(self.state())  # noqa: E731
@@ -556,6 +704,16 @@ def make_handler(daemon: MesosDaemon):
         def do_GET(self):  # noqa: N802 (http.server's naming)
             route = daemon.routes().get(self.path.split("?", 1)[0])
             status, body, content_type = route() if route else (404, b"", "text/plain")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            route = daemon.post_routes().get(self.path.split("?", 1)[0])
+            status, body, content_type = route(body) if route else (404, b"", "text/plain")
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -620,6 +778,7 @@ def main(program: str, argv: List[str], environ: Optional[Dict[str, str]] = None
     log.info("%s (test double) started as %s, listening on %s:%d; record in %s",
              program, daemon.upid(), daemon.bind_ip(), daemon.port(), record_path)
 
+    daemon.start()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         server.serve_forever()

@@ -1,5 +1,5 @@
-//! Base Debian roots for the package and system tiers, built once with mmdebstrap and cached as
-//! tarballs under `target/test-cache/roots/`. The cache key is the suite and the package list, so a
+//! Base Debian roots for `verify`'s nodes and the package and system tiers, built once with
+//! mmdebstrap and cached as tarballs under `project::cache_dir()/roots/`. The cache key is the suite and the package list, so a
 //! warm run unpacks instead of bootstrapping.
 
 use std::fs::File;
@@ -9,7 +9,8 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::{cache_dir, run};
+use crate::project::cache_dir;
+use crate::tool::run_command as run;
 
 /// What a node needs besides minbase: systemd to boot, the roles' dependencies (so installing the
 /// roles needs no network), python3 for the doubles, and tools the tests use inside.
@@ -66,7 +67,7 @@ pub fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
 }
 
 fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
-    let mirror = xtask::mirror::debian()?;
+    let mirror = crate::mirror::debian()?;
     let partial = tarball.with_extension("partial.tar");
     eprintln!(
         "bootstrapping a {suite} base root (cached as {})",
@@ -86,30 +87,6 @@ fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
             .args([suite, &partial.to_string_lossy(), &mirror]),
     )?;
     std::fs::rename(&partial, tarball).context("cannot move the new root into the cache")
-}
-
-/// The base root of `suite` as a gzipped tarball (piuparts unpacks its `--basetgz` with `tar -z`),
-/// derived once from [`base`] and cached beside it.
-pub fn base_tgz(suite: &str) -> Result<PathBuf> {
-    let tar = base(suite)?;
-    let tgz = tar.with_extension("tgz");
-    let lock = File::create(cache_dir().join("roots").join(format!("{suite}.tgz.lock")))?;
-    lock.lock()?;
-    if !tgz.exists() {
-        eprintln!("compressing {} for piuparts", tar.display());
-        let input = File::open(&tar)?;
-        xtask::project::write_whole_with(&tgz, |out| {
-            let status = Command::new("gzip")
-                .arg("-1")
-                .stdin(input)
-                .stdout(out.try_clone()?)
-                .status()
-                .context("cannot start gzip")?;
-            anyhow::ensure!(status.success(), "gzip of {} failed", tar.display());
-            Ok(())
-        })?;
-    }
-    Ok(tgz)
 }
 
 /// Unpacks the base root of `suite` into `dir`.

@@ -2,13 +2,15 @@
 //! its own network namespace. Commands run inside through `nsenter` into all its namespaces.
 //! Dropping a `Node` powers it off and waits for it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{output, run};
+use crate::tool::{command_output as output, run_command as run};
 
 /// The environment of commands run inside a node: nothing of the test process leaks in.
 const ENV: &[&str] = &[
@@ -29,6 +31,11 @@ impl Node {
     /// Boots `root` in the network namespace at `netns` and waits until systemd has finished
     /// starting up.
     pub fn boot(name: &str, root: &Path, netns: &Path) -> Result<Self> {
+        Self::boot_with(name, root, netns, &[])
+    }
+
+    /// Like [`Node::boot`] with more systemd-nspawn options (`--bind-ro=...`).
+    pub fn boot_with(name: &str, root: &Path, netns: &Path, options: &[String]) -> Result<Self> {
         std::fs::write(root.join("etc/hostname"), format!("{name}\n"))?;
         let cgroups = own_cgroups(name)?;
         let log = std::fs::File::create(root.with_extension("console.log"))?;
@@ -61,6 +68,10 @@ impl Node {
                 "--system-call-filter=@keyring bpf",
             ])
             .arg(format!("--network-namespace-path={}", netns.display()))
+            .args(options)
+            // Its own process group: a Ctrl-C at the terminal reaches the caller, which powers
+            // the node off in order, and not nspawn directly.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -74,7 +85,8 @@ impl Node {
             cgroups,
         };
         node.init_pid = node.wait_for_init()?;
-        node.wait_until_started(Duration::from_secs(120))?;
+        // Generous: nodes booting side by side on two busy cores take minutes.
+        node.wait_until_started(Duration::from_secs(300))?;
         Ok(node)
     }
 
@@ -83,6 +95,7 @@ impl Node {
         let deadline = Instant::now() + Duration::from_secs(30);
         let children = format!("/proc/{0}/task/{0}/children", self.nspawn.id());
         while Instant::now() < deadline {
+            interrupted()?;
             if let Some(status) = self.nspawn.try_wait()? {
                 bail!(
                     "{}: systemd-nspawn exited with {status} before booting; see {}",
@@ -110,6 +123,7 @@ impl Node {
     fn wait_until_started(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
+            interrupted()?;
             let state = self.output(&["systemctl", "is-system-running"])?;
             let state = String::from_utf8_lossy(&state.stdout).trim().to_string();
             match state.as_str() {
@@ -246,6 +260,21 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Asks the node to power off without waiting (dropping it waits): several nodes then shut
+    /// down side by side.
+    pub fn power_off_soon(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.nspawn.id().to_string()])
+            .status();
+    }
+
+    /// The host's PID of the node's systemd.
+    pub fn init_pid(&self) -> u32 {
+        self.init_pid
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         // SIGTERM makes nspawn ask the container's systemd to power off cleanly.
@@ -253,14 +282,17 @@ impl Drop for Node {
             .args(["-TERM", &self.nspawn.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.nspawn.try_wait() {
-                return;
+        let mut exited = false;
+        while !exited && Instant::now() < deadline {
+            exited = matches!(self.nspawn.try_wait(), Ok(Some(_)));
+            if !exited {
+                std::thread::sleep(Duration::from_millis(200));
             }
-            std::thread::sleep(Duration::from_millis(200));
         }
-        let _ = self.nspawn.kill();
-        let _ = self.nspawn.wait();
+        if !exited {
+            let _ = self.nspawn.kill();
+            let _ = self.nspawn.wait();
+        }
         // nspawn leaves its payload/supervisor cgroups behind; they are empty once it is gone.
         for dir in &self.cgroups {
             let _ = Command::new("find")
@@ -268,8 +300,31 @@ impl Drop for Node {
                 .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
                 .status();
         }
+        // The shared parent goes when the last node has gone.
+        for dir in &self.cgroups {
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
     }
 }
+
+/// Set on SIGINT/SIGTERM (by `verify`): every wait for a node gives up, so callers unwind and
+/// their drops power the nodes off.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// An error once [`INTERRUPTED`] is set.
+pub fn interrupted() -> Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted: tearing down");
+    }
+    Ok(())
+}
+
+/// The host cgroup under which every node gets its own.
+pub const CGROUP_PARENT: &str = "mesos-roles";
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A cgroup of the node's own in each hierarchy nspawn uses: the unified one alone on a pure
 /// cgroup2 host, or the unified and the named systemd one on a hybrid host.
@@ -287,7 +342,12 @@ fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
     hierarchies
         .into_iter()
         .map(|h| {
-            let dir = h.join("mesos-roles-tests").join(name);
+            // Unique per process and node: two runs may boot nodes of the same name.
+            let dir = h.join(CGROUP_PARENT).join(format!(
+                "{name}-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ));
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the cgroup {}", dir.display()))?;
             Ok(dir)

@@ -1,4 +1,4 @@
-//! A private network for test nodes: a hub network namespace holding a bridge, and one namespace per
+//! A private network for nodes (`verify`'s cluster, the tests' nodes): a hub network namespace holding a bridge, and one namespace per
 //! node joined to it by a veth pair. Nothing is created in the host's own namespace, traffic never
 //! leaves these namespaces, and dropping the `Net` deletes all of it.
 
@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Result;
 
-use crate::run;
+use crate::tool::run_command as run;
 
 /// The nodes' subnet. It only exists inside the namespaces of one `Net`.
 pub const PREFIX_LEN: u8 = 24;
@@ -72,5 +72,8 @@ impl Drop for Net {
 }
 
 fn ip(args: &[&str]) -> Result<String> {
-    run("set up the test network", Command::new("ip").args(args))
+    run(
+        "set up the nodes' private network",
+        Command::new("ip").args(args),
+    )
 }

@@ -1,0 +1,238 @@
+//! `cargo xtask verify` on the example inventory, against a scratch dist whose repository holds the
+//! role packages and the test doubles (never target/dist): the good build passes every check, a
+//! broken one fails with the check that caught it named, an interrupted run tears down, and nothing
+//! is left behind (namespaces, mounts, nspawn processes, cgroups, roots).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use mesos_roles_tests::{doubles, require_root_and_tools, run, scratch, workspace};
+
+/// One cluster at a time: they share the CPU, and failover times must mean something.
+static ONE_CLUSTER: Mutex<()> = Mutex::new(());
+
+/// A scratch dist (debs, signed repository with the doubles, manifest), built once per run.
+fn dist() -> Result<&'static Path> {
+    static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
+    if let Some(dir) = DIST.get() {
+        return Ok(dir.path());
+    }
+    require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
+    let dir = scratch("verify-dist")?;
+    let upstream = dir.path().join("upstream");
+    doubles::build_all(&upstream)?;
+    xtask::dist::run(&xtask::dist::Options {
+        version: "1.0.0-1".into(),
+        source_date_epoch: 1_700_000_000,
+        out: dir.path().join("dist"),
+        suite: "bookworm".into(),
+        arch: mesos_roles_tests::host_arch()?,
+        upstream: Some(upstream),
+        signing_key: xtask::signing::KeySource::resolve(None),
+        closure: false,
+        images: None,
+    })?;
+    Ok(DIST.get_or_init(|| dir).path())
+}
+
+/// The xtask binary, built once (the test drives the command as an operator does).
+fn xtask() -> Result<PathBuf> {
+    run(
+        "build xtask",
+        Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "xtask"])
+            .current_dir(workspace()),
+    )?;
+    Ok(workspace().join("target/debug/xtask"))
+}
+
+fn verify(extra: &[&str]) -> Result<(Output, u32)> {
+    let dist = dist()?.join("dist");
+    let child = Command::new(xtask()?)
+        .arg("verify")
+        .arg("--inventory")
+        .arg(workspace().join("cluster.toml"))
+        .arg("--dist")
+        .arg(&dist)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let out = child.wait_with_output()?;
+    eprintln!(
+        "--- verify stderr\n{}\n--- verify stdout\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Ok((out, pid))
+}
+
+/// Nothing of the run of process `pid` is left: its namespaces (and so its bridge and veths),
+/// nspawn processes, mounts of its roots, its cgroups and its roots.
+fn assert_nothing_left(pid: u32) -> Result<()> {
+    let tag = format!("mr{}x", pid % 100_000);
+    let netns = run(
+        "list namespaces",
+        Command::new("ip").args(["netns", "list"]),
+    )?;
+    ensure!(
+        !netns.lines().any(|l| l.starts_with(&tag)),
+        "namespaces left: {netns}"
+    );
+    let roots = workspace().join("target/verify");
+    let roots = roots.to_string_lossy();
+    let mounts = std::fs::read_to_string("/proc/mounts")?;
+    ensure!(
+        !mounts.contains(roots.as_ref()),
+        "mounts left under {roots}:\n{mounts}"
+    );
+    for entry in std::fs::read_dir("/proc")? {
+        let cmdline = std::fs::read(entry?.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        ensure!(
+            !(cmdline.contains("systemd-nspawn") && cmdline.contains(roots.as_ref())),
+            "process left: {cmdline}"
+        );
+    }
+    let cgroups = Path::new("/sys/fs/cgroup").join(xtask::nspawn::CGROUP_PARENT);
+    if let Ok(dir) = std::fs::read_dir(&cgroups) {
+        for entry in dir {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            ensure!(!name.contains(&format!("-{pid}-")), "cgroup left: {name}");
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(workspace().join("target/verify")) {
+        ensure!(dir.count() == 0, "roots left in target/verify");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_example_cluster_passes_every_check() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let (out, pid) = verify(&[])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    for check in [
+        "ZooKeeper ensemble formed",
+        "quorum = floor(n/2)+1 as rendered",
+        "every master's received flags as rendered",
+        "one leading master",
+        "the agent registered with it",
+        "Marathon sees the leading master",
+        "failover: stop the leading master",
+        "failover: stop the ZooKeeper leader",
+        "2 of 3 masters down: nothing claims to lead",
+    ] {
+        ensure!(
+            table
+                .lines()
+                .any(|l| l.starts_with(check) && l.contains(" ok: ")),
+            "no passing line for {check:?} in:\n{table}"
+        );
+    }
+    ensure!(
+        out.status.success(),
+        "verify failed:\n{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_nothing_left(pid)
+}
+
+#[test]
+fn a_wrong_zk_path_fails_the_check_that_caught_it() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let wrong = "master-2:/etc/mesos/zk=zk://10.77.0.11:2181,10.77.0.12:2181,10.77.0.13:2181/wrong";
+    let (out, pid) = verify(&["--tamper", wrong])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "a broken build passed:\n{table}");
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("every master's received flags as rendered"))
+        .context("no flags line")?;
+    ensure!(
+        line.contains("FAILED") && line.contains("master-2") && line.contains("/wrong"),
+        "{line}"
+    );
+    ensure!(
+        stderr.contains("verify failed:")
+            && stderr.contains("every master's received flags as rendered"),
+        "{stderr}"
+    );
+    assert_nothing_left(pid)
+}
+
+#[test]
+fn sigterm_tears_the_cluster_down() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let dist = dist()?.join("dist");
+    let mut child = Command::new(xtask()?)
+        .arg("verify")
+        .arg("--inventory")
+        .arg(workspace().join("cluster.toml"))
+        .arg("--dist")
+        .arg(&dist)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    // Interrupt once the nodes are booting: namespaces, roots and containers all exist.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let booting = std::fs::read_dir("/proc")?.any(|e| {
+            e.ok()
+                .and_then(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .is_some_and(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    c.contains("systemd-nspawn") && c.contains("target/verify")
+                })
+        });
+        if booting {
+            break;
+        }
+        if Instant::now() > deadline || child.try_wait()?.is_some() {
+            bail!("verify never booted a node");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    run(
+        "send SIGTERM",
+        Command::new("kill").args(["-TERM", &pid.to_string()]),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "verify did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    ensure!(!status.success(), "an interrupted verify exited 0");
+    assert_nothing_left(pid)
+}
+
+#[test]
+fn a_missing_repository_says_which_command_to_run() -> Result<()> {
+    let empty = tempfile::tempdir()?;
+    let out = Command::new(xtask()?)
+        .args(["verify", "--inventory"])
+        .arg(workspace().join("cluster.toml"))
+        .arg("--dist")
+        .arg(empty.path())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success());
+    ensure!(
+        stderr.lines().count() == 1 && stderr.contains("cargo xtask dist --closure"),
+        "{stderr}"
+    );
+    Ok(())
+}
