@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::manifest::Manifest;
 use crate::progress::Step;
 use crate::signing::KeySource;
-use crate::{bundle, debs, repo};
+use crate::{bundle, debs, repo, seeds};
 
 pub struct Options {
     pub version: String,
@@ -22,6 +22,8 @@ pub struct Options {
     pub signing_key: KeySource,
     /// The dependency closure in the repository, and the bundle.
     pub closure: bool,
+    /// The seeds of this inventory (`--inventory`), in `seeds/`.
+    pub inventory: Option<crate::inventory::Inventory>,
 }
 
 impl crate::flags::Dist {
@@ -35,6 +37,12 @@ impl crate::flags::Dist {
             upstream: Some(build.upstream(self.inputs.upstream)),
             signing_key: KeySource::resolve(self.inputs.signing_key),
             closure: self.closure,
+            // Read and checked before anything is built.
+            inventory: self
+                .inventory
+                .as_deref()
+                .map(crate::inventory::Inventory::load)
+                .transpose()?,
         })
     }
 }
@@ -65,6 +73,13 @@ pub fn run(options: &Options) -> Result<()> {
             arch: options.arch.clone(),
             repo: dist.join("repo"),
             out: dist.clone(),
+            source_date_epoch: options.source_date_epoch,
+        })?);
+    }
+    if let Some(inventory) = &options.inventory {
+        artifacts.extend(seeds::run(&seeds::Options {
+            inventory: inventory.clone(),
+            out: dist.join("seeds"),
             source_date_epoch: options.source_date_epoch,
         })?);
     }

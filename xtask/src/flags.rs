@@ -23,6 +23,11 @@ pub enum Step {
     Bundle(Bundle),
     /// Run the default pipeline and write target/dist/manifest.json.
     Dist(Dist),
+    /// Write a cloud-init NoCloud seed per node of an inventory: target/dist/seeds/<node>/ and
+    /// <node>.cidata.img.
+    Seeds(Seeds),
+    /// Write the Packer templates (qemu and amazon-ebs) of the images: target/dist/packer/.
+    Packer(Packer),
 }
 
 #[derive(Args)]
@@ -84,4 +89,38 @@ pub struct Dist {
     /// this host's Debian mirror the first time; cached after)
     #[arg(long)]
     pub closure: bool,
+    /// Also the seeds of this inventory (cluster.toml) in target/dist/seeds
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Seeds {
+    /// The cluster inventory (see cluster.toml)
+    #[arg(long)]
+    pub inventory: PathBuf,
+    /// Seeds directory, replaced whole [default: target/dist/seeds]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Packer {
+    /// Debian version of the role packages [default: the workspace version]
+    #[arg(long)]
+    pub version: Option<String>,
+    /// bookworm or trixie [default: this host's suite]
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// The base image the qemu source boots [default: the one `cargo xtask image --role base`
+    /// writes into target/dist/images]
+    #[arg(long)]
+    pub base_image: Option<PathBuf>,
+    /// The bundle the provisioning installs from [default: the one `cargo xtask bundle` writes
+    /// into target/dist]
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Templates directory, replaced whole [default: target/dist/packer]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
