@@ -138,6 +138,7 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
         inventory: Some(xtask::inventory::Inventory::load(
             &mesos_roles_tests::workspace().join("cluster.toml"),
         )?),
+        images: None,
     })?;
     let manifest = xtask::manifest::Manifest::read(out.path())?;
     assert_eq!(manifest.version, "0.9.0");

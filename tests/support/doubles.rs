@@ -29,6 +29,9 @@ pub fn build(name: &str, version: &str, out: &Path) -> Result<PathBuf> {
     run(
         &format!("build the {name} test double"),
         Command::new("dpkg-deb")
+            // The same bytes every time (ar dates, tar mtimes clamped): repositories of the
+            // doubles, and the image roots cached by them, stay the same from run to run.
+            .env("SOURCE_DATE_EPOCH", "1700000000")
             .args(["--build", "--root-owner-group"])
             .arg(&root)
             .arg(&deb),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::manifest::Manifest;
 use crate::progress::Step;
@@ -24,6 +24,14 @@ pub struct Options {
     pub closure: bool,
     /// The seeds of this inventory (`--inventory`), in `seeds/`.
     pub inventory: Option<crate::inventory::Inventory>,
+    /// The base, master and agent images (from the repository just written and `mirror`).
+    pub images: Option<ImageInputs>,
+}
+
+/// What `dist --images` needs besides the repository.
+pub struct ImageInputs {
+    /// The Debian mirror of the base system (the host's).
+    pub mirror: String,
 }
 
 impl crate::flags::Dist {
@@ -43,6 +51,12 @@ impl crate::flags::Dist {
                 .as_deref()
                 .map(crate::inventory::Inventory::load)
                 .transpose()?,
+            images: match self.images {
+                true => Some(ImageInputs {
+                    mirror: crate::mirror::debian()?,
+                }),
+                false => None,
+            },
         })
     }
 }
@@ -81,6 +95,43 @@ pub fn run(options: &Options) -> Result<()> {
             inventory: inventory.clone(),
             out: dist.join("seeds"),
             source_date_epoch: options.source_date_epoch,
+        })?);
+    }
+    if let Some(images) = &options.images {
+        let tools = crate::tool::Tools::new()?;
+        for kind in [
+            crate::image::Kind::Base,
+            crate::image::Kind::Master,
+            crate::image::Kind::Agent,
+        ] {
+            artifacts.push(crate::image::run(
+                &tools,
+                &crate::image::Options {
+                    kind,
+                    version: options.version.clone(),
+                    suite: options.suite.clone(),
+                    arch: options.arch.clone(),
+                    mirror: images.mirror.clone(),
+                    repo: dist.join("repo"),
+                    out: dist.join("images"),
+                    source_date_epoch: options.source_date_epoch,
+                },
+            )?);
+        }
+        // The same images through Packer: its qemu source starts from the base image just built.
+        let name = bundle::name(&options.version, &options.suite, &options.arch);
+        let base = artifacts
+            .iter()
+            .find(|a| a.kind == "image" && a.path.to_string_lossy().contains("-base-"))
+            .map(|a| a.path.clone())
+            .context("the base image is not among the images just built")?;
+        artifacts.extend(crate::packer::run(&crate::packer::Options {
+            version: options.version.clone(),
+            suite: options.suite.clone(),
+            arch: options.arch.clone(),
+            base_image: base,
+            bundle: dist.join(format!("{name}.tar.gz")),
+            out: dist.join("packer"),
         })?);
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));

@@ -28,6 +28,9 @@ pub enum Step {
     Seeds(Seeds),
     /// Write the Packer templates (qemu and amazon-ebs) of the images: target/dist/packer/.
     Packer(Packer),
+    /// Build a bootable qcow2 image without booting a VM: target/dist/images/
+    /// mesos-roles-<role>-<version>-<suite>-<arch>.qcow2 (see README.md, "Images").
+    Image(Image),
 }
 
 #[derive(Args)]
@@ -92,6 +95,25 @@ pub struct Dist {
     /// Also the seeds of this inventory (cluster.toml) in target/dist/seeds
     #[arg(long)]
     pub inventory: Option<PathBuf>,
+    /// Also the master, agent and base images in target/dist/images (slow the first time: the
+    /// roots are cached after), and the Packer templates starting from that base image
+    #[arg(long)]
+    pub images: bool,
+}
+
+#[derive(Args)]
+pub struct Image {
+    /// master or agent; base is the system without Docker or a role (Packer's qemu source)
+    #[arg(long, value_enum)]
+    pub role: crate::image::Kind,
+    #[command(flatten)]
+    pub inputs: RepoInputs,
+    /// Inventory (cluster.toml) whose suite and mirror are used instead of this host's
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
+    /// Directory the image is written into [default: target/dist/images]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

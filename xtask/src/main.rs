@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Step::Dist(step) => step.run(&build),
         Step::Seeds(step) => step.run(&build),
         Step::Packer(step) => step.run(&build),
+        Step::Image(step) => step.run(&build),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

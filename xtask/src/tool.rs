@@ -31,6 +31,22 @@ impl Tools {
         self.run_env(purpose, program, args, &[])
     }
 
+    /// Runs `program args...` with `input` on its standard input, letting its output through
+    /// (sfdisk reads its partition script there).
+    pub fn run_stdin(
+        &self,
+        purpose: &str,
+        program: &str,
+        args: &[&str],
+        input: &str,
+    ) -> Result<()> {
+        cmd!(self.sh, "{program} {args...}")
+            .quiet()
+            .stdin(input)
+            .run()
+            .with_context(|| format!("failed to {purpose}"))
+    }
+
     /// Runs `program args...` with extra environment variables, letting its output through (apt's
     /// own progress lines, for instance).
     pub fn run_env(

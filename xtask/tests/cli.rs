@@ -76,6 +76,35 @@ fn bundle_refuses_an_unsupported_suite_before_anything_is_built() {
 }
 
 #[test]
+fn image_names_the_roles_it_knows_and_refuses_a_bad_suite_before_building() {
+    let (ok, stderr) = xtask(&["image", "--role", "worker"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("invalid value 'worker' for '--role <ROLE>'")
+            && stderr.contains("[possible values: base, master, agent]"),
+        "{stderr}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("images");
+    let (ok, stderr) = xtask(&[
+        "image",
+        "--role",
+        "master",
+        "--suite",
+        "sid",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("error: --suite \"sid\" is not supported"),
+        "{stderr}"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
 fn a_bad_inventory_is_named_before_any_seed_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let example =

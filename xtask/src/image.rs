@@ -1,0 +1,650 @@
+//! `cargo xtask image --role base|master|agent`: a bootable qcow2 built without booting a VM.
+//!
+//! A flat sequence of steps, as mkosi does it: **install** (mmdebstrap: the base system from the
+//! Debian mirror, the role and its mesos/marathon from the signed repository), **configure** (the
+//! repository baked in at `/srv/mesos-roles` with its deb822 source and keyring, the overlays, the
+//! boot files), **clean** (golden-image hygiene: no machine-id, host keys, apt lists, logs,
+//! cloud-init instance, Docker engine id), **normalise** (mtimes clamped to SOURCE_DATE_EPOCH), then
+//! **make disk** (`disk.rs`) and **convert** to qcow2. The root after normalise is cached under
+//! `<cache>/images/`, keyed by a hash of everything that goes into it, so unchanged inputs go
+//! straight to the disk.
+//!
+//! Services never start at build time: mmdebstrap puts a `policy-rc.d` that refuses every start into
+//! the root while it installs and removes it after; the clean step checks that it is gone.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Artifact;
+use crate::progress::Step;
+use crate::tool::Tools;
+
+/// Where the signed repository lives on the node: what `repo::sources_example` points at.
+pub const REPO_PATH: &str = "srv/mesos-roles";
+/// The repository's deb822 source on the node.
+pub const SOURCES_PATH: &str = "etc/apt/sources.list.d/mesos-roles.sources";
+/// Bumped when a step changes what it puts into the root, so stale cached roots are not reused.
+const RECIPE: &str = "image-root-1";
+
+/// What an image is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The system, cloud-init, SSH and the baked repository; no Docker, no role (Packer's qemu
+    /// source starts from it).
+    Base,
+    Master,
+    Agent,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Base => "base",
+            Kind::Master => "master",
+            Kind::Agent => "agent",
+        }
+    }
+
+    fn role_package(self) -> Option<&'static str> {
+        match self {
+            Kind::Base => None,
+            Kind::Master => Some(crate::inventory::Role::Master.package()),
+            Kind::Agent => Some(crate::inventory::Role::Agent.package()),
+        }
+    }
+}
+
+pub struct Options {
+    pub kind: Kind,
+    pub version: String,
+    pub suite: String,
+    pub arch: String,
+    /// The Debian mirror for the base system (the host's, or the inventory's).
+    pub mirror: String,
+    /// A signed repository (`repo::run`'s output) holding the role packages and mesos/marathon.
+    pub repo: PathBuf,
+    /// The directory the qcow2 is written into.
+    pub out: PathBuf,
+    pub source_date_epoch: u64,
+}
+
+impl crate::flags::Image {
+    /// The role packages and a signed repository of them and `upstream/` (in a scratch directory:
+    /// the image carries its own copy), then the image.
+    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+        let inventory = match &self.inventory {
+            Some(path) => Some(crate::inventory::Inventory::load(path)?),
+            None => None,
+        };
+        let suite = match (&self.inputs.suite, &inventory) {
+            (None, Some(inventory)) => inventory.cluster.suite.clone(),
+            _ => build.suite(self.inputs.suite.clone())?,
+        };
+        let mirror = match inventory.as_ref().and_then(|i| i.cluster.mirror.clone()) {
+            Some(mirror) => mirror,
+            None => crate::mirror::debian()?,
+        };
+        let version = build.version(self.inputs.version);
+        let scratch = scratch_dir("repo-")?;
+        let debs = crate::debs::run(&crate::debs::Options {
+            version: version.clone(),
+            out: scratch.path().join("debs"),
+            source_date_epoch: build.source_date_epoch,
+        })?;
+        let arch = crate::project::host_arch(&build.tools)?;
+        let repo = scratch.path().join("repo");
+        crate::repo::run(&crate::repo::Options {
+            suite: suite.clone(),
+            arch: arch.clone(),
+            out: repo.clone(),
+            debs: debs.into_iter().map(|a| a.path).collect(),
+            upstream: Some(build.upstream(self.inputs.upstream)),
+            signing_key: crate::signing::KeySource::resolve(self.inputs.signing_key),
+            source_date_epoch: build.source_date_epoch,
+            closure: false,
+        })?;
+        run(
+            &build.tools,
+            &Options {
+                kind: self.role,
+                version,
+                suite,
+                arch,
+                mirror,
+                repo,
+                out: self
+                    .out
+                    .unwrap_or_else(|| crate::project::dist_dir().join("images")),
+                source_date_epoch: build.source_date_epoch,
+            },
+        )
+        .map(drop)
+    }
+}
+
+/// The image's file name.
+pub fn file_name(options: &Options) -> String {
+    format!(
+        "mesos-roles-{}-{}-{}-{}.qcow2",
+        options.kind.name(),
+        options.version,
+        options.suite,
+        options.arch
+    )
+}
+
+/// Builds the image (reusing a cached root when its inputs are unchanged) and returns it.
+pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
+    crate::project::check_suite(&options.suite)?;
+    let kernel = kernel_package(&options.arch)?;
+    let step = Step::start(format!(
+        "image {} {} {} -> {}",
+        options.kind.name(),
+        options.suite,
+        options.arch,
+        options.out.display()
+    ));
+    let packages = packages(options, kernel);
+    let cache = crate::project::cache_dir().join("images");
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create the cache {}", cache.display()))?;
+    let key = cache_key(options, &packages)?;
+    let root = cache.join(format!(
+        "{}-{}-{}-{key}",
+        options.kind.name(),
+        options.suite,
+        options.arch
+    ));
+    // One build of a root at a time: a second waits, then finds it cached.
+    let lock = File::create(cache.join(format!("{}.lock", options.kind.name())))?;
+    lock.lock()?;
+    if root.is_dir() {
+        step.note(format!("root unchanged: cached {}", root.display()));
+    } else {
+        let work = tempfile::Builder::new()
+            .prefix(".build-")
+            .tempdir_in(&cache)?;
+        let new = work.path().join("root");
+        let installed = install(tools, options, &packages, &new, &step);
+        // The file-mirror hook bind-mounts the repository into the root; whatever happened,
+        // nothing may stay mounted before the work directory is deleted.
+        unmount_below(tools, work.path())?;
+        installed?;
+        configure(options, &new, &step)?;
+        clean(&new, &options.repo, &step)?;
+        normalise(tools, &new, options.source_date_epoch, &step)?;
+        std::fs::rename(&new, &root).context("cannot move the new root into the cache")?;
+    }
+    prune(&cache, &root, &step)?;
+    let artifact = make_disk(tools, options, &root, &step)?;
+    step.done();
+    Ok(artifact)
+}
+
+/// How many cached roots of one role, suite and architecture are kept: a new epoch or package
+/// version makes a new one (~1.3 GB for a role), so the least recently used go.
+const KEEP: usize = 3;
+
+/// Marks `root` as used now (a `.used` file beside it: the root's own mtimes are normalised) and
+/// removes the least recently used roots beyond [`KEEP`] of the same role, suite and architecture.
+/// Called under the role's lock, so no other build is reading a root of this role.
+fn prune(cache: &Path, root: &Path, step: &Step) -> Result<()> {
+    let used = |dir: &Path| {
+        dir.with_file_name(format!(
+            "{}.used",
+            dir.file_name().unwrap_or_default().to_string_lossy()
+        ))
+    };
+    std::fs::write(used(root), "")?;
+    let name = root.file_name().unwrap_or_default().to_string_lossy();
+    // `<role>-<suite>-<arch>-`: the name without its key.
+    let prefix = &name[..name.rfind('-').unwrap_or(0) + 1];
+    let mut roots: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(cache)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .map(|p| {
+            let time = std::fs::metadata(used(&p))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (time, p)
+        })
+        .collect();
+    roots.sort_by_key(|r| std::cmp::Reverse(r.0));
+    for (_, old) in roots.into_iter().skip(KEEP) {
+        step.note(format!(
+            "removing the least recently used root {}",
+            old.display()
+        ));
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove the cached root {}", old.display()))?;
+        remove(&used(&old))?;
+    }
+    Ok(())
+}
+
+/// The cloud kernel where Debian has one; the disk boots with GRUB for BIOS, so x86 only.
+fn kernel_package(arch: &str) -> Result<&'static str> {
+    match arch {
+        "amd64" => Ok("linux-image-cloud-amd64"),
+        other => bail!(
+            "images are built for amd64 only (the disk boots with GRUB for BIOS), not {other}: build on an amd64 host"
+        ),
+    }
+}
+
+/// What goes into the root besides minbase.
+fn packages(options: &Options, kernel: &str) -> Vec<String> {
+    let mut packages = vec![
+        kernel,
+        "initramfs-tools",
+        "systemd",
+        "systemd-sysv",
+        "udev",
+        "dbus",
+        "cloud-init",
+        // growpart: cloud-init grows the root partition to the real disk.
+        "cloud-guest-utils",
+        "openssh-server",
+        "sudo",
+        "iproute2",
+        // cloud-init renders the network for ifupdown on Debian.
+        "ifupdown",
+        if options.suite == "bookworm" {
+            "isc-dhcp-client"
+        } else {
+            "dhcpcd-base"
+        },
+        "e2fsprogs",
+        "procps",
+    ];
+    if let Some(role) = options.kind.role_package() {
+        // docker.io needs AppArmor's parser: Debian's kernel enables AppArmor, and mmdebstrap
+        // skips Recommends.
+        packages.extend(["apparmor", "docker.io", role]);
+        if options.suite != "bookworm" {
+            // From trixie on the docker command is only a Recommends of docker.io.
+            packages.push("docker-cli");
+        }
+    }
+    packages.into_iter().map(String::from).collect()
+}
+
+/// A hash of everything the cached root is made of: the recipe, suite, architecture, mirror,
+/// packages, epoch, the repository's files, the overlays and the boot files.
+fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
+    let mut hash = Sha256::new();
+    let line = format!(
+        "{RECIPE}\n{}\n{}\n{}\n{}\n{packages:?}\n{}\n",
+        options.kind.name(),
+        options.suite,
+        options.arch,
+        options.mirror,
+        options.source_date_epoch
+    );
+    hash.update(line.as_bytes());
+    let overlays = crate::project::root().join("overlays");
+    for dir in [&options.repo, &overlays] {
+        for file in files_below(dir)? {
+            hash.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
+            hash.update(
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
+            );
+        }
+    }
+    for (path, text) in crate::disk::boot_files()? {
+        hash.update(path.as_bytes());
+        hash.update(text.as_bytes());
+    }
+    Ok(hex::encode(&hash.finalize()[..8]))
+}
+
+/// Every file below `dir`, sorted (none if `dir` does not exist).
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(files);
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(files_below(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+/// install: mmdebstrap builds the root from the mirror and the signed repository (trusted through
+/// its keyring, never `trusted=yes`).
+fn install(
+    tools: &Tools,
+    options: &Options,
+    packages: &[String],
+    root: &Path,
+    parent: &Step,
+) -> Result<()> {
+    let step = parent.child(format!(
+        "install {} packages with mmdebstrap",
+        packages.len()
+    ));
+    let include = format!("--include={}", packages.join(","));
+    let debian = format!("deb {} {} main", options.mirror, options.suite);
+    let repo = options.repo.canonicalize()?;
+    let ours = format!(
+        "deb [signed-by={}] file:{} {} main",
+        repo.join(crate::repo::KEYRING).display(),
+        repo.display(),
+        options.suite
+    );
+    let root_arg = root.to_string_lossy();
+    tools.run_env(
+        "build the image's root with mmdebstrap",
+        "mmdebstrap",
+        &[
+            "--quiet",
+            "--mode=root",
+            "--variant=minbase",
+            "--format=directory",
+            &include,
+            // Snapshot mirrors serve Release files whose Valid-Until has passed.
+            "--aptopt=Acquire::Check-Valid-Until \"false\"",
+            // apt hands file: packages to dpkg by path: the hook makes that path exist in the root.
+            "--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount",
+            &options.suite,
+            &root_arg,
+            &debian,
+            &ours,
+        ],
+        // mmdebstrap clamps what it creates to this, as Debian's reproducible-builds tooling does.
+        &[("SOURCE_DATE_EPOCH", &options.source_date_epoch.to_string())],
+    )?;
+    step.done();
+    Ok(())
+}
+
+/// configure: the repository baked in with its source and keyring, the mirror as the only other
+/// source, the overlays (`overlays/all/`, then `overlays/<kind>/`), the boot files.
+fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
+    let step = parent.child("configure");
+    let repo = root.join(REPO_PATH);
+    let mut count = 0;
+    for file in files_below(&options.repo)? {
+        let relative = file.strip_prefix(&options.repo)?;
+        // The keyring and the example source go where the source expects them, not into the repo.
+        if relative == Path::new(crate::repo::KEYRING)
+            || relative == Path::new(crate::repo::SOURCES)
+        {
+            continue;
+        }
+        copy(&file, &repo.join(relative))?;
+        count += 1;
+    }
+    copy(
+        &options.repo.join(crate::repo::KEYRING),
+        &root.join("usr/share/keyrings").join(crate::repo::KEYRING),
+    )?;
+    write(
+        &root.join(SOURCES_PATH),
+        &crate::repo::sources_example(&options.suite),
+    )?;
+    write(
+        &root.join("etc/apt/sources.list"),
+        &format!("deb {} {} main\n", options.mirror, options.suite),
+    )?;
+    step.note(format!(
+        "repository: {count} files in /{REPO_PATH}, source /{SOURCES_PATH}"
+    ));
+    let overlays = crate::project::root().join("overlays");
+    for dir in [overlays.join("all"), overlays.join(options.kind.name())] {
+        for file in files_below(&dir)? {
+            copy(&file, &root.join(file.strip_prefix(&dir)?))?;
+        }
+    }
+    for (path, text) in crate::disk::boot_files()? {
+        write(&root.join(path), &text)?;
+    }
+    // cloud-init sets the real name at first boot.
+    write(&root.join("etc/hostname"), "localhost\n")?;
+    step.done();
+    Ok(())
+}
+
+/// clean: what a golden image must not carry, because each node must make its own (machine-id,
+/// SSH host keys, Docker's engine id, cloud-init's instance) or because it is the build's (apt lists
+/// and caches, logs, the build host's resolver, the file-mirror hook's empty mount points).
+fn clean(root: &Path, repo: &Path, parent: &Step) -> Result<()> {
+    let step = parent.child("clean");
+    // Empty, not absent: systemd then treats the first boot as the first boot and writes a new one.
+    write(&root.join("etc/machine-id"), "")?;
+    remove(&root.join("var/lib/dbus/machine-id"))?;
+    for name in read_names(&root.join("etc/ssh"))? {
+        if name.starts_with("ssh_host_") {
+            remove(&root.join("etc/ssh").join(name))?;
+        }
+    }
+    for dir in [
+        "var/lib/apt/lists",
+        "var/cache/apt",
+        "var/lib/cloud",
+        "tmp",
+        "var/tmp",
+    ] {
+        empty_dir(&root.join(dir))?;
+    }
+    std::fs::create_dir_all(root.join("var/lib/apt/lists/partial"))?;
+    for path in [
+        "var/lib/docker/engine-id",
+        "etc/resolv.conf",
+        "var/cache/ldconfig/aux-cache",
+        "var/lib/systemd/random-seed",
+        "var/lib/dpkg/status-old",
+        "var/lib/dpkg/available-old",
+        "var/cache/debconf/config.dat-old",
+        "var/cache/debconf/templates.dat-old",
+        "var/cache/debconf/passwords.dat-old",
+    ] {
+        remove(&root.join(path))?;
+    }
+    remove_files_below(&root.join("var/log"))?;
+    // The hook's mount point is the repository's path on this host: drop the empty directories.
+    let mut dir = root.join(repo.canonicalize()?.strip_prefix("/")?);
+    while dir != root && std::fs::remove_dir(&dir).is_ok() {
+        dir.pop();
+    }
+    for leftover in ["usr/sbin/policy-rc.d", "sbin/start-stop-daemon.REAL"] {
+        if root.join(leftover).exists() {
+            bail!("/{leftover} is still in the root: mmdebstrap did not clean up after itself");
+        }
+    }
+    step.done();
+    Ok(())
+}
+
+/// normalise: every mtime later than SOURCE_DATE_EPOCH clamped to it (what the build wrote);
+/// the packages' own files keep theirs.
+fn normalise(tools: &Tools, root: &Path, epoch: u64, parent: &Step) -> Result<()> {
+    let step = parent.child("normalise mtimes");
+    let date = format!("@{epoch}");
+    tools.run(
+        "clamp the root's mtimes to SOURCE_DATE_EPOCH",
+        "find",
+        &[
+            &root.to_string_lossy(),
+            "-newermt",
+            &date,
+            "-exec",
+            "touch",
+            "--no-dereference",
+            "--date",
+            &date,
+            "{}",
+            "+",
+        ],
+    )?;
+    step.done();
+    Ok(())
+}
+
+/// make disk: the raw disk (`disk.rs`), then qcow2 with zstd-compressed clusters, renamed into
+/// place whole.
+fn make_disk(tools: &Tools, options: &Options, root: &Path, parent: &Step) -> Result<Artifact> {
+    let step = parent.child("make disk");
+    std::fs::create_dir_all(&options.out)
+        .with_context(|| format!("cannot create {}", options.out.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".image-")
+        .tempdir_in(&options.out)?;
+    let raw = work.path().join("disk.raw");
+    let fs_bytes = crate::disk::make(tools, root, &raw, options.source_date_epoch)?;
+    step.note(format!("raw disk: {} MiB filesystem", fs_bytes >> 20));
+    let qcow2 = work.path().join("disk.qcow2");
+    tools.run(
+        "convert the raw disk to qcow2 with qemu-img",
+        "qemu-img",
+        &[
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            "-c",
+            "-o",
+            "compression_type=zstd",
+            &raw.to_string_lossy(),
+            &qcow2.to_string_lossy(),
+        ],
+    )?;
+    let path = options.out.join(file_name(options));
+    std::fs::rename(&qcow2, &path)
+        .with_context(|| format!("cannot move the image to {}", path.display()))?;
+    let sha256 = sha256_file(&path)?;
+    let size = std::fs::metadata(&path)?.len();
+    step.note(format!("{} ({:.1} MB)", path.display(), size as f64 / 1e6));
+    step.done();
+    Ok(Artifact {
+        kind: "image".into(),
+        path,
+        sha256,
+    })
+}
+
+/// The image's sha256, streamed (images are too large to hold in memory).
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut hash = Sha256::new();
+    let mut file = File::open(path)?;
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+/// Unmounts whatever is mounted below `dir`, deepest first.
+fn unmount_below(tools: &Tools, dir: &Path) -> Result<()> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|p| Path::new(p).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        tools.run(
+            "unmount what a failed mmdebstrap left mounted",
+            "umount",
+            &[point],
+        )?;
+    }
+    Ok(())
+}
+
+/// A scratch directory in the cache, readable by apt's `_apt` user (it reads `file:` sources).
+pub fn scratch_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    let base = crate::project::cache_dir().join("images");
+    std::fs::create_dir_all(&base)?;
+    let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&base)?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    Ok(dir)
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // Never through a symlink the root may have there (resolv.conf is one on some systems).
+    remove(path)?;
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn read_names(dir: &Path) -> Result<Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    Ok(entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
+/// Removes everything in `dir`, keeping `dir`.
+fn empty_dir(dir: &Path) -> Result<()> {
+    for name in read_names(dir)? {
+        let path = dir.join(name);
+        if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        }
+        .with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes the files below `dir`, keeping the directories (packages own them, and services expect
+/// them: /var/log/apt, /var/log/journal...).
+fn remove_files_below(dir: &Path) -> Result<()> {
+    for name in read_names(dir)? {
+        let path = dir.join(name);
+        if path.is_dir() && !path.is_symlink() {
+            remove_files_below(&path)?;
+        } else {
+            remove(&path)?;
+        }
+    }
+    Ok(())
+}
