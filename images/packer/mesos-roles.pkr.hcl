@@ -97,6 +97,8 @@ source "qemu" "mesos-roles" {
   disk_image       = true
   use_backing_file = false
   format           = "qcow2"
+  # Compressed, as the native images are.
+  disk_compression = true
   disk_size        = var.disk_size
   disk_interface   = "virtio"
   net_device       = "virtio-net"
