@@ -278,15 +278,15 @@ impl Vm {
 
     /// `systemctl is-active` and `is-enabled` of a unit.
     fn unit(&self, unit: &str) -> Result<(String, String)> {
-        // The answer is the last line: for zookeeper (a SysV script) systemctl first says how it
-        // redirects to systemd-sysv-install.
+        // stderr dropped: for zookeeper (a SysV script) systemctl says there how it redirects to
+        // systemd-sysv-install.
         let last = |command: String| -> Result<String> {
             let out = self.try_ssh(&command, None)?.1;
             Ok(out.lines().last().unwrap_or_default().trim().to_string())
         };
         Ok((
-            last(format!("systemctl is-active {unit}"))?,
-            last(format!("systemctl is-enabled {unit}"))?,
+            last(format!("systemctl is-active {unit} 2>/dev/null"))?,
+            last(format!("systemctl is-enabled {unit} 2>/dev/null"))?,
         ))
     }
 }
