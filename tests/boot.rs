@@ -233,7 +233,18 @@ impl Vm {
             }
             std::thread::sleep(Duration::from_secs(2));
         }
-        let status = self.ssh("cloud-init status --wait --long; true")?;
+        // sshd may restart under us while cloud-init configures it: retry until an answer comes.
+        let status = loop {
+            let (_, out) = self.try_ssh("cloud-init status --wait --long", None)?;
+            if out.contains("status:") {
+                break out;
+            }
+            ensure!(
+                self.started.elapsed() < BOOT_TIMEOUT,
+                "no answer from cloud-init status: {out}"
+            );
+            std::thread::sleep(Duration::from_secs(2));
+        };
         let at = self.started.elapsed();
         ensure!(
             status.contains("status: done"),
