@@ -222,6 +222,7 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
         upstream: Some(upstream),
         signing_key: KeySource::Development(dir.path().join("key.asc")),
         closure: true,
+        inventory: None,
         images: None,
     })?;
     let manifest = xtask::manifest::Manifest::read(&out)?;

@@ -205,6 +205,9 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
         upstream: None,
         signing_key: xtask::signing::KeySource::Development(key.path().join("key.asc")),
         closure: false,
+        inventory: Some(xtask::inventory::Inventory::load(
+            &mesos_roles_tests::workspace().join("cluster.toml"),
+        )?),
         images: None,
     })?;
     let manifest = xtask::manifest::Manifest::read(out.path())?;
@@ -244,6 +247,18 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
     assert_eq!(paths("apt-source"), ["repo/mesos-roles.sources"]);
     assert!(paths("repo-index").contains(&"repo/dists/bookworm/Release".to_string()));
     assert_eq!(paths("repo-index").len(), 9);
+    // With --inventory: each node's seed files and image.
+    assert_eq!(
+        paths("seed-image"),
+        [
+            "seeds/agent-1.cidata.img",
+            "seeds/master-1.cidata.img",
+            "seeds/master-2.cidata.img",
+            "seeds/master-3.cidata.img"
+        ]
+    );
+    assert_eq!(paths("seed").len(), 12);
+    assert!(paths("seed").contains(&"seeds/master-1/user-data".to_string()));
     for artifact in &manifest.artifacts {
         let bytes = std::fs::read(out.path().join(&artifact.path))?;
         assert_eq!(artifact.sha256, hex::encode(Sha256::digest(&bytes)));

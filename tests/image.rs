@@ -12,21 +12,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use mesos_roles_tests::{build_shipped_debs, doubles, require_root_and_tools, run, scratch};
-use xtask::image::{Kind, Options};
-use xtask::signing::KeySource;
+use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION, test_key};
+use mesos_roles_tests::{require_root_and_tools, run, scratch};
+use xtask::image::Kind;
 
-const EPOCH: u64 = 1_700_000_000;
-const VERSION: &str = "1.0.0-1";
-const SUITE: &str = "bookworm";
 /// The partition's offset in the disk (sfdisk's `start=2048`).
 const OFFSET: u64 = 1 << 20;
-
-/// A key kept in the cache, so the repository's bytes (and so the cached roots' key) stay the
-/// same from run to run, and `dist --images` finds the roots the other tests made.
-fn test_key() -> KeySource {
-    KeySource::Development(xtask::project::cache_dir().join("images/test-signing-key.asc"))
-}
 
 /// What building and reading back an image takes.
 const TOOLS: &[&str] = &[
@@ -39,51 +30,10 @@ const TOOLS: &[&str] = &[
     "e2fsck",
 ];
 
-static REPO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Builds the image of `kind` into `dir/out` from a repository of the role packages and the doubles.
+/// Builds the image of `kind` into `dir/out` (the tools checked first).
 fn build(kind: Kind, dir: &Path) -> Result<PathBuf> {
     require_root_and_tools(TOOLS)?;
-    // One repository at a time: the tests share the signing key, made by the first.
-    let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let debs = build_shipped_debs(&dir.join("debs"), VERSION)?;
-    let upstream = dir.join("upstream");
-    doubles::build_all(&upstream)?;
-    // A repository in a scratch directory apt's `_apt` user can read (it reads file: sources).
-    let repo_dir = xtask::image::scratch_dir("test-repo-")?;
-    let repo = repo_dir.path().join("repo");
-    let arch = mesos_roles_tests::host_arch()?;
-    xtask::repo::run(&xtask::repo::Options {
-        suite: SUITE.into(),
-        arch: arch.clone(),
-        out: repo.clone(),
-        debs,
-        upstream: Some(upstream),
-        signing_key: test_key(),
-        source_date_epoch: EPOCH,
-        closure: false,
-    })?;
-    drop(guard);
-    let tools = xtask::tool::Tools::new()?;
-    let artifact = xtask::image::run(
-        &tools,
-        &Options {
-            kind,
-            version: VERSION.into(),
-            suite: SUITE.into(),
-            arch,
-            mirror: xtask::mirror::debian()?,
-            repo,
-            out: dir.join("out"),
-            source_date_epoch: EPOCH,
-        },
-    )?;
-    ensure!(artifact.kind == "image");
-    ensure!(
-        artifact.path.file_name().unwrap().to_string_lossy()
-            == format!("mesos-roles-{}-{VERSION}-{SUITE}-amd64.qcow2", kind.name())
-    );
-    Ok(artifact.path)
+    Ok(images::build(kind, dir)?.0)
 }
 
 /// The image's ext4 root, read with debugfs at the partition's offset (no mount, no loop device).
@@ -484,10 +434,10 @@ fn dist_with_images_lists_the_three_images_in_the_manifest() -> Result<()> {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )?;
     let upstream = dir.path().join("upstream");
-    doubles::build_all(&upstream)?;
+    mesos_roles_tests::doubles::build_all(&upstream)?;
     let out = dir.path().join("dist");
     // The same inputs as the other tests' images: their cached roots are reused.
-    let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let guard = images::repo_lock();
     xtask::dist::run(&xtask::dist::Options {
         version: VERSION.into(),
         source_date_epoch: EPOCH,
@@ -500,6 +450,7 @@ fn dist_with_images_lists_the_three_images_in_the_manifest() -> Result<()> {
         images: Some(xtask::dist::ImageInputs {
             mirror: xtask::mirror::debian()?,
         }),
+        inventory: None,
     })?;
     drop(guard);
     let manifest = xtask::manifest::Manifest::read(&out)?;

@@ -34,6 +34,7 @@ fn dist() -> Result<&'static Path> {
         signing_key: xtask::signing::KeySource::resolve(None),
         closure: false,
         images: None,
+        inventory: None,
     })?;
     Ok(DIST.get_or_init(|| dir).path())
 }

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod doubles;
+pub mod images;
 /// The nodes' machinery lives in the pipeline (`cargo xtask verify` boots clusters too); the tests
 /// keep their paths.
 pub use xtask::netns as net;

@@ -146,31 +146,18 @@ pub fn run(options: &Options) -> Result<Artifact> {
     })
 }
 
-/// Every regular file below `dir`, sorted.
+/// Every regular file below the repository `dir`, sorted.
 fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(current) = dirs.pop() {
-        let entries = std::fs::read_dir(&current).with_context(|| {
-            format!(
-                "cannot read the repository {}: build it with cargo xtask repo --closure",
-                current.display()
-            )
-        })?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    crate::project::files_below(dir).with_context(|| {
+        format!(
+            "cannot read the repository {}: build it with cargo xtask repo --closure",
+            dir.display()
+        )
+    })
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
+/// The sha256 of a file, streamed (images and bundles do not fit in memory comfortably).
+pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut hasher = Sha256::new();

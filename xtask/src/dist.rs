@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::manifest::Manifest;
 use crate::progress::Step;
 use crate::signing::KeySource;
-use crate::{bundle, debs, repo};
+use crate::{bundle, debs, repo, seeds};
 
 pub struct Options {
     pub version: String,
@@ -22,6 +22,8 @@ pub struct Options {
     pub signing_key: KeySource,
     /// The dependency closure in the repository, and the bundle.
     pub closure: bool,
+    /// The seeds of this inventory (`--inventory`), in `seeds/`.
+    pub inventory: Option<crate::inventory::Inventory>,
     /// The base, master and agent images (from the repository just written and `mirror`).
     pub images: Option<ImageInputs>,
 }
@@ -43,6 +45,12 @@ impl crate::flags::Dist {
             upstream: Some(build.upstream(self.inputs.upstream)),
             signing_key: KeySource::resolve(self.inputs.signing_key),
             closure: self.closure,
+            // Read and checked before anything is built.
+            inventory: self
+                .inventory
+                .as_deref()
+                .map(crate::inventory::Inventory::load)
+                .transpose()?,
             images: match self.images {
                 true => Some(ImageInputs {
                     mirror: crate::mirror::debian()?,
@@ -83,6 +91,13 @@ pub fn run(options: &Options) -> Result<()> {
             source_date_epoch: options.source_date_epoch,
         })?);
     }
+    if let Some(inventory) = &options.inventory {
+        artifacts.extend(seeds::run(&seeds::Options {
+            inventory: inventory.clone(),
+            out: dist.join("seeds"),
+            source_date_epoch: options.source_date_epoch,
+        })?);
+    }
     if let Some(images) = &options.images {
         let tools = crate::tool::Tools::new()?;
         for kind in [
@@ -104,6 +119,21 @@ pub fn run(options: &Options) -> Result<()> {
                 },
             )?);
         }
+        // The same images through Packer: its qemu source starts from the base image just built.
+        let name = bundle::name(&options.version, &options.suite, &options.arch);
+        let base = artifacts
+            .iter()
+            .find(|a| a.kind == "image" && a.path.to_string_lossy().contains("-base-"))
+            .map(|a| a.path.clone())
+            .context("the base image is not among the images just built")?;
+        artifacts.extend(crate::packer::run(&crate::packer::Options {
+            version: options.version.clone(),
+            suite: options.suite.clone(),
+            arch: options.arch.clone(),
+            base_image: base,
+            bundle: dist.join(format!("{name}.tar.gz")),
+            out: dist.join("packer"),
+        })?);
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest {

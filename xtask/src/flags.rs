@@ -23,6 +23,11 @@ pub enum Step {
     Bundle(Bundle),
     /// Run the default pipeline and write target/dist/manifest.json.
     Dist(Dist),
+    /// Write a cloud-init NoCloud seed per node of an inventory: target/dist/seeds/<node>/ and
+    /// <node>.cidata.img.
+    Seeds(Seeds),
+    /// Write the Packer templates (qemu and amazon-ebs) of the images: target/dist/packer/.
+    Packer(Packer),
     /// Build a bootable qcow2 image without booting a VM: target/dist/images/
     /// mesos-roles-<role>-<version>-<suite>-<arch>.qcow2 (see README.md, "Images").
     Image(Image),
@@ -89,8 +94,11 @@ pub struct Dist {
     /// this host's Debian mirror the first time; cached after)
     #[arg(long)]
     pub closure: bool,
+    /// Also the seeds of this inventory (cluster.toml) in target/dist/seeds
+    #[arg(long)]
+    pub inventory: Option<PathBuf>,
     /// Also the master, agent and base images in target/dist/images (slow the first time: the
-    /// roots are cached after)
+    /// roots are cached after), and the Packer templates starting from that base image
     #[arg(long)]
     pub images: bool,
 }
@@ -124,4 +132,35 @@ pub struct Verify {
     /// Test only: NODE:PATH=TEXT written on a node after its install, Mesos restarted
     #[arg(long, hide = true)]
     pub tamper: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct Seeds {
+    /// The cluster inventory (see cluster.toml)
+    #[arg(long)]
+    pub inventory: PathBuf,
+    /// Seeds directory, replaced whole [default: target/dist/seeds]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Packer {
+    /// Debian version of the role packages [default: the workspace version]
+    #[arg(long)]
+    pub version: Option<String>,
+    /// bookworm or trixie [default: this host's suite]
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// The base image the qemu source boots [default: the one `cargo xtask image --role base`
+    /// writes into target/dist/images]
+    #[arg(long)]
+    pub base_image: Option<PathBuf>,
+    /// The bundle the provisioning installs from [default: the one `cargo xtask bundle` writes
+    /// into target/dist]
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Templates directory, replaced whole [default: target/dist/packer]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

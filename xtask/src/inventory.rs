@@ -48,6 +48,9 @@ pub struct Network {
     pub gateway: Option<String>,
     #[serde(default)]
     pub dns: Vec<String>,
+    /// The name the nodes' kernel gives the NIC the seeds configure.
+    #[serde(default = "default_interface")]
+    pub interface: String,
 }
 
 impl Default for Network {
@@ -56,12 +59,18 @@ impl Default for Network {
             prefix_len: default_prefix_len(),
             gateway: None,
             dns: Vec::new(),
+            interface: default_interface(),
         }
     }
 }
 
 fn default_prefix_len() -> u8 {
     24
+}
+
+/// The first virtio NIC of a qemu `pc` machine at PCI slot 3 (libvirt's and qemu's usual place).
+fn default_interface() -> String {
+    "ens3".to_string()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +201,18 @@ impl Inventory {
         }
         for (i, dns) in network.dns.iter_mut().enumerate() {
             *dns = answers::ipv4(dns).map_err(|e| field(&format!("network.dns[{i}]"), e))?;
+        }
+        // The kernel's rule for interface names: 1-15 bytes, no `/`, `:` or white space.
+        let name_ok = (1..=15).contains(&network.interface.len())
+            && network
+                .interface
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !name_ok {
+            bail!(
+                "network.interface: `{}` is not an interface name: give the name the nodes' kernel gives their NIC (1-15 letters, digits, `-`, `_`, `.`; ens3 for qemu's first virtio NIC, eth0 with net.ifnames=0)",
+                network.interface
+            );
         }
         Ok(())
     }
@@ -523,6 +544,10 @@ mod tests {
             (
                 inventory(&one, "").replace("bookworm", "buster"),
                 "cluster.suite: `buster` is not supported",
+            ),
+            (
+                inventory(&one, "") + "[network]\ninterface = \"eth0:1\"\n",
+                "network.interface: `eth0:1` is not an interface name",
             ),
         ];
         for (text, expected) in cases {

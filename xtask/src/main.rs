@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Step::Repo(step) => step.run(&build),
         Step::Bundle(step) => step.run(&build),
         Step::Dist(step) => step.run(&build),
+        Step::Seeds(step) => step.run(&build),
+        Step::Packer(step) => step.run(&build),
         Step::Image(step) => step.run(&build),
         Step::Verify(step) => step.run(&build),
     });

@@ -398,61 +398,30 @@ pub fn sources_example(suite: &str) -> String {
 
 /// Writes every file into a temporary directory beside `out`, then puts it in `out`'s place.
 fn write(out: &Path, files: &[File]) -> Result<()> {
-    let parent = out
-        .parent()
-        .with_context(|| format!("--out {} has no parent directory", out.display()))?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = out.file_name().unwrap_or_default().to_string_lossy();
-    let new = tempfile::Builder::new()
-        .prefix(&format!(".{name}.new-"))
-        .tempdir_in(parent)
-        .with_context(|| {
-            format!(
-                "cannot create a temporary directory in {}",
-                parent.display()
-            )
-        })?;
-    for file in files {
-        let path = new.path().join(&file.path);
-        match &file.content {
-            Content::Bytes(bytes) => write_whole(&path, bytes)?,
-            Content::Copy(input) => {
-                let bytes = std::fs::read(input)
-                    .with_context(|| format!("cannot read {}", input.display()))?;
-                if Artifact::new("", PathBuf::new(), &bytes).sha256 != file.sha256 {
-                    bail!(
-                        "{} changed while the repository was being built: run again",
-                        input.display()
-                    );
+    crate::project::replace_dir(out, |new| {
+        for file in files {
+            let path = new.join(&file.path);
+            match &file.content {
+                Content::Bytes(bytes) => write_whole(&path, bytes)?,
+                Content::Copy(input) => {
+                    let bytes = std::fs::read(input)
+                        .with_context(|| format!("cannot read {}", input.display()))?;
+                    if Artifact::new("", PathBuf::new(), &bytes).sha256 != file.sha256 {
+                        bail!(
+                            "{} changed while the repository was being built: run again",
+                            input.display()
+                        );
+                    }
+                    write_whole(&path, &bytes)?;
                 }
-                write_whole(&path, &bytes)?;
             }
         }
-    }
-    // Directories world-readable: apt's `_apt` user reads file: repositories.
-    for dir in walk_dirs(new.path())? {
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    }
-    let new = new.keep();
-    let replaced = if out.exists() {
-        let old = tempfile::Builder::new()
-            .prefix(&format!(".{name}.old-"))
-            .tempdir_in(parent)?;
-        std::fs::rename(out, old.path().join(&*name))
-            .with_context(|| format!("cannot move the old {} aside", out.display()))?;
-        Some(old)
-    } else {
-        None
-    };
-    if let Err(e) = std::fs::rename(&new, out) {
-        if let Some(old) = &replaced {
-            let _ = std::fs::rename(old.path().join(&*name), out);
+        // Directories world-readable: apt's `_apt` user reads file: repositories.
+        for dir in walk_dirs(new)? {
+            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         }
-        let _ = std::fs::remove_dir_all(&new);
-        bail!("cannot move the new repository into {}: {e}", out.display());
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// `dir` and every directory below it.

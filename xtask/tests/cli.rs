@@ -103,3 +103,36 @@ fn image_names_the_roles_it_knows_and_refuses_a_bad_suite_before_building() {
     );
     assert!(!dir.exists());
 }
+
+#[test]
+fn a_bad_inventory_is_named_before_any_seed_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../cluster.toml")).unwrap();
+    // Two agents at one address.
+    let bad = example.replace("10.77.0.21", "10.77.0.13");
+    let inventory = dir.path().join("cluster.toml");
+    std::fs::write(&inventory, bad).unwrap();
+    let seeds = dir.path().join("seeds");
+    let (ok, stderr) = xtask(&[
+        "seeds",
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "--out",
+        seeds.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "agents[0] (agent-1).address: 10.77.0.13 is also the address of masters[2]: give each node its own address"
+        ),
+        "{stderr}"
+    );
+    assert!(!seeds.exists());
+    // dist checks it before building anything.
+    let (ok, stderr) = xtask(&["dist", "--inventory", inventory.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(stderr.contains("agents[0] (agent-1).address"), "{stderr}");
+    assert!(!stderr.contains("==> debs"), "{stderr}");
+}

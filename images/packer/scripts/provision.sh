@@ -1,0 +1,47 @@
+#!/bin/sh
+# Packer provisioning (root): the role, installed inert, and Docker, from the air-gapped bundle in
+# $BUNDLE; ROLE is master or agent. The same content `cargo xtask image` puts into its roots.
+set -eu
+: "${ROLE:?set ROLE to master or agent}" "${BUNDLE:?set BUNDLE to the bundle file}"
+
+# cloud-init must be done with the first boot before anything else changes the system.
+cloud-init status --wait >/dev/null || {
+	cloud-init status --long >&2
+	echo "provision.sh: cloud-init did not finish cleanly (above)" >&2
+	exit 1
+}
+
+work=$(mktemp -d)
+tar -xzf "$BUNDLE" -C "$work"
+set -- "$work"/mesos-roles-*/install.sh
+[ -f "$1" ] || { echo "provision.sh: $BUNDLE holds no install.sh: give a bundle of cargo xtask bundle" >&2; exit 1; }
+top=$(dirname "$1")
+
+# install.sh replaces the repository's source with one pointing into the bundle; a base image of
+# `cargo xtask image` has its own baked repository (/srv/mesos-roles), whose source comes back after.
+source_file=/etc/apt/sources.list.d/mesos-roles.sources
+saved=
+if [ -f "$source_file" ]; then
+	saved=$work/saved.sources
+	cp -p "$source_file" "$saved"
+fi
+
+# No answers: the role installs inert (docs/debconf.md); the node's seed configures it.
+sh "$top/install.sh" "$ROLE"
+# Docker as the images have it: docker.io with AppArmor's parser (the trixie docker command is a
+# Recommends). From the bundle's source alone, like install.sh.
+set -- docker.io apparmor
+if apt-cache show docker-cli >/dev/null 2>&1; then
+	set -- "$@" docker-cli
+fi
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	-o Dir::Etc::SourceList="$source_file" -o Dir::Etc::SourceParts=/nonexistent "$@"
+systemctl enable docker.service
+
+if [ -n "$saved" ]; then
+	cp -p "$saved" "$source_file"
+else
+	rm -f "$source_file"
+fi
+rm -rf "$work" "$BUNDLE"
+echo "provision.sh: mesos-$ROLE-role and Docker installed"

@@ -1,0 +1,224 @@
+//! The cloud-init seeds (`cargo xtask seeds`): one per node of the inventory, every user-data valid
+//! for `cloud-init schema`, the network-config rendered by cloud-init's own converter, the answers
+//! those of the inventory, the cidata image a clean vfat volume holding the same files, and two runs
+//! byte-identical (`dist --inventory` is checked in deb_format.rs). Needs cloud-init, dosfstools,
+//! mtools and python3-yaml (cloud-init's dependency).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+use mesos_roles_tests::{require_tools, run, scratch, workspace};
+use xtask::inventory::{Inventory, Role};
+
+const EPOCH: u64 = 1_700_000_000;
+
+fn example() -> Result<Inventory> {
+    Inventory::load(&workspace().join("cluster.toml"))
+}
+
+fn write_seeds(inventory: &Inventory, out: &Path) -> Result<Vec<xtask::manifest::Artifact>> {
+    xtask::seeds::run(&xtask::seeds::Options {
+        inventory: inventory.clone(),
+        out: out.to_path_buf(),
+        source_date_epoch: EPOCH,
+    })
+}
+
+/// A YAML file as JSON, read by the YAML library cloud-init itself uses.
+fn yaml(path: &Path) -> Result<serde_json::Value> {
+    let json = run(
+        "read YAML with python3-yaml",
+        Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+            ])
+            .arg(path),
+    )?;
+    Ok(serde_json::from_str(&json)?)
+}
+
+#[test]
+fn every_node_gets_a_seed_that_cloud_init_accepts() -> Result<()> {
+    require_tools(&["cloud-init", "fsck.vfat", "blkid", "mcopy", "python3"])?;
+    let inventory = example()?;
+    let dir = scratch("seeds")?;
+    let out = dir.path().join("seeds");
+    let artifacts = write_seeds(&inventory, &out)?;
+    let mut entries: Vec<String> = std::fs::read_dir(&out)?
+        .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_>>()?;
+    entries.sort();
+    let mut expected: Vec<String> = ["master-1", "master-2", "master-3", "agent-1"]
+        .iter()
+        .flat_map(|n| [n.to_string(), format!("{n}.cidata.img")])
+        .collect();
+    expected.sort();
+    assert_eq!(entries, expected, "one directory and one image per node");
+    assert_eq!(artifacts.len(), 4 * 4);
+
+    for node in inventory.nodes() {
+        let seed = out.join(&node.name);
+        let schema = run(
+            "check the user-data with cloud-init schema",
+            Command::new("cloud-init")
+                .args(["schema", "-c"])
+                .arg(seed.join("user-data")),
+        )?;
+        assert!(schema.contains("Valid cloud-config"), "{schema}");
+
+        let meta = yaml(&seed.join("meta-data"))?;
+        assert_eq!(meta["local-hostname"], node.name.as_str());
+        let id = meta["instance-id"].as_str().unwrap_or_default();
+        assert!(id.starts_with(&format!("example-{}-", node.name)), "{id}");
+
+        // cloud-init's own converter, to the ifupdown files the images use.
+        let eni = dir.path().join(format!("eni-{}", node.name));
+        run(
+            "render the network-config with cloud-init",
+            Command::new("cloud-init")
+                .args([
+                    "devel",
+                    "net-convert",
+                    "-k",
+                    "yaml",
+                    "-D",
+                    "debian",
+                    "-O",
+                    "eni",
+                    "-p",
+                ])
+                .arg(seed.join("network-config"))
+                .arg("-d")
+                .arg(&eni),
+        )?;
+        let interfaces =
+            std::fs::read_to_string(eni.join("etc/network/interfaces.d/50-cloud-init"))?;
+        assert!(
+            interfaces.contains(&format!(
+                "iface ens3 inet static\n    address {}/24\n",
+                node.address
+            )),
+            "{interfaces}"
+        );
+
+        // The image: a clean vfat volume labelled CIDATA holding the same three files.
+        let image = out.join(format!("{}.cidata.img", node.name));
+        run(
+            "check the seed image",
+            Command::new("fsck.vfat").arg("-n").arg(&image),
+        )?;
+        let label = run(
+            "read the seed image's label",
+            Command::new("blkid")
+                .args(["-o", "value", "-s", "LABEL"])
+                .arg(&image),
+        )?;
+        assert_eq!(label.trim(), "CIDATA");
+        for name in xtask::seeds::FILES {
+            let inside = run(
+                "read a file from the seed image",
+                Command::new("mcopy")
+                    .arg("-i")
+                    .arg(&image)
+                    .arg(format!("::/{name}"))
+                    .arg("-"),
+            )?;
+            assert_eq!(inside, std::fs::read_to_string(seed.join(name))?, "{name}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
+    require_tools(&["python3"])?;
+    let inventory = example()?;
+    let dir = scratch("seeds-answers")?;
+    let out = dir.path().join("seeds");
+    write_seeds(&inventory, &out)?;
+
+    let master = yaml(&out.join("master-2/user-data"))?;
+    assert_eq!(
+        master["write_files"][0]["content"],
+        "mesos-master-role mesos-master-role/masters string 1=10.77.0.11 2=10.77.0.12 3=10.77.0.13\n\
+         mesos-master-role mesos-master-role/self string 10.77.0.12\n\
+         mesos-master-role mesos-master-role/cluster-name string example\n"
+    );
+    let agent = yaml(&out.join("agent-1/user-data"))?;
+    assert_eq!(
+        agent["write_files"][0]["content"],
+        "mesos-agent-role mesos-agent-role/masters string 1=10.77.0.11 2=10.77.0.12 3=10.77.0.13\n\
+         mesos-agent-role mesos-agent-role/ip string 10.77.0.21\n\
+         mesos-agent-role mesos-agent-role/attributes string rack:r1\n\
+         mesos-agent-role mesos-agent-role/resources string cpus:2;mem:2048\n"
+    );
+    for node in inventory.nodes() {
+        let data = yaml(&out.join(&node.name).join("user-data"))?;
+        // The same answers `verify` hands its nodes.
+        assert_eq!(
+            data["write_files"][0]["content"],
+            inventory.selections(&node).as_str()
+        );
+        let path = data["write_files"][0]["path"].as_str().unwrap_or_default();
+        assert_eq!(data["write_files"][0]["permissions"], "0600");
+        // Applied: debconf-set-selections on that file, then dpkg-reconfigure of the role.
+        let command: Vec<&str> = data["runcmd"][0]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        let package = match node.role {
+            Role::Master => "mesos-master-role",
+            Role::Agent => "mesos-agent-role",
+        };
+        assert_eq!(command[..2], ["sh", "-ec"]);
+        assert!(command[2].contains("debconf-set-selections \"$1\""));
+        assert!(command[2].contains("dpkg-reconfigure -fnoninteractive \"$2\""));
+        assert_eq!(command[4..], [path, package]);
+        assert_eq!(data["hostname"], node.name.as_str());
+        assert_eq!(data["locale"], "C.UTF-8");
+        let user = &data["users"][0];
+        assert_eq!(user["name"], "admin");
+        assert_eq!(user["sudo"], "ALL=(ALL) NOPASSWD:ALL");
+        assert_eq!(user["lock_passwd"], true);
+        assert_eq!(
+            user["ssh_authorized_keys"],
+            serde_json::json!(inventory.admin.ssh_keys)
+        );
+        assert_eq!(data["ssh_pwauth"], false);
+    }
+    Ok(())
+}
+
+#[test]
+fn two_runs_write_the_same_bytes_and_a_stale_node_goes() -> Result<()> {
+    let inventory = example()?;
+    let dir = scratch("seeds-twice")?;
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(a.join("old-node"))?;
+    let first = write_seeds(&inventory, &a)?;
+    let second = write_seeds(&inventory, &b)?;
+    let digests = |artifacts: &[xtask::manifest::Artifact], base: &Path| -> Vec<(String, String)> {
+        artifacts
+            .iter()
+            .map(|x| {
+                let relative = x.path.strip_prefix(base).unwrap().display().to_string();
+                (relative, x.sha256.clone())
+            })
+            .collect()
+    };
+    assert_eq!(digests(&first, &a), digests(&second, &b));
+    for artifact in &first {
+        let relative = artifact.path.strip_prefix(&a)?;
+        assert_eq!(
+            std::fs::read(&artifact.path)?,
+            std::fs::read(b.join(relative))?
+        );
+    }
+    assert!(
+        !a.join("old-node").exists(),
+        "the seeds directory is replaced whole"
+    );
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `cargo xtask packer`: the Packer templates of the golden images, `images/packer/` copied into
+//! `target/dist/packer/` (replaced whole), with `mesos-roles.auto.pkrvars.hcl` giving them this
+//! build's version, suite, bundle and base image (its sha256 pinned). The templates themselves are
+//! data: a `qemu` source booting the base image of `cargo xtask image --role base` and an
+//! `amazon-ebs` source from Debian's official AMI, both provisioned from the bundle.
+//!
+//! Packer reads paths relative to the directory it runs in: paths inside `target/dist` are written
+//! relative to the templates' directory (run Packer there); others are written absolute.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::manifest::Artifact;
+use crate::progress::Step;
+
+/// The templates, relative to the workspace root.
+pub const TEMPLATES: &str = "images/packer";
+/// The variables file written beside them; Packer loads `*.auto.pkrvars.hcl` by itself.
+pub const VARIABLES: &str = "mesos-roles.auto.pkrvars.hcl";
+
+pub struct Options {
+    pub version: String,
+    pub suite: String,
+    pub arch: String,
+    /// The base image Packer's qemu source boots (must exist: its checksum is pinned).
+    pub base_image: PathBuf,
+    /// The bundle the provisioning installs from (read by Packer at build time).
+    pub bundle: PathBuf,
+    /// The templates directory (replaced whole).
+    pub out: PathBuf,
+}
+
+impl crate::flags::Packer {
+    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+        let version = build.version(self.version);
+        let suite = build.suite(self.suite)?;
+        let arch = crate::project::host_arch(&build.tools)?;
+        let dist = crate::project::dist_dir();
+        let name = crate::bundle::name(&version, &suite, &arch);
+        run(&Options {
+            base_image: self
+                .base_image
+                .unwrap_or_else(|| dist.join("images").join(base_image_name(&name))),
+            bundle: self
+                .bundle
+                .unwrap_or_else(|| dist.join(format!("{name}.tar.gz"))),
+            out: self.out.unwrap_or_else(|| dist.join("packer")),
+            version,
+            suite,
+            arch,
+        })
+        .map(drop)
+    }
+}
+
+/// The base image's file name as `cargo xtask image --role base` writes it, from the bundle's
+/// name (`mesos-roles-<version>-<suite>-<arch>`).
+fn base_image_name(bundle_name: &str) -> String {
+    let rest = bundle_name.trim_start_matches("mesos-roles-");
+    format!("mesos-roles-base-{rest}.qcow2")
+}
+
+/// Writes the templates and their variables into `options.out`; returns them as artifacts of kind
+/// `packer`.
+pub fn run(options: &Options) -> Result<Vec<Artifact>> {
+    let step = Step::start(format!("packer -> {}", options.out.display()));
+    if !options.base_image.is_file() {
+        bail!(
+            "the base image {} does not exist: build it with `cargo xtask image --role base` (or give --base-image)",
+            options.base_image.display()
+        );
+    }
+    let checksum = crate::bundle::sha256_file(&options.base_image)?;
+    let templates = crate::project::root().join(TEMPLATES);
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for path in crate::project::files_below(&templates)? {
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        files.push((path.strip_prefix(&templates)?.to_path_buf(), bytes));
+    }
+    let variables = variables(options, &checksum)?;
+    files.push((VARIABLES.into(), variables.into_bytes()));
+    files.sort();
+    crate::project::replace_dir(&options.out, |new| {
+        for (relative, bytes) in &files {
+            let path = new.join(relative);
+            crate::project::write_whole(&path, bytes)?;
+            if relative.extension().is_some_and(|e| e == "sh") {
+                // Uploaded and run as they are.
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    step.note(format!(
+        "{} files; base image sha256 {checksum}",
+        files.len()
+    ));
+    step.done();
+    Ok(files
+        .iter()
+        .map(|(relative, bytes)| Artifact::new("packer", options.out.join(relative), bytes))
+        .collect())
+}
+
+/// `mesos-roles.auto.pkrvars.hcl`, as `packer fmt` writes it (aligned `=`).
+fn variables(options: &Options, checksum: &str) -> Result<String> {
+    let (ami_arch, aws_architecture) = match options.arch.as_str() {
+        "amd64" => ("amd64", "x86_64"),
+        "arm64" => ("arm64", "arm64"),
+        other => bail!("no Debian AMI for the architecture {other}: build on amd64 or arm64"),
+    };
+    let release = match options.suite.as_str() {
+        "bookworm" => "12",
+        "trixie" => "13",
+        other => bail!("no Debian AMI known for the suite {other}: use bookworm or trixie"),
+    };
+    let values = [
+        ("version", options.version.clone()),
+        ("suite", options.suite.clone()),
+        ("bundle", packer_path(&options.out, &options.bundle)),
+        ("base_image", packer_path(&options.out, &options.base_image)),
+        ("base_image_checksum", format!("sha256:{checksum}")),
+        ("debian_ami_name", format!("debian-{release}-{ami_arch}-*")),
+        ("aws_architecture", aws_architecture.to_string()),
+    ];
+    let width = values.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut text = String::from(
+        "# Written by `cargo xtask packer`: this build's inputs. Override any with -var name=value.\n",
+    );
+    for (name, value) in values {
+        // serde_json's string quoting is HCL's for these values (no `${` or `%{` in them).
+        text.push_str(&format!(
+            "{name:width$} = {}\n",
+            serde_json::to_string(&value)?
+        ));
+    }
+    Ok(text)
+}
+
+/// `path` as Packer, running inside `templates`, should read it: relative when both are under the
+/// same parent (`target/dist`), else absolute.
+fn packer_path(templates: &Path, path: &Path) -> String {
+    let absolute = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        }
+    };
+    let (templates, path) = (absolute(templates), absolute(path));
+    match templates
+        .parent()
+        .and_then(|parent| path.strip_prefix(parent).ok())
+    {
+        Some(rest) => format!("../{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_beside_the_templates_are_relative() {
+        let out = Path::new("/x/dist/packer");
+        assert_eq!(
+            packer_path(out, Path::new("/x/dist/images/base.qcow2")),
+            "../images/base.qcow2"
+        );
+        assert_eq!(packer_path(out, Path::new("/y/b.tar.gz")), "/y/b.tar.gz");
+        assert_eq!(
+            base_image_name("mesos-roles-0.1.0-bookworm-amd64"),
+            "mesos-roles-base-0.1.0-bookworm-amd64.qcow2"
+        );
+    }
+}
