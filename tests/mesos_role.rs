@@ -217,9 +217,7 @@ impl Master {
         };
         let mut mesos = Daemon::start(
             "mesos-master (double)",
-            Command::new("python3")
-                .arg("-B")
-                .arg(workspace().join("tests/doubles/mesos/usr/sbin/mesos-master"))
+            double("tests/doubles/mesos/usr/sbin/mesos-master")
                 .arg(format!(
                     "--zk={}",
                     std::fs::read_to_string(self.root.join("etc/mesos/zk"))?.trim()
@@ -278,10 +276,8 @@ fn dpkg_status(role: &str) -> String {
 
 /// The Marathon double with the environment marathon.service gives it.
 fn marathon_command(port: u16, zk_port: u16, run_dir: &Path) -> Command {
-    let mut command = Command::new("python3");
+    let mut command = double("tests/doubles/marathon/usr/share/marathon/bin/marathon");
     command
-        .arg("-B")
-        .arg(workspace().join("tests/doubles/marathon/usr/share/marathon/bin/marathon"))
         .env("MARATHON_MASTER", format!("zk://127.0.0.1:{zk_port}/mesos"))
         .env("MARATHON_ZK", format!("zk://127.0.0.1:{zk_port}/marathon"))
         .env("MARATHON_HTTP_PORT", port.to_string())
@@ -401,9 +397,7 @@ fn status_of_an_agent_names_its_missing_master_and_docker() -> Result<()> {
     )?;
     let mut agent = Daemon::start(
         "mesos-slave (double)",
-        Command::new("python3")
-            .arg("-B")
-            .arg(workspace().join("tests/doubles/mesos/usr/sbin/mesos-slave"))
+        double("tests/doubles/mesos/usr/sbin/mesos-slave")
             .arg(format!("--master={zk}"))
             .arg(format!("--work_dir={}", dir.path().join("work").display()))
             .arg("--ip=127.0.0.1")
@@ -546,4 +540,15 @@ fn deploy_refuses_the_tutorials_typographic_quotes_with_line_and_column() -> Res
 fn lintian_passes_the_tools_package() -> Result<()> {
     require_tools(&["lintian"])?;
     lintian_clean(&package()?.deb)
+}
+
+/// A double run from its source tree, as its package would run it: the shared ZooKeeper client
+/// (`tests/doubles/shared/`, copied beside the doubles when they are packaged) on the module path.
+fn double(launcher: &str) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg("-B")
+        .arg(workspace().join(launcher))
+        .env("PYTHONPATH", workspace().join("tests/doubles/shared"));
+    command
 }
