@@ -778,12 +778,23 @@ impl Cluster {
                     }
                     Ok(())
                 };
-                until(SETTLE, quiet)?;
-                // And it stays so.
-                let start = Instant::now();
-                while start.elapsed() < Duration::from_secs(10) {
+                // A survivor may name the old leader until its ZooKeeper session is gone (or
+                // briefly between reconnects): within SETTLE, nothing may claim a leader for 10
+                // seconds in a row. A split brain claims on and fails.
+                let deadline = Instant::now() + SETTLE;
+                let mut quiet_since: Option<Instant> = None;
+                loop {
                     interrupted()?;
-                    quiet()?;
+                    match quiet() {
+                        Ok(()) => {
+                            let since = *quiet_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() >= Duration::from_secs(10) {
+                                break;
+                            }
+                        }
+                        Err(claim) if Instant::now() >= deadline => return Err(claim),
+                        Err(_) => quiet_since = None,
+                    }
                     std::thread::sleep(Duration::from_secs(1));
                 }
                 let names: Vec<&str> = survivors
