@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use mesos_roles_tests::workspace;
 use serde::Deserialize;
-use xtask::answers;
+use xtask::inputs::answers;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

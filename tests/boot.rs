@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use mesos_roles_tests::images::{EPOCH, SUITE, VERSION, build, test_repo};
 use mesos_roles_tests::{require_root_and_tools, run, scratch};
-use xtask::image::Kind;
-use xtask::inventory::Inventory;
+use xtask::inputs::inventory::Inventory;
+use xtask::steps::image::Kind;
 
 const MASTER: &str = "10.77.0.11";
 const AGENT: &str = "10.77.0.21";
@@ -49,7 +49,7 @@ fn inventory(dir: &Path) -> Result<(Inventory, PathBuf)> {
 /// The seeds of `inventory` in `dir/seeds`; returns the seed image of `node`.
 fn seed(inventory: &Inventory, dir: &Path, node: &str) -> Result<PathBuf> {
     let out = dir.join("seeds");
-    xtask::seeds::run(&xtask::seeds::Options {
+    xtask::steps::seeds::run(&xtask::steps::seeds::Options {
         inventory: inventory.clone(),
         out: out.clone(),
         source_date_epoch: EPOCH,
@@ -423,7 +423,7 @@ fn packer_builds_the_agent_image_from_the_base_image_and_it_boots_with_a_seed() 
     // The bundle Packer provisions from: the repository with the closure (cached downloads).
     let (repo, _repo_dir) = test_repo(dir.path(), true)?;
     let arch = mesos_roles_tests::host_arch()?;
-    let bundle = xtask::bundle::run(&xtask::bundle::Options {
+    let bundle = xtask::steps::bundle::run(&xtask::steps::bundle::Options {
         version: VERSION.into(),
         suite: SUITE.into(),
         arch: arch.clone(),
@@ -432,7 +432,7 @@ fn packer_builds_the_agent_image_from_the_base_image_and_it_boots_with_a_seed() 
         source_date_epoch: EPOCH,
     })?;
     let templates = dir.path().join("packer");
-    xtask::packer::run(&xtask::packer::Options {
+    xtask::steps::packer::run(&xtask::steps::packer::Options {
         version: VERSION.into(),
         suite: SUITE.into(),
         arch,

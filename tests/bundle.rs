@@ -13,8 +13,8 @@ use mesos_roles_tests::{
     doubles, on_suites, output, require_root_and_tools, require_tools, roots, run, scratch,
     workspace,
 };
-use xtask::signing::KeySource;
-use xtask::{bundle, repo};
+use xtask::formats::signing::KeySource;
+use xtask::steps::{bundle, repo};
 
 const EPOCH: u64 = 1_700_000_000;
 const VERSION: &str = "1.0.0-1";
@@ -29,7 +29,7 @@ fn repo_options(
     closure: bool,
 ) -> Result<repo::Options> {
     // The roles and mesos-role-tools (which they recommend), as `cargo xtask debs` builds them.
-    let debs = xtask::debs::run(&xtask::debs::Options {
+    let debs = xtask::steps::debs::run(&xtask::steps::debs::Options {
         version: VERSION.into(),
         out: dir.join("debs"),
         source_date_epoch: EPOCH,
@@ -213,7 +213,7 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
     let out = dir.path().join("dist");
-    xtask::dist::run(&xtask::dist::Options {
+    xtask::steps::dist::run(&xtask::steps::dist::Options {
         version: VERSION.into(),
         source_date_epoch: EPOCH,
         out: out.clone(),
@@ -225,8 +225,8 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
         inventory: None,
         images: None,
     })?;
-    let manifest = xtask::manifest::Manifest::read(&out)?;
-    let of_kind = |kind: &str| -> Vec<&xtask::manifest::Artifact> {
+    let manifest = xtask::formats::manifest::Manifest::read(&out)?;
+    let of_kind = |kind: &str| -> Vec<&xtask::formats::manifest::Artifact> {
         manifest
             .artifacts
             .iter()
@@ -334,8 +334,9 @@ fn installs_offline(suite: &str, role: &str) -> Result<()> {
         names.sort();
         names
     };
-    let resolved =
-        std::fs::read_to_string(xtask::closure::cache_for(suite, &options.arch).join("status"))?;
+    let resolved = std::fs::read_to_string(
+        xtask::steps::closure::cache_for(suite, &options.arch).join("status"),
+    )?;
     let real = std::fs::read_to_string(root.join("var/lib/dpkg/status"))?;
     assert_eq!(names(&resolved), names(&real), "the closure's minbase set");
     std::fs::copy(&bundle, root.join("root").join(file))?;

@@ -44,7 +44,7 @@ fn the_tools_package_is_reproducible_and_for_this_architecture() -> Result<()> {
     require_tools(&["cargo-deb", "dpkg-deb"])?;
     let (a, b) = (scratch("tools-a")?, scratch("tools-b")?);
     let build = |dir: &Path, version: &str| -> Result<Vec<PathBuf>> {
-        let artifacts = xtask::debs::run(&xtask::debs::Options {
+        let artifacts = xtask::steps::debs::run(&xtask::steps::debs::Options {
             version: version.into(),
             out: dir.to_path_buf(),
             source_date_epoch: 1_700_000_000,
@@ -195,7 +195,7 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
     let out = scratch("dist")?;
     let key = scratch("dist-key")?;
     let arch = host_arch()?;
-    xtask::dist::run(&xtask::dist::Options {
+    xtask::steps::dist::run(&xtask::steps::dist::Options {
         version: "0.9.0".into(),
         source_date_epoch: 1_700_000_000,
         out: out.path().to_path_buf(),
@@ -203,14 +203,14 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
         // The tools package is built for this host: the repository's architecture.
         arch: arch.clone(),
         upstream: None,
-        signing_key: xtask::signing::KeySource::Development(key.path().join("key.asc")),
+        signing_key: xtask::formats::signing::KeySource::Development(key.path().join("key.asc")),
         closure: false,
-        inventory: Some(xtask::inventory::Inventory::load(
+        inventory: Some(xtask::inputs::inventory::Inventory::load(
             &mesos_roles_tests::workspace().join("cluster.toml"),
         )?),
         images: None,
     })?;
-    let manifest = xtask::manifest::Manifest::read(out.path())?;
+    let manifest = xtask::formats::manifest::Manifest::read(out.path())?;
     assert_eq!(manifest.version, "0.9.0");
     let paths = |kind: &str| -> Vec<String> {
         manifest

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION, test_key};
 use mesos_roles_tests::{require_root_and_tools, run, scratch};
-use xtask::image::Kind;
+use xtask::steps::image::Kind;
 
 /// The partition's offset in the disk (sfdisk's `start=2048`).
 const OFFSET: u64 = 1 << 20;
@@ -120,7 +120,7 @@ fn unpack(image: &Path, dir: &Path) -> Result<Root> {
     )?;
     ensure!(table.contains("label: dos"), "not an MBR disk:\n{table}");
     ensure!(
-        table.contains(&format!("label-id: {}", xtask::disk::LABEL_ID)),
+        table.contains(&format!("label-id: {}", xtask::formats::disk::LABEL_ID)),
         "the disk identifier is not the one grub.cfg and fstab name:\n{table}"
     );
     let partitions: Vec<&str> = table.lines().filter(|l| l.contains("start=")).collect();
@@ -205,9 +205,12 @@ fn assert_hygiene(root: &Root) -> Result<()> {
     }
     ensure!(
         root.read("/boot/grub/grub.cfg")?
-            .contains(&format!("root={}", xtask::disk::ROOT))
+            .contains(&format!("root={}", xtask::formats::disk::ROOT))
     );
-    ensure!(root.read("/etc/fstab")?.contains(xtask::disk::ROOT));
+    ensure!(
+        root.read("/etc/fstab")?
+            .contains(xtask::formats::disk::ROOT)
+    );
     ensure!(
         root.read("/etc/cloud/cloud.cfg.d/90-mesos-roles.cfg")?
             .contains("locale: C.UTF-8")
@@ -217,11 +220,14 @@ fn assert_hygiene(root: &Root) -> Result<()> {
 
 /// The signed repository at /srv/mesos-roles, its deb822 source and the keyring it trusts.
 fn assert_repository(root: &Root) -> Result<()> {
-    let sources = root.read(&format!("/{}", xtask::image::SOURCES_PATH))?;
-    ensure!(sources == xtask::repo::sources_example(SUITE));
+    let sources = root.read(&format!("/{}", xtask::steps::image::SOURCES_PATH))?;
+    ensure!(sources == xtask::steps::repo::sources_example(SUITE));
     ensure!(sources.contains("URIs: file:/srv/mesos-roles"));
     ensure!(!sources.contains("trusted"));
-    ensure!(root.exists(&format!("/usr/share/keyrings/{}", xtask::repo::KEYRING))?);
+    ensure!(root.exists(&format!(
+        "/usr/share/keyrings/{}",
+        xtask::steps::repo::KEYRING
+    ))?);
     let release = root.read(&format!("/srv/mesos-roles/dists/{SUITE}/InRelease"))?;
     ensure!(release.contains("-----BEGIN PGP SIGNATURE-----"));
     let pool = root.files_below("/srv/mesos-roles/pool")?;
@@ -438,7 +444,7 @@ fn dist_with_images_lists_the_three_images_in_the_manifest() -> Result<()> {
     let out = dir.path().join("dist");
     // The same inputs as the other tests' images: their cached roots are reused.
     let guard = images::repo_lock();
-    xtask::dist::run(&xtask::dist::Options {
+    xtask::steps::dist::run(&xtask::steps::dist::Options {
         version: VERSION.into(),
         source_date_epoch: EPOCH,
         out: out.clone(),
@@ -447,13 +453,13 @@ fn dist_with_images_lists_the_three_images_in_the_manifest() -> Result<()> {
         upstream: Some(upstream),
         signing_key: test_key(),
         closure: false,
-        images: Some(xtask::dist::ImageInputs {
-            mirror: xtask::mirror::debian()?,
+        images: Some(xtask::steps::dist::ImageInputs {
+            mirror: xtask::inputs::mirror::debian()?,
         }),
         inventory: None,
     })?;
     drop(guard);
-    let manifest = xtask::manifest::Manifest::read(&out)?;
+    let manifest = xtask::formats::manifest::Manifest::read(&out)?;
     let images: Vec<_> = manifest
         .artifacts
         .iter()

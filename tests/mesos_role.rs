@@ -29,7 +29,7 @@ fn package() -> Result<&'static Package> {
 fn build_package() -> Result<Package> {
     require_tools(&["cargo-deb", "dpkg-deb", "dpkg-query", "java"])?;
     let dir = scratch("mesos-role-deb")?.keep();
-    let artifacts = xtask::debs::run(&xtask::debs::Options {
+    let artifacts = xtask::steps::debs::run(&xtask::steps::debs::Options {
         version: "1.2.3-1".into(),
         out: dir.join("debs"),
         source_date_epoch: 1_700_000_000,

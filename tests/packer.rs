@@ -11,11 +11,11 @@ use mesos_roles_tests::{require_tools, run, scratch};
 
 /// Writes the templates into `dir/packer` with stand-ins for the base image and bundle (validate
 /// only checks that the provisioned files exist).
-fn write_templates(dir: &Path) -> Result<Vec<xtask::manifest::Artifact>> {
+fn write_templates(dir: &Path) -> Result<Vec<xtask::formats::manifest::Artifact>> {
     std::fs::create_dir_all(dir.join("images"))?;
     std::fs::write(dir.join("images/base.qcow2"), b"not really an image")?;
     std::fs::write(dir.join("bundle.tar.gz"), b"not really a bundle")?;
-    xtask::packer::run(&xtask::packer::Options {
+    xtask::steps::packer::run(&xtask::steps::packer::Options {
         version: "0.9.0".into(),
         suite: "bookworm".into(),
         arch: "amd64".into(),
@@ -46,7 +46,7 @@ fn the_templates_are_formatted_and_valid_for_both_roles() -> Result<()> {
     let mut kinds: Vec<&str> = artifacts.iter().map(|a| a.kind.as_str()).collect();
     kinds.dedup();
     assert_eq!(kinds, ["packer"]);
-    let variables = std::fs::read_to_string(out.join(xtask::packer::VARIABLES))?;
+    let variables = std::fs::read_to_string(out.join(xtask::steps::packer::VARIABLES))?;
     assert!(
         variables.contains("bundle              = \"../bundle.tar.gz\""),
         "{variables}"
@@ -109,7 +109,7 @@ fn the_templates_are_formatted_and_valid_for_both_roles() -> Result<()> {
 #[test]
 fn a_missing_base_image_is_named_and_nothing_is_written() -> Result<()> {
     let dir = scratch("packer-missing")?;
-    let error = xtask::packer::run(&xtask::packer::Options {
+    let error = xtask::steps::packer::run(&xtask::steps::packer::Options {
         version: "0.9.0".into(),
         suite: "bookworm".into(),
         arch: "amd64".into(),

@@ -22,8 +22,8 @@ use mesos_roles_tests::{
     build_role_debs, doubles, host_arch, on_suites, output, require_root_and_tools, roots, run,
     scratch, workspace,
 };
-use xtask::repo::{self, KEYRING};
-use xtask::signing::KeySource;
+use xtask::formats::signing::KeySource;
+use xtask::steps::repo::{self, KEYRING};
 
 /// The version in the repository, and the one piuparts upgrades it to.
 const OLD: &str = "1.0.0-1";
@@ -65,7 +65,7 @@ fn piuparts(suite: &str, role: &str, preseed: Option<&str>) -> Result<()> {
         .find(|d| file_name(d).starts_with(&format!("{role}_")))
         .with_context(|| format!("no {role} .deb built"))?;
     let log = dir.path().join("piuparts.log");
-    let mirror = xtask::mirror::debian()?;
+    let mirror = xtask::inputs::mirror::debian()?;
     let mut command = Command::new("piuparts");
     command
         .arg(format!("--basetgz={}", base.display()))
@@ -227,7 +227,7 @@ fn base_tgz(suite: &str) -> Result<PathBuf> {
     if !tgz.exists() {
         eprintln!("compressing {} for piuparts", tar.display());
         let input = std::fs::File::open(&tar)?;
-        xtask::project::write_whole_with(&tgz, |out| {
+        xtask::files::write_whole_with(&tgz, |out| {
             let status = Command::new("gzip")
                 .arg("-1")
                 .stdin(input)

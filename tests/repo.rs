@@ -7,8 +7,8 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 use mesos_roles_tests::{build_role_debs, doubles, output, require_tools, run, scratch};
-use xtask::repo::{self, KEYRING, SOURCES};
-use xtask::signing::KeySource;
+use xtask::formats::signing::KeySource;
+use xtask::steps::repo::{self, KEYRING, SOURCES};
 
 const EPOCH: u64 = 1_700_000_000;
 const SUITE: &str = "bookworm";

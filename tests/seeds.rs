@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::Result;
 use mesos_roles_tests::{require_tools, run, scratch, workspace};
-use xtask::inventory::{Inventory, Role};
+use xtask::inputs::inventory::{Inventory, Role};
 
 const EPOCH: u64 = 1_700_000_000;
 
@@ -17,8 +17,11 @@ fn example() -> Result<Inventory> {
     Inventory::load(&workspace().join("cluster.toml"))
 }
 
-fn write_seeds(inventory: &Inventory, out: &Path) -> Result<Vec<xtask::manifest::Artifact>> {
-    xtask::seeds::run(&xtask::seeds::Options {
+fn write_seeds(
+    inventory: &Inventory,
+    out: &Path,
+) -> Result<Vec<xtask::formats::manifest::Artifact>> {
+    xtask::steps::seeds::run(&xtask::steps::seeds::Options {
         inventory: inventory.clone(),
         out: out.to_path_buf(),
         source_date_epoch: EPOCH,
@@ -116,7 +119,7 @@ fn every_node_gets_a_seed_that_cloud_init_accepts() -> Result<()> {
                 .arg(&image),
         )?;
         assert_eq!(label.trim(), "CIDATA");
-        for name in xtask::seeds::FILES {
+        for name in xtask::steps::seeds::FILES {
             let inside = run(
                 "read a file from the seed image",
                 Command::new("mcopy")
@@ -199,15 +202,16 @@ fn two_runs_write_the_same_bytes_and_a_stale_node_goes() -> Result<()> {
     std::fs::create_dir_all(a.join("old-node"))?;
     let first = write_seeds(&inventory, &a)?;
     let second = write_seeds(&inventory, &b)?;
-    let digests = |artifacts: &[xtask::manifest::Artifact], base: &Path| -> Vec<(String, String)> {
-        artifacts
-            .iter()
-            .map(|x| {
-                let relative = x.path.strip_prefix(base).unwrap().display().to_string();
-                (relative, x.sha256.clone())
-            })
-            .collect()
-    };
+    let digests =
+        |artifacts: &[xtask::formats::manifest::Artifact], base: &Path| -> Vec<(String, String)> {
+            artifacts
+                .iter()
+                .map(|x| {
+                    let relative = x.path.strip_prefix(base).unwrap().display().to_string();
+                    (relative, x.sha256.clone())
+                })
+                .collect()
+        };
     assert_eq!(digests(&first, &a), digests(&second, &b));
     for artifact in &first {
         let relative = artifact.path.strip_prefix(&a)?;

@@ -24,14 +24,14 @@ fn dist() -> Result<&'static Path> {
     let dir = scratch("verify-dist")?;
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
-    xtask::dist::run(&xtask::dist::Options {
+    xtask::steps::dist::run(&xtask::steps::dist::Options {
         version: "1.0.0-1".into(),
         source_date_epoch: 1_700_000_000,
         out: dir.path().join("dist"),
         suite: "bookworm".into(),
         arch: mesos_roles_tests::host_arch()?,
         upstream: Some(upstream),
-        signing_key: xtask::signing::KeySource::resolve(None),
+        signing_key: xtask::formats::signing::KeySource::resolve(None),
         closure: false,
         images: None,
         inventory: None,
@@ -99,7 +99,7 @@ fn assert_nothing_left(pid: u32) -> Result<()> {
             "process left: {cmdline}"
         );
     }
-    let cgroups = Path::new("/sys/fs/cgroup").join(xtask::nspawn::CGROUP_PARENT);
+    let cgroups = Path::new("/sys/fs/cgroup").join(xtask::cluster::nspawn::CGROUP_PARENT);
     if let Ok(dir) = std::fs::read_dir(&cgroups) {
         for entry in dir {
             let name = entry?.file_name().to_string_lossy().into_owned();

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use xtask::image::Kind;
-use xtask::signing::KeySource;
+use xtask::formats::signing::KeySource;
+use xtask::steps::image::Kind;
 
 use crate::{build_shipped_debs, doubles, host_arch};
 
@@ -19,7 +19,9 @@ pub const SUITE: &str = "bookworm";
 
 /// The repository signing key the image tests share.
 pub fn test_key() -> KeySource {
-    KeySource::Development(xtask::project::cache_dir().join("images/test-signing-key.asc"))
+    KeySource::Development(
+        xtask::inputs::workspace::cache_dir().join("images/test-signing-key.asc"),
+    )
 }
 
 static REPO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -38,9 +40,9 @@ pub fn test_repo(dir: &Path, closure: bool) -> Result<(PathBuf, tempfile::TempDi
     let debs = build_shipped_debs(&dir.join("debs"), VERSION)?;
     let upstream = dir.join("upstream");
     doubles::build_all(&upstream)?;
-    let repo_dir = xtask::image::scratch_dir("test-repo-")?;
+    let repo_dir = xtask::steps::image::scratch_dir("test-repo-")?;
     let repo = repo_dir.path().join("repo");
-    xtask::repo::run(&xtask::repo::Options {
+    xtask::steps::repo::run(&xtask::steps::repo::Options {
         suite: SUITE.into(),
         arch: host_arch()?,
         out: repo.clone(),
@@ -57,14 +59,14 @@ pub fn test_repo(dir: &Path, closure: bool) -> Result<(PathBuf, tempfile::TempDi
 pub fn build(kind: Kind, dir: &Path) -> Result<(PathBuf, Duration)> {
     let (repo, _repo_dir) = test_repo(dir, false)?;
     let start = Instant::now();
-    let artifact = xtask::image::run(
+    let artifact = xtask::steps::image::run(
         &xtask::tool::Tools::new()?,
-        &xtask::image::Options {
+        &xtask::steps::image::Options {
             kind,
             version: VERSION.into(),
             suite: SUITE.into(),
             arch: host_arch()?,
-            mirror: xtask::mirror::debian()?,
+            mirror: xtask::inputs::mirror::debian()?,
             repo,
             out: dir.join("out"),
             source_date_epoch: EPOCH,

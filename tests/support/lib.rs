@@ -6,9 +6,9 @@ pub mod doubles;
 pub mod images;
 /// The nodes' machinery lives in the pipeline (`cargo xtask verify` boots clusters too); the tests
 /// keep their paths.
-pub use xtask::netns as net;
-pub use xtask::nspawn as node;
-pub use xtask::roots;
+pub use xtask::cluster::netns as net;
+pub use xtask::cluster::nspawn as node;
+pub use xtask::cluster::roots;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,7 +24,7 @@ pub fn workspace() -> PathBuf {
 }
 
 /// Caches that outlive a test run (base roots): the pipeline's own cache directory.
-pub use xtask::project::cache_dir;
+pub use xtask::inputs::workspace::cache_dir;
 
 /// Scratch space for one test, under `target/` (roots are too large for a tmpfs /tmp).
 pub fn scratch(name: &str) -> Result<tempfile::TempDir> {
@@ -97,7 +97,7 @@ pub fn build_shipped_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
 }
 
 fn build_debs(out: &Path, version: &str, tools: bool) -> Result<Vec<PathBuf>> {
-    let artifacts = xtask::debs::run(&xtask::debs::Options {
+    let artifacts = xtask::steps::debs::run(&xtask::steps::debs::Options {
         version: version.into(),
         out: out.to_path_buf(),
         source_date_epoch: 1_700_000_000,

@@ -22,12 +22,11 @@ fn main() -> Result<()> {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let tools = Tools::new()?;
-    let arch = xtask::project::host_arch(&tools)?;
+    let arch = xtask::inputs::workspace::host_arch(&tools)?;
     let dir = match args.first() {
         Some(dir) => PathBuf::from(dir),
-        None => {
-            xtask::closure::cache_for(&xtask::project::host_suite()?, &arch).join("cache/archives")
-        }
+        None => xtask::steps::closure::cache_for(&xtask::inputs::workspace::host_suite()?, &arch)
+            .join("cache/archives"),
     };
     let rounds: usize = args.get(1).map_or(Ok(5), |r| r.parse())?;
     let debs = debs_in(&dir)?;
@@ -58,7 +57,7 @@ fn main() -> Result<()> {
         ),
         (
             "mesos-roles indexer",
-            Box::new(|| Ok(xtask::repo::packages_index(&debs, &arch)?.len())),
+            Box::new(|| Ok(xtask::steps::repo::packages_index(&debs, &arch)?.len())),
         ),
         (
             "apt-ftparchive packages",

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use xtask::flags::{Step, Xtask};
-use xtask::project::Build;
+use xtask::cli::{Step, Xtask};
+use xtask::inputs::workspace::Build;
 
 fn main() -> ExitCode {
     let flags = Xtask::parse();

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::files::write_whole;
 use crate::progress::Step;
-use crate::project::write_whole;
 use crate::tool::Tools;
 
 /// The host's Debian archive keyring: what the generated Debian source trusts.
@@ -56,7 +56,7 @@ pub struct Closure {
 
 /// The cache directory of one suite and architecture.
 pub fn cache_for(suite: &str, arch: &str) -> PathBuf {
-    crate::project::cache_dir()
+    crate::inputs::workspace::cache_dir()
         .join("apt")
         .join(format!("{suite}-{arch}"))
 }
@@ -199,7 +199,7 @@ impl Apt {
                 "{DEBIAN_KEYRING} is missing: the closure trusts the Debian archive through it; apt-get install debian-archive-keyring"
             );
         }
-        let mirror = crate::mirror::debian()?;
+        let mirror = crate::inputs::mirror::debian()?;
         let dir = options.cache.clone();
         for sub in [
             "state/lists/partial",

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::inventory::{Inventory, Node};
-use crate::manifest::Artifact;
+use crate::formats::manifest::Artifact;
+use crate::inputs::inventory::{Inventory, Node};
 use crate::progress::Step;
 
 /// The cloud-init templates, relative to the workspace root.
@@ -34,13 +34,13 @@ pub struct Options {
     pub source_date_epoch: u64,
 }
 
-impl crate::flags::Seeds {
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+impl crate::cli::Seeds {
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
         run(&Options {
             inventory: Inventory::load(&self.inventory)?,
             out: self
                 .out
-                .unwrap_or_else(|| crate::project::dist_dir().join("seeds")),
+                .unwrap_or_else(|| crate::inputs::workspace::dist_dir().join("seeds")),
             source_date_epoch: build.source_date_epoch,
         })
         .map(drop)
@@ -70,15 +70,12 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
         let image = options.out.join(image_name(&seed.node));
         artifacts.push(Artifact::new("seed-image", image, &seed.image));
     }
-    crate::project::replace_dir(&options.out, |new| {
+    crate::files::replace_dir(&options.out, |new| {
         for seed in &seeds {
             for (name, text) in &seed.files {
-                crate::project::write_whole(
-                    &new.join(&seed.node.name).join(name),
-                    text.as_bytes(),
-                )?;
+                crate::files::write_whole(&new.join(&seed.node.name).join(name), text.as_bytes())?;
             }
-            crate::project::write_whole(&new.join(image_name(&seed.node)), &seed.image)?;
+            crate::files::write_whole(&new.join(image_name(&seed.node)), &seed.image)?;
         }
         Ok(())
     })?;
@@ -94,7 +91,7 @@ pub fn image_name(node: &Node) -> String {
 
 /// Every node's seed, in memory.
 pub fn render(inventory: &Inventory, source_date_epoch: u64) -> Result<Vec<Seed>> {
-    let dir = crate::project::root().join(TEMPLATES);
+    let dir = crate::inputs::workspace::root().join(TEMPLATES);
     let templates: Vec<String> = FILES
         .iter()
         .map(|name| {
@@ -271,7 +268,8 @@ mod tests {
 
     #[test]
     fn the_example_inventory_renders_one_seed_per_node() {
-        let inventory = Inventory::load(&crate::project::root().join("cluster.toml")).unwrap();
+        let inventory =
+            Inventory::load(&crate::inputs::workspace::root().join("cluster.toml")).unwrap();
         let seeds = render(&inventory, 1_700_000_000).unwrap();
         let names: Vec<&str> = seeds.iter().map(|s| s.node.name.as_str()).collect();
         assert_eq!(names, ["master-1", "master-2", "master-3", "agent-1"]);

@@ -46,7 +46,9 @@ pub fn boot_files() -> Result<Vec<(&'static str, String)>> {
 }
 
 fn template(name: &str) -> Result<String> {
-    let path = crate::project::root().join("images/disk").join(name);
+    let path = crate::inputs::workspace::root()
+        .join("images/disk")
+        .join(name);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text.replace("@ROOT@", ROOT).replace("@LABEL_ID@", LABEL_ID))

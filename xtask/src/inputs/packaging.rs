@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::deb::ControlFile;
+use crate::formats::deb::ControlFile;
 
 /// The roles `cargo xtask debs` builds, in build order.
 pub const ROLES: [&str; 2] = ["mesos-master-role", "mesos-agent-role"];
@@ -48,7 +48,7 @@ pub struct Package {
 }
 
 pub fn dir() -> PathBuf {
-    crate::project::root().join("packaging")
+    crate::inputs::workspace::root().join("packaging")
 }
 
 pub fn read_project(packaging: &Path) -> Result<Project> {

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::manifest::Manifest;
+use crate::formats::manifest::Manifest;
+use crate::formats::signing::KeySource;
 use crate::progress::Step;
-use crate::signing::KeySource;
-use crate::{bundle, debs, repo, seeds};
+use crate::steps::{bundle, debs, repo, seeds};
 
 pub struct Options {
     pub version: String,
@@ -23,7 +23,7 @@ pub struct Options {
     /// The dependency closure in the repository, and the bundle.
     pub closure: bool,
     /// The seeds of this inventory (`--inventory`), in `seeds/`.
-    pub inventory: Option<crate::inventory::Inventory>,
+    pub inventory: Option<crate::inputs::inventory::Inventory>,
     /// The base, master and agent images (from the repository just written and `mirror`).
     pub images: Option<ImageInputs>,
 }
@@ -34,14 +34,14 @@ pub struct ImageInputs {
     pub mirror: String,
 }
 
-impl crate::flags::Dist {
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+impl crate::cli::Dist {
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
         run(&Options {
             version: build.version(self.inputs.version),
             source_date_epoch: build.source_date_epoch,
-            out: crate::project::dist_dir(),
+            out: crate::inputs::workspace::dist_dir(),
             suite: build.suite(self.inputs.suite)?,
-            arch: crate::project::host_arch(&build.tools)?,
+            arch: crate::inputs::workspace::host_arch(&build.tools)?,
             upstream: Some(build.upstream(self.inputs.upstream)),
             signing_key: KeySource::resolve(self.inputs.signing_key),
             closure: self.closure,
@@ -49,11 +49,11 @@ impl crate::flags::Dist {
             inventory: self
                 .inventory
                 .as_deref()
-                .map(crate::inventory::Inventory::load)
+                .map(crate::inputs::inventory::Inventory::load)
                 .transpose()?,
             images: match self.images {
                 true => Some(ImageInputs {
-                    mirror: crate::mirror::debian()?,
+                    mirror: crate::inputs::mirror::debian()?,
                 }),
                 false => None,
             },
@@ -101,13 +101,13 @@ pub fn run(options: &Options) -> Result<()> {
     if let Some(images) = &options.images {
         let tools = crate::tool::Tools::new()?;
         for kind in [
-            crate::image::Kind::Base,
-            crate::image::Kind::Master,
-            crate::image::Kind::Agent,
+            crate::steps::image::Kind::Base,
+            crate::steps::image::Kind::Master,
+            crate::steps::image::Kind::Agent,
         ] {
-            artifacts.push(crate::image::run(
+            artifacts.push(crate::steps::image::run(
                 &tools,
-                &crate::image::Options {
+                &crate::steps::image::Options {
                     kind,
                     version: options.version.clone(),
                     suite: options.suite.clone(),
@@ -126,7 +126,7 @@ pub fn run(options: &Options) -> Result<()> {
             .find(|a| a.kind == "image" && a.path.to_string_lossy().contains("-base-"))
             .map(|a| a.path.clone())
             .context("the base image is not among the images just built")?;
-        artifacts.extend(crate::packer::run(&crate::packer::Options {
+        artifacts.extend(crate::steps::packer::run(&crate::steps::packer::Options {
             version: options.version.clone(),
             suite: options.suite.clone(),
             arch: options.arch.clone(),

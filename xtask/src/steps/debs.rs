@@ -8,11 +8,11 @@ use flate2::{Compression, GzBuilder};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
-use crate::deb::{self, ControlFile, DataFile};
-use crate::manifest::Artifact;
-use crate::packaging::{self, Package, Project};
+use crate::files::write_whole;
+use crate::formats::deb::{self, ControlFile, DataFile};
+use crate::formats::manifest::Artifact;
+use crate::inputs::packaging::{self, Package, Project};
 use crate::progress::Step;
-use crate::project::write_whole;
 
 pub struct Options {
     pub version: String,
@@ -22,13 +22,13 @@ pub struct Options {
     pub tools: bool,
 }
 
-impl crate::flags::Debs {
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+impl crate::cli::Debs {
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
         run(&Options {
             version: build.version(self.version),
             out: self
                 .out
-                .unwrap_or_else(|| crate::project::dist_dir().join("debs")),
+                .unwrap_or_else(|| crate::inputs::workspace::dist_dir().join("debs")),
             source_date_epoch: build.source_date_epoch,
             tools: true,
         })
@@ -39,7 +39,7 @@ impl crate::flags::Debs {
 /// Builds every role package into `options.out` and returns what it wrote. All packages are built in
 /// memory first, so a bad definition leaves no new file behind.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {
-    crate::project::check_version(&options.version)?;
+    crate::inputs::workspace::check_version(&options.version)?;
     let step = Step::start(format!(
         "debs {} -> {}",
         options.version,
@@ -54,7 +54,9 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
         built.push((format!("{name}_{}_all.deb", options.version), bytes));
     }
     if options.tools {
-        built.push(crate::tools_deb::build(&packaging, &project, options)?);
+        built.push(crate::steps::tools_deb::build(
+            &packaging, &project, options,
+        )?);
     }
     remove_stale(&options.out)?;
     let mut artifacts = Vec::new();
@@ -155,8 +157,8 @@ fn remove_stale(out: &Path) -> Result<()> {
             && packaging::ROLES
                 .iter()
                 .any(|role| name.starts_with(&format!("{role}_")));
-        let tools =
-            name.ends_with(".deb") && name.starts_with(&format!("{}_", crate::tools_deb::PACKAGE));
+        let tools = name.ends_with(".deb")
+            && name.starts_with(&format!("{}_", crate::steps::tools_deb::PACKAGE));
         if role || tools {
             std::fs::remove_file(&path)
                 .with_context(|| format!("cannot remove the old {}", path.display()))?;

@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::answers;
-use crate::project::{SUITES, check_suite};
+use crate::inputs::answers;
+use crate::inputs::workspace::{SUITES, check_suite};
 
 /// Architectures the images and closures are built for.
 pub const ARCHITECTURES: [&str; 2] = ["amd64", "arm64"];
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn the_example_inventory_is_valid() {
-        let example = crate::project::root().join("cluster.toml");
+        let example = crate::inputs::workspace::root().join("cluster.toml");
         let inventory = Inventory::load(&example).unwrap();
         assert_eq!(inventory.masters.len(), 3);
         assert_eq!(inventory.agents.len(), 1);

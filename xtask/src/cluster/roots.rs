@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::project::cache_dir;
+use crate::inputs::workspace::cache_dir;
 use crate::tool::run_command as run;
 
 /// What a node needs besides minbase: systemd to boot, the roles' dependencies (so installing the
@@ -67,7 +67,7 @@ pub fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
 }
 
 fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
-    let mirror = crate::mirror::debian()?;
+    let mirror = crate::inputs::mirror::debian()?;
     let partial = tarball.with_extension("partial.tar");
     eprintln!(
         "bootstrapping a {suite} base root (cached as {})",

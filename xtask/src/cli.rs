@@ -107,7 +107,7 @@ pub struct Dist {
 pub struct Image {
     /// master or agent; base is the system without Docker or a role (Packer's qemu source)
     #[arg(long, value_enum)]
-    pub role: crate::image::Kind,
+    pub role: crate::steps::image::Kind,
     #[command(flatten)]
     pub inputs: RepoInputs,
     /// Inventory (cluster.toml) whose suite and mirror are used instead of this host's

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::deb::DataFile;
-use crate::packaging::Project;
-use crate::project::{root, write_whole};
+use crate::files::write_whole;
+use crate::formats::deb::DataFile;
+use crate::inputs::packaging::Project;
+use crate::inputs::workspace::root;
 use crate::tool::Tools;
 
 /// The package name, and the crate it is built from.
@@ -24,7 +25,7 @@ const CRATE_DIR: &str = "mesos-role";
 pub fn build(
     packaging: &Path,
     project: &Project,
-    options: &crate::debs::Options,
+    options: &crate::steps::debs::Options,
 ) -> Result<(String, Vec<u8>)> {
     let tools = Tools::new()?;
     let stage = root().join("target").join(PACKAGE);
@@ -76,8 +77,8 @@ pub fn build(
     )?;
     let bytes =
         std::fs::read(&deb).with_context(|| format!("cargo-deb wrote no {}", deb.display()))?;
-    let control = crate::deb::read_control(&bytes)
-        .and_then(|text| crate::apt_index::Fields::parse(&text))
+    let control = crate::formats::deb::read_control(&bytes)
+        .and_then(|text| crate::formats::apt_index::Fields::parse(&text))
         .context("cannot read the control file cargo-deb wrote")?;
     let arch = control.required("Architecture")?.to_string();
     if control.required("Package")? != PACKAGE || control.required("Version")? != options.version {
@@ -118,7 +119,7 @@ fn rustflags() -> String {
 fn staged_files(
     packaging: &Path,
     project: &Project,
-    options: &crate::debs::Options,
+    options: &crate::steps::debs::Options,
 ) -> Result<Vec<DataFile>> {
     let debian = root().join(CRATE_DIR).join("debian");
     let read = |name: &str| -> Result<Vec<u8>> {
@@ -127,7 +128,7 @@ fn staged_files(
     };
     let mut files = Vec::new();
     // The roles' copyright speaks of maintainer scripts only: the binary has its own.
-    for mut file in crate::debs::doc_files(packaging, project, PACKAGE, options)? {
+    for mut file in crate::steps::debs::doc_files(packaging, project, PACKAGE, options)? {
         if file.path.ends_with("/copyright") {
             continue;
         }
@@ -139,7 +140,7 @@ fn staged_files(
     files.push(DataFile {
         path: "/usr/share/man/man1/mesos-role.1.gz".into(),
         mode: 0o644,
-        contents: crate::debs::gzip_best(&read("mesos-role.1")?)?,
+        contents: crate::steps::debs::gzip_best(&read("mesos-role.1")?)?,
     });
     Ok(files)
 }

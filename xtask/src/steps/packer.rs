@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::manifest::Artifact;
+use crate::formats::manifest::Artifact;
 use crate::progress::Step;
 
 /// The templates, relative to the workspace root.
@@ -31,13 +31,13 @@ pub struct Options {
     pub out: PathBuf,
 }
 
-impl crate::flags::Packer {
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+impl crate::cli::Packer {
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
         let version = build.version(self.version);
         let suite = build.suite(self.suite)?;
-        let arch = crate::project::host_arch(&build.tools)?;
-        let dist = crate::project::dist_dir();
-        let name = crate::bundle::name(&version, &suite, &arch);
+        let arch = crate::inputs::workspace::host_arch(&build.tools)?;
+        let dist = crate::inputs::workspace::dist_dir();
+        let name = crate::steps::bundle::name(&version, &suite, &arch);
         run(&Options {
             base_image: self
                 .base_image
@@ -71,10 +71,10 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             options.base_image.display()
         );
     }
-    let checksum = crate::bundle::sha256_file(&options.base_image)?;
-    let templates = crate::project::root().join(TEMPLATES);
+    let checksum = crate::steps::bundle::sha256_file(&options.base_image)?;
+    let templates = crate::inputs::workspace::root().join(TEMPLATES);
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    for path in crate::project::files_below(&templates)? {
+    for path in crate::files::files_below(&templates)? {
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         files.push((path.strip_prefix(&templates)?.to_path_buf(), bytes));
@@ -82,10 +82,10 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
     let variables = variables(options, &checksum)?;
     files.push((VARIABLES.into(), variables.into_bytes()));
     files.sort();
-    crate::project::replace_dir(&options.out, |new| {
+    crate::files::replace_dir(&options.out, |new| {
         for (relative, bytes) in &files {
             let path = new.join(relative);
-            crate::project::write_whole(&path, bytes)?;
+            crate::files::write_whole(&path, bytes)?;
             if relative.extension().is_some_and(|e| e == "sh") {
                 // Uploaded and run as they are.
                 std::fs::set_permissions(

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::archive::{Contents, Member, Members};
-use crate::manifest::Artifact;
+use crate::formats::archive::{Contents, Member, Members};
+use crate::formats::manifest::Artifact;
+use crate::formats::signing::KeySource;
 use crate::progress::Step;
-use crate::signing::KeySource;
 
 /// The installer, kept as data beside the package definitions.
 pub const INSTALLER: &str = "packaging/bundle/install.sh";
@@ -41,27 +41,27 @@ pub fn name(version: &str, suite: &str, arch: &str) -> String {
     format!("mesos-roles-{version}-{suite}-{arch}")
 }
 
-impl crate::flags::Bundle {
+impl crate::cli::Bundle {
     /// The role packages, the repository with the closure (in a scratch directory under
     /// `target/`), then the bundle of it.
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
-        let dist = crate::project::dist_dir();
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
+        let dist = crate::inputs::workspace::dist_dir();
         let suite = build.suite(self.inputs.suite)?;
-        let arch = crate::project::host_arch(&build.tools)?;
+        let arch = crate::inputs::workspace::host_arch(&build.tools)?;
         let version = build.version(self.inputs.version);
-        let debs = crate::debs::run(&crate::debs::Options {
+        let debs = crate::steps::debs::run(&crate::steps::debs::Options {
             version: version.clone(),
             out: dist.join("debs"),
             source_date_epoch: build.source_date_epoch,
             tools: true,
         })?;
-        let scratch_base = crate::project::root().join("target");
+        let scratch_base = crate::inputs::workspace::root().join("target");
         std::fs::create_dir_all(&scratch_base)?;
         let scratch = tempfile::Builder::new()
             .prefix("bundle-repo-")
             .tempdir_in(&scratch_base)?;
         let repo = scratch.path().join("repo");
-        crate::repo::run(&crate::repo::Options {
+        crate::steps::repo::run(&crate::steps::repo::Options {
             suite: suite.clone(),
             arch: arch.clone(),
             out: repo.clone(),
@@ -88,7 +88,7 @@ pub fn run(options: &Options) -> Result<Artifact> {
     let top = name(&options.version, &options.suite, &options.arch);
     let path = options.out.join(format!("{top}.tar.gz"));
     let step = Step::start(format!("bundle -> {}", path.display()));
-    let installer = crate::project::root().join(INSTALLER);
+    let installer = crate::inputs::workspace::root().join(INSTALLER);
     let mut files: Vec<(String, u32, PathBuf)> = vec![("install.sh".into(), 0o755, installer)];
     for file in files_below(&options.repo)? {
         let relative = file.strip_prefix(&options.repo)?.to_string_lossy();
@@ -125,12 +125,12 @@ pub fn run(options: &Options) -> Result<Artifact> {
         "{} files, gzip level {GZIP_LEVEL}",
         files.len() + 1
     ));
-    crate::project::write_whole_with(&path, |file| {
+    crate::files::write_whole_with(&path, |file| {
         let gz = flate2::GzBuilder::new().mtime(0).write(
             std::io::BufWriter::new(file),
             flate2::Compression::new(GZIP_LEVEL),
         );
-        let gz = crate::archive::write_tar(gz, members, options.source_date_epoch)?;
+        let gz = crate::formats::archive::write_tar(gz, members, options.source_date_epoch)?;
         let mut buffered = gz.finish().context("cannot finish gzip compression")?;
         std::io::Write::flush(&mut buffered)
             .with_context(|| format!("cannot write {}", path.display()))
@@ -148,7 +148,7 @@ pub fn run(options: &Options) -> Result<Artifact> {
 
 /// Every regular file below the repository `dir`, sorted.
 fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
-    crate::project::files_below(dir).with_context(|| {
+    crate::files::files_below(dir).with_context(|| {
         format!(
             "cannot read the repository {}: build it with cargo xtask repo --closure",
             dir.display()

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::apt_index::{self, Fields, PoolEntry, Suite};
-use crate::manifest::Artifact;
+use crate::files::write_whole;
+use crate::formats::apt_index::{self, Fields, PoolEntry, Suite};
+use crate::formats::manifest::Artifact;
+use crate::formats::signing::{KeySource, Signer};
 use crate::progress::Step;
-use crate::project::write_whole;
-use crate::signing::{KeySource, Signer};
 
 /// The keyring file beside the repository, and where the example source expects it on a node.
 pub const KEYRING: &str = "mesos-roles-archive-keyring.gpg";
@@ -77,12 +77,12 @@ impl File {
     }
 }
 
-impl crate::flags::Repo {
+impl crate::cli::Repo {
     /// The role packages first (the debs step), then the repository of them and `upstream/`.
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
-        let dist = crate::project::dist_dir();
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
+        let dist = crate::inputs::workspace::dist_dir();
         let suite = build.suite(self.inputs.suite)?;
-        let debs = crate::debs::run(&crate::debs::Options {
+        let debs = crate::steps::debs::run(&crate::steps::debs::Options {
             version: build.version(self.inputs.version),
             out: dist.join("debs"),
             source_date_epoch: build.source_date_epoch,
@@ -90,7 +90,7 @@ impl crate::flags::Repo {
         })?;
         run(&Options {
             suite,
-            arch: crate::project::host_arch(&build.tools)?,
+            arch: crate::inputs::workspace::host_arch(&build.tools)?,
             out: self.out.unwrap_or_else(|| dist.join("repo")),
             debs: debs.into_iter().map(|a| a.path).collect(),
             upstream: Some(build.upstream(self.inputs.upstream)),
@@ -104,7 +104,7 @@ impl crate::flags::Repo {
 
 /// Builds the repository into `options.out` (replacing what was there) and returns what it wrote.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {
-    crate::project::check_suite(&options.suite)?;
+    crate::inputs::workspace::check_suite(&options.suite)?;
     let step = Step::start(format!(
         "repo {} {} -> {}",
         options.suite,
@@ -118,7 +118,7 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             "signing with the DEVELOPMENT key {} ({}): for testing only; give --signing-key or {} for a real repository",
             signer.fingerprint(),
             signer.path.display(),
-            crate::signing::KEY_VARIABLE
+            crate::formats::signing::KEY_VARIABLE
         ));
     } else {
         step.note(format!(
@@ -191,7 +191,7 @@ fn with_closure(
     signer: &Signer,
     step: &Step,
 ) -> Result<Vec<Package>> {
-    let cache = crate::closure::cache_for(&options.suite, &options.arch);
+    let cache = crate::steps::closure::cache_for(&options.suite, &options.arch);
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the cache {}", cache.display()))?;
     let scratch = tempfile::Builder::new()
@@ -206,11 +206,11 @@ fn with_closure(
     let local = scratch.path().join("repo");
     write(&local, &plan(options, packages.clone(), signer)?)?;
     let local_names = packages.iter().map(|p| p.name.clone()).collect();
-    let closure = crate::closure::resolve(
-        &crate::closure::Options {
+    let closure = crate::steps::closure::resolve(
+        &crate::steps::closure::Options {
             suite: &options.suite,
             arch: &options.arch,
-            roles: &crate::packaging::ROLES,
+            roles: &crate::inputs::packaging::ROLES,
             local: &local,
             keyring: &local.join(KEYRING),
             local_names: &local_names,
@@ -290,7 +290,7 @@ fn read_package(input: &Path, arch: &str) -> Result<Package> {
             input.display()
         )
     };
-    let control = crate::deb::read_control(&bytes)
+    let control = crate::formats::deb::read_control(&bytes)
         .and_then(|text| Fields::parse(&text))
         .map_err(bad)?;
     let filename = apt_index::pool_path(&control).map_err(bad)?;
@@ -398,7 +398,7 @@ pub fn sources_example(suite: &str) -> String {
 
 /// Writes every file into a temporary directory beside `out`, then puts it in `out`'s place.
 fn write(out: &Path, files: &[File]) -> Result<()> {
-    crate::project::replace_dir(out, |new| {
+    crate::files::replace_dir(out, |new| {
         for file in files {
             let path = new.join(&file.path);
             match &file.content {

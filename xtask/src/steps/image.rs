@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::manifest::Artifact;
+use crate::formats::manifest::Artifact;
 use crate::progress::Step;
 use crate::tool::Tools;
 
@@ -51,8 +51,8 @@ impl Kind {
     fn role_package(self) -> Option<&'static str> {
         match self {
             Kind::Base => None,
-            Kind::Master => Some(crate::inventory::Role::Master.package()),
-            Kind::Agent => Some(crate::inventory::Role::Agent.package()),
+            Kind::Master => Some(crate::inputs::inventory::Role::Master.package()),
+            Kind::Agent => Some(crate::inputs::inventory::Role::Agent.package()),
         }
     }
 }
@@ -71,12 +71,12 @@ pub struct Options {
     pub source_date_epoch: u64,
 }
 
-impl crate::flags::Image {
+impl crate::cli::Image {
     /// The role packages and a signed repository of them and `upstream/` (in a scratch directory:
     /// the image carries its own copy), then the image.
-    pub fn run(self, build: &crate::project::Build) -> Result<()> {
+    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
         let inventory = match &self.inventory {
-            Some(path) => Some(crate::inventory::Inventory::load(path)?),
+            Some(path) => Some(crate::inputs::inventory::Inventory::load(path)?),
             None => None,
         };
         let suite = match (&self.inputs.suite, &inventory) {
@@ -85,9 +85,9 @@ impl crate::flags::Image {
         };
         let mirror = match inventory.as_ref().and_then(|i| i.cluster.mirror.clone()) {
             Some(mirror) => mirror,
-            None => crate::mirror::debian()?,
+            None => crate::inputs::mirror::debian()?,
         };
-        let arch = crate::project::host_arch(&build.tools)?;
+        let arch = crate::inputs::workspace::host_arch(&build.tools)?;
         if let Some(inventory) = &inventory {
             // mmdebstrap builds for the host's architecture; a foreign root would need qemu-user.
             if inventory.cluster.architecture != arch {
@@ -99,20 +99,20 @@ impl crate::flags::Image {
         }
         let version = build.version(self.inputs.version);
         let scratch = scratch_dir("repo-")?;
-        let debs = crate::debs::run(&crate::debs::Options {
+        let debs = crate::steps::debs::run(&crate::steps::debs::Options {
             version: version.clone(),
             out: scratch.path().join("debs"),
             source_date_epoch: build.source_date_epoch,
             tools: true,
         })?;
         let repo = scratch.path().join("repo");
-        crate::repo::run(&crate::repo::Options {
+        crate::steps::repo::run(&crate::steps::repo::Options {
             suite: suite.clone(),
             arch: arch.clone(),
             out: repo.clone(),
             debs: debs.into_iter().map(|a| a.path).collect(),
             upstream: Some(build.upstream(self.inputs.upstream)),
-            signing_key: crate::signing::KeySource::resolve(self.inputs.signing_key),
+            signing_key: crate::formats::signing::KeySource::resolve(self.inputs.signing_key),
             source_date_epoch: build.source_date_epoch,
             closure: false,
         })?;
@@ -127,7 +127,7 @@ impl crate::flags::Image {
                 repo,
                 out: self
                     .out
-                    .unwrap_or_else(|| crate::project::dist_dir().join("images")),
+                    .unwrap_or_else(|| crate::inputs::workspace::dist_dir().join("images")),
                 source_date_epoch: build.source_date_epoch,
             },
         )
@@ -148,7 +148,7 @@ pub fn file_name(options: &Options) -> String {
 
 /// Builds the image (reusing a cached root when its inputs are unchanged) and returns it.
 pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
-    crate::project::check_suite(&options.suite)?;
+    crate::inputs::workspace::check_suite(&options.suite)?;
     let kernel = kernel_package(&options.arch)?;
     let step = Step::start(format!(
         "image {} {} {} -> {}",
@@ -158,7 +158,7 @@ pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
         options.out.display()
     ));
     let packages = packages(options, kernel);
-    let cache = crate::project::cache_dir().join("images");
+    let cache = crate::inputs::workspace::cache_dir().join("images");
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the cache {}", cache.display()))?;
     let key = cache_key(options, &packages)?;
@@ -284,7 +284,12 @@ fn packages(options: &Options, kernel: &str) -> Vec<String> {
         // docker.io needs AppArmor's parser: Debian's kernel enables AppArmor, and mmdebstrap
         // skips Recommends.
         // mesos-role-tools is only a Recommends of the roles: named so the node has `mesos-role`.
-        packages.extend(["apparmor", "docker.io", role, crate::tools_deb::PACKAGE]);
+        packages.extend([
+            "apparmor",
+            "docker.io",
+            role,
+            crate::steps::tools_deb::PACKAGE,
+        ]);
         if options.suite != "bookworm" {
             // From trixie on the docker command is only a Recommends of docker.io.
             packages.push("docker-cli");
@@ -306,7 +311,7 @@ fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
         options.source_date_epoch
     );
     hash.update(line.as_bytes());
-    let overlays = crate::project::root().join("overlays");
+    let overlays = crate::inputs::workspace::root().join("overlays");
     for dir in [&options.repo, &overlays] {
         for file in files_below(dir)? {
             hash.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
@@ -315,7 +320,7 @@ fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
             );
         }
     }
-    for (path, text) in crate::disk::boot_files()? {
+    for (path, text) in crate::formats::disk::boot_files()? {
         hash.update(path.as_bytes());
         hash.update(text.as_bytes());
     }
@@ -358,7 +363,7 @@ fn install(
     let repo = options.repo.canonicalize()?;
     let ours = format!(
         "deb [signed-by={}] file:{} {} main",
-        repo.join(crate::repo::KEYRING).display(),
+        repo.join(crate::steps::repo::KEYRING).display(),
         repo.display(),
         options.suite
     );
@@ -397,8 +402,8 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
     for file in files_below(&options.repo)? {
         let relative = file.strip_prefix(&options.repo)?;
         // The keyring and the example source go where the source expects them, not into the repo.
-        if relative == Path::new(crate::repo::KEYRING)
-            || relative == Path::new(crate::repo::SOURCES)
+        if relative == Path::new(crate::steps::repo::KEYRING)
+            || relative == Path::new(crate::steps::repo::SOURCES)
         {
             continue;
         }
@@ -406,12 +411,14 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
         count += 1;
     }
     copy(
-        &options.repo.join(crate::repo::KEYRING),
-        &root.join("usr/share/keyrings").join(crate::repo::KEYRING),
+        &options.repo.join(crate::steps::repo::KEYRING),
+        &root
+            .join("usr/share/keyrings")
+            .join(crate::steps::repo::KEYRING),
     )?;
     write(
         &root.join(SOURCES_PATH),
-        &crate::repo::sources_example(&options.suite),
+        &crate::steps::repo::sources_example(&options.suite),
     )?;
     write(
         &root.join("etc/apt/sources.list"),
@@ -420,13 +427,13 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
     step.note(format!(
         "repository: {count} files in /{REPO_PATH}, source /{SOURCES_PATH}"
     ));
-    let overlays = crate::project::root().join("overlays");
+    let overlays = crate::inputs::workspace::root().join("overlays");
     for dir in [overlays.join("all"), overlays.join(options.kind.name())] {
         for file in files_below(&dir)? {
             copy(&file, &root.join(file.strip_prefix(&dir)?))?;
         }
     }
-    for (path, text) in crate::disk::boot_files()? {
+    for (path, text) in crate::formats::disk::boot_files()? {
         write(&root.join(path), &text)?;
     }
     // cloud-init sets the real name at first boot.
@@ -521,7 +528,7 @@ fn make_disk(tools: &Tools, options: &Options, root: &Path, parent: &Step) -> Re
         .prefix(".image-")
         .tempdir_in(&options.out)?;
     let raw = work.path().join("disk.raw");
-    let fs_bytes = crate::disk::make(tools, root, &raw, options.source_date_epoch)?;
+    let fs_bytes = crate::formats::disk::make(tools, root, &raw, options.source_date_epoch)?;
     step.note(format!("raw disk: {} MiB filesystem", fs_bytes >> 20));
     let qcow2 = work.path().join("disk.qcow2");
     tools.run(
@@ -590,7 +597,7 @@ fn unmount_below(tools: &Tools, dir: &Path) -> Result<()> {
 
 /// A scratch directory in the cache, readable by apt's `_apt` user (it reads `file:` sources).
 pub fn scratch_dir(prefix: &str) -> Result<tempfile::TempDir> {
-    let base = crate::project::cache_dir().join("images");
+    let base = crate::inputs::workspace::cache_dir().join("images");
     std::fs::create_dir_all(&base)?;
     let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&base)?;
     std::fs::set_permissions(

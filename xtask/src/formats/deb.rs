@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use flate2::{Compression, GzBuilder};
 use md5::{Digest, Md5};
 
-use crate::archive::{self, Contents, Member, Members};
+use crate::formats::archive::{self, Contents, Member, Members};
 
 /// A regular file of the package: `path` is absolute in the installed system (`/usr/share/...`).
 pub struct DataFile {

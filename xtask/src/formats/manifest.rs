@@ -44,7 +44,7 @@ impl Manifest {
         let path = dir.join("manifest.json");
         let mut json = serde_json::to_string_pretty(&self)?;
         json.push('\n');
-        crate::project::write_whole(&path, json.as_bytes())?;
+        crate::files::write_whole(&path, json.as_bytes())?;
         Ok(path)
     }
 

@@ -40,7 +40,9 @@ impl KeySource {
     pub fn resolve(flag: Option<PathBuf>) -> Self {
         match flag.or_else(|| std::env::var_os(KEY_VARIABLE).map(PathBuf::from)) {
             Some(path) => Self::File(path),
-            None => Self::Development(crate::project::root().join("target/signing/dev-key.asc")),
+            None => Self::Development(
+                crate::inputs::workspace::root().join("target/signing/dev-key.asc"),
+            ),
         }
     }
 }
@@ -237,7 +239,7 @@ pub fn generate_development_key(path: &Path) -> Result<()> {
     let armored = key
         .to_armored_string(ArmorOptions::default())
         .context("cannot armor the development key")?;
-    crate::project::write_whole(path, armored.as_bytes())?;
+    crate::files::write_whole(path, armored.as_bytes())?;
     std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .with_context(|| format!("cannot make {} private", path.display()))?;
     Ok(())

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
-use crate::inventory::{Inventory, Node as Entry, Role};
-use crate::netns::Net;
-use crate::nspawn::{INTERRUPTED, Node, interrupted};
+use crate::cluster::netns::Net;
+use crate::cluster::nspawn::{INTERRUPTED, Node, interrupted};
+use crate::inputs::inventory::{Inventory, Node as Entry, Role};
 use crate::progress::Step;
 
 /// Where nodes see the repository (the example source's URI).
@@ -23,7 +23,7 @@ const REPO_INSIDE: &str = "/srv/mesos-roles";
 /// How long a cluster may take to settle after a change before a check fails.
 const SETTLE: Duration = Duration::from_secs(120);
 /// The app the reference tutorial deploys.
-const APP: &str = include_str!("../data/verify-app.json");
+const APP: &str = include_str!("../../data/verify-app.json");
 
 pub struct Options {
     pub inventory: PathBuf,
@@ -34,11 +34,13 @@ pub struct Options {
     pub tamper: Vec<(String, String, String)>,
 }
 
-impl crate::flags::Verify {
-    pub fn run(self, _build: &crate::project::Build) -> Result<()> {
+impl crate::cli::Verify {
+    pub fn run(self, _build: &crate::inputs::workspace::Build) -> Result<()> {
         let repo = match self.repo {
             Some(repo) => repo,
-            None => repo_from_manifest(&self.dist.unwrap_or_else(crate::project::dist_dir))?,
+            None => {
+                repo_from_manifest(&self.dist.unwrap_or_else(crate::inputs::workspace::dist_dir))?
+            }
         };
         let tamper = self
             .tamper
@@ -61,7 +63,7 @@ pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
             dist.display()
         )
     };
-    let manifest = crate::manifest::Manifest::read(dist).map_err(|_| missing())?;
+    let manifest = crate::formats::manifest::Manifest::read(dist).map_err(|_| missing())?;
     let keyring = manifest
         .artifacts
         .iter()
@@ -90,7 +92,7 @@ struct Check {
 
 pub fn run(options: &Options) -> Result<()> {
     let inventory = Inventory::load(&options.inventory)?;
-    for file in [crate::repo::KEYRING, crate::repo::SOURCES] {
+    for file in [crate::steps::repo::KEYRING, crate::steps::repo::SOURCES] {
         if !options.repo.join(file).is_file() {
             bail!(
                 "{} is not a repository built by `cargo xtask repo` (no {file}): run `cargo xtask dist --closure`, or give --repo DIR",
@@ -223,8 +225,8 @@ impl Cluster {
         step: &Step,
         checks: &mut Vec<Check>,
     ) -> Result<Self> {
-        let base = crate::roots::base(&inventory.cluster.suite)?;
-        let scratch = crate::project::root().join("target/verify");
+        let base = crate::cluster::roots::base(&inventory.cluster.suite)?;
+        let scratch = crate::inputs::workspace::root().join("target/verify");
         std::fs::create_dir_all(&scratch)?;
         let dir = tempfile::Builder::new()
             .prefix("cluster")
@@ -318,7 +320,7 @@ impl Cluster {
     fn install(&self, i: usize, base: &Path) -> Result<Node> {
         let entry = &self.entries[i];
         let root = self.root(i);
-        crate::roots::unpack_tarball(base, &root)?;
+        crate::cluster::roots::unpack_tarball(base, &root)?;
         // No route out: the base root's Debian sources would only fail apt-get update.
         let apt = root.join("etc/apt");
         let _ = std::fs::remove_file(apt.join("sources.list"));
@@ -326,13 +328,14 @@ impl Cluster {
             std::fs::remove_file(source?.path())?;
         }
         std::fs::copy(
-            self.repo.join(crate::repo::SOURCES),
-            apt.join("sources.list.d").join(crate::repo::SOURCES),
+            self.repo.join(crate::steps::repo::SOURCES),
+            apt.join("sources.list.d").join(crate::steps::repo::SOURCES),
         )?;
         std::fs::create_dir_all(root.join("usr/share/keyrings"))?;
         std::fs::copy(
-            self.repo.join(crate::repo::KEYRING),
-            root.join("usr/share/keyrings").join(crate::repo::KEYRING),
+            self.repo.join(crate::steps::repo::KEYRING),
+            root.join("usr/share/keyrings")
+                .join(crate::steps::repo::KEYRING),
         )?;
         std::fs::write(
             root.join("root/selections"),

@@ -1,0 +1,13 @@
+//! The steps of the pipeline, one module each: each reads files and writes files and returns the
+//! artifacts it wrote.
+
+pub mod bundle;
+pub mod closure;
+pub mod debs;
+pub mod dist;
+pub mod image;
+pub mod packer;
+pub mod repo;
+pub mod seeds;
+pub mod tools_deb;
+pub mod verify;
