@@ -14,9 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use mesos_roles_tests::images::{EPOCH, SUITE, VERSION, build, test_repo};
-use mesos_roles_tests::{require_root_and_tools, run, scratch};
-use xtask::inputs::inventory::Inventory;
+use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION, build};
+use mesos_roles_tests::{Request, Target, pipeline, require_root_and_tools, run, scratch};
 use xtask::steps::image::Kind;
 
 const MASTER: &str = "10.77.0.11";
@@ -26,7 +25,7 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A one-master, one-agent inventory (so the master's ZooKeeper serves alone) whose admin logs in
 /// with a key made for this test; returns it and the private key.
-fn inventory(dir: &Path) -> Result<(Inventory, PathBuf)> {
+fn inventory(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let key = dir.join("id_ed25519");
     run(
         "make a throwaway SSH key",
@@ -43,17 +42,24 @@ fn inventory(dir: &Path) -> Result<(Inventory, PathBuf)> {
          [[agents]]\nname = \"agent-1\"\naddress = \"{AGENT}\"\nattributes = \"rack:r1\"\n",
         public.trim()
     );
-    Ok((Inventory::parse(&text)?, key))
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text)?;
+    Ok((path, key))
 }
 
-/// The seeds of `inventory` in `dir/seeds`; returns the seed image of `node`.
-fn seed(inventory: &Inventory, dir: &Path, node: &str) -> Result<PathBuf> {
+/// `cargo xtask seeds` for the inventory at `inventory`, into `dir/seeds` (made once per
+/// directory); returns the seed image of `node`.
+fn seed(inventory: &Path, dir: &Path, node: &str) -> Result<PathBuf> {
     let out = dir.join("seeds");
-    xtask::steps::seeds::run(&xtask::steps::seeds::Options {
-        inventory: inventory.clone(),
-        out: out.clone(),
-        source_date_epoch: EPOCH,
-    })?;
+    if !out.is_dir() {
+        pipeline(Request {
+            targets: vec![Target::Seeds],
+            source_date_epoch: Some(EPOCH),
+            inventory: Some(inventory.to_path_buf()),
+            seeds_out: Some(out.clone()),
+            ..Request::default()
+        })?;
+    }
     Ok(out.join(format!("{node}.cidata.img")))
 }
 
@@ -420,26 +426,14 @@ fn packer_builds_the_agent_image_from_the_base_image_and_it_boots_with_a_seed() 
         let mut vm = Vm::boot(&base, &seed, AGENT, &key, &[])?;
         vm.wait_for_console(&["Cloud-init v.", "finished at"])?
     };
-    // The bundle Packer provisions from: the repository with the closure (cached downloads).
-    let (repo, _repo_dir) = test_repo(dir.path(), true)?;
-    let arch = mesos_roles_tests::host_arch()?;
-    let bundle = xtask::steps::bundle::run(&xtask::steps::bundle::Options {
-        version: VERSION.into(),
-        suite: SUITE.into(),
-        arch: arch.clone(),
-        repo,
-        out: dir.path().to_path_buf(),
-        source_date_epoch: EPOCH,
-    })?;
+    // The bundle Packer provisions from (the repository with the closure: cached downloads), and
+    // the templates naming it and the base image.
     let templates = dir.path().join("packer");
-    xtask::steps::packer::run(&xtask::steps::packer::Options {
-        version: VERSION.into(),
-        suite: SUITE.into(),
-        arch,
-        base_image: base,
-        bundle: bundle.path,
-        out: templates.clone(),
-    })?;
+    let mut request = images::request(dir.path(), vec![Target::Bundle, Target::Packer])?;
+    request.bundle_out = Some(dir.path().join("bundle"));
+    request.packer_out = Some(templates.clone());
+    request.base_image = Some(base);
+    images::run(request)?;
     let start = Instant::now();
     let built = Command::new("packer")
         .args([

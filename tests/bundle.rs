@@ -10,63 +10,51 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::{
-    doubles, on_suites, output, require_root_and_tools, require_tools, roots, run, scratch,
-    workspace,
+    Request, Target, doubles, on_suites, output, pipeline, require_root_and_tools, require_tools,
+    roots, run, scratch, workspace,
 };
 use xtask::formats::signing::KeySource;
-use xtask::steps::{bundle, repo};
+use xtask::steps::bundle;
 
 const EPOCH: u64 = 1_700_000_000;
 const VERSION: &str = "1.0.0-1";
 const MASTERS: &str = "10.213.0.11, 10.213.0.12, 10.213.0.13";
 const ZK: &str = "zk://10.213.0.11:2181,10.213.0.12:2181,10.213.0.13:2181/mesos\n";
 
-/// The repository options for the role packages and `upstream` (doubles named there) under `dir`.
-fn repo_options(
-    dir: &Path,
-    suite: &str,
-    upstream: &[&str],
-    closure: bool,
-) -> Result<repo::Options> {
-    // The roles and mesos-role-tools (which they recommend), as `cargo xtask debs` builds them.
-    let debs = xtask::steps::debs::run(&xtask::steps::debs::Options {
-        version: VERSION.into(),
-        out: dir.join("debs"),
-        source_date_epoch: EPOCH,
-        tools: true,
-    })?
-    .into_iter()
-    .map(|a| a.path)
-    .collect();
+/// The request for the role packages (and mesos-role-tools, which they recommend) and `upstream`
+/// (doubles named there) under `dir`: a repository in `dir/repo`.
+fn repo_options(dir: &Path, suite: &str, upstream: &[&str], closure: bool) -> Result<Request> {
     let up = dir.join("upstream");
     std::fs::create_dir_all(&up)?;
     for name in upstream {
         doubles::build(name, doubles::VERSION, &up)?;
     }
-    Ok(repo::Options {
-        suite: suite.into(),
-        arch: mesos_roles_tests::host_arch()?,
-        out: dir.join("repo"),
-        debs,
+    Ok(Request {
+        targets: vec![Target::Repo],
+        version: Some(VERSION.into()),
+        suite: Some(suite.into()),
+        source_date_epoch: Some(EPOCH),
         upstream: Some(up),
-        signing_key: KeySource::Development(dir.join("key.asc")),
-        source_date_epoch: EPOCH,
+        signing_key: Some(KeySource::Development(dir.join("key.asc"))),
+        repo_out: Some(dir.join("repo")),
         closure,
+        ..Request::default()
     })
 }
 
-/// The repository of `options`, then the bundle of it in `out`.
-fn build_bundle(options: &repo::Options, out: &Path) -> Result<PathBuf> {
-    repo::run(options)?;
-    Ok(bundle::run(&bundle::Options {
-        version: VERSION.into(),
-        suite: options.suite.clone(),
-        arch: options.arch.clone(),
-        repo: options.out.clone(),
-        out: out.to_path_buf(),
-        source_date_epoch: EPOCH,
-    })?
-    .path)
+/// `cargo xtask bundle` with the inputs of `options`, into `out`.
+fn build_bundle(options: &Request, out: &Path) -> Result<PathBuf> {
+    let summary = pipeline(Request {
+        targets: vec![Target::Bundle],
+        bundle_out: Some(out.to_path_buf()),
+        ..options.clone()
+    })?;
+    Ok(summary
+        .artifacts
+        .into_iter()
+        .find(|a| a.kind == "bundle")
+        .context("no bundle made")?
+        .path)
 }
 
 #[test]
@@ -76,7 +64,7 @@ fn two_bundle_builds_are_byte_identical_with_deterministic_headers() -> Result<(
     // The same input files, built into two repositories and two bundles.
     let mut options = repo_options(dir.path(), "bookworm", &["mesos", "marathon"], false)?;
     let first = build_bundle(&options, &dir.path().join("first"))?;
-    options.out = dir.path().join("repo2");
+    options.repo_out = Some(dir.path().join("repo2"));
     let second = build_bundle(&options, &dir.path().join("second"))?;
     let name = format!(
         "mesos-roles-{VERSION}-bookworm-{}",
@@ -163,16 +151,22 @@ fn a_missing_mesos_is_named_with_the_upstream_fix_and_nothing_is_written() -> Re
     require_tools(&["apt-get", "dpkg-deb"])?;
     let dir = scratch("bundle-missing")?;
     let options = repo_options(dir.path(), "bookworm", &["marathon"], true)?;
-    let err = format!("{:#}", repo::run(&options).unwrap_err());
-    assert!(err.contains("mesos (needed by mesos-master-role)"), "{err}");
+    let started = std::time::Instant::now();
+    let err = format!("{:#}", build_bundle(&options, dir.path()).unwrap_err());
+    // Named by the plan, before any package is built.
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert!(err.contains("the roles depend on mesos, which"), "{err}");
     let upstream = options.upstream.as_ref().unwrap().display().to_string();
     assert!(
         err.contains(&upstream) && err.contains("upstream/"),
         "{err}"
     );
-    assert!(!err.contains("marathon (needed"), "{err}");
+    assert!(!err.contains("marathon"), "{err}");
     assert_eq!(err.lines().count(), 1, "one message: {err}");
-    assert!(!options.out.exists(), "a repository was written");
+    assert!(
+        !dir.path().join("repo").exists(),
+        "a repository was written"
+    );
     Ok(())
 }
 
@@ -213,17 +207,17 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
     let out = dir.path().join("dist");
-    xtask::steps::dist::run(&xtask::steps::dist::Options {
-        version: VERSION.into(),
-        source_date_epoch: EPOCH,
-        out: out.clone(),
-        suite: "bookworm".into(),
-        arch: mesos_roles_tests::host_arch()?,
+    pipeline(Request {
+        targets: vec![Target::Debs, Target::Repo, Target::Bundle, Target::Manifest],
+        version: Some(VERSION.into()),
+        source_date_epoch: Some(EPOCH),
+        dist: Some(out.clone()),
+        suite: Some("bookworm".into()),
         upstream: Some(upstream),
-        signing_key: KeySource::Development(dir.path().join("key.asc")),
+        signing_key: Some(KeySource::Development(dir.path().join("key.asc"))),
         closure: true,
-        inventory: None,
-        images: None,
+        keep_repo: true,
+        ..Request::default()
     })?;
     let manifest = xtask::formats::manifest::Manifest::read(&out)?;
     let of_kind = |kind: &str| -> Vec<&xtask::formats::manifest::Artifact> {
@@ -335,7 +329,7 @@ fn installs_offline(suite: &str, role: &str) -> Result<()> {
         names
     };
     let resolved = std::fs::read_to_string(
-        xtask::steps::closure::cache_for(suite, &options.arch).join("status"),
+        xtask::steps::closure::cache_for(suite, &mesos_roles_tests::host_arch()?).join("status"),
     )?;
     let real = std::fs::read_to_string(root.join("var/lib/dpkg/status"))?;
     assert_eq!(names(&resolved), names(&real), "the closure's minbase set");

@@ -1,6 +1,7 @@
 //! The role .debs as dpkg sees them: built by the pipeline's own code, unpacked and read back with
 //! the real dpkg-deb, ar and tar.
 
+use mesos_roles_tests::Target;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,13 +45,7 @@ fn the_tools_package_is_reproducible_and_for_this_architecture() -> Result<()> {
     require_tools(&["cargo-deb", "dpkg-deb"])?;
     let (a, b) = (scratch("tools-a")?, scratch("tools-b")?);
     let build = |dir: &Path, version: &str| -> Result<Vec<PathBuf>> {
-        let artifacts = xtask::steps::debs::run(&xtask::steps::debs::Options {
-            version: version.into(),
-            out: dir.to_path_buf(),
-            source_date_epoch: 1_700_000_000,
-            tools: true,
-        })?;
-        Ok(artifacts.into_iter().map(|a| a.path).collect())
+        mesos_roles_tests::build_shipped_debs(dir, version)
     };
     let (first, second) = (build(a.path(), "1.2.3-1")?, build(b.path(), "1.2.3-1")?);
     let arch = host_arch()?;
@@ -195,21 +190,35 @@ fn dist_writes_a_manifest_with_every_artifact_and_its_sha256() -> Result<()> {
     let out = scratch("dist")?;
     let key = scratch("dist-key")?;
     let arch = host_arch()?;
-    xtask::steps::dist::run(&xtask::steps::dist::Options {
-        version: "0.9.0".into(),
-        source_date_epoch: 1_700_000_000,
-        out: out.path().to_path_buf(),
-        suite: "bookworm".into(),
-        // The tools package is built for this host: the repository's architecture.
-        arch: arch.clone(),
-        upstream: None,
-        signing_key: xtask::formats::signing::KeySource::Development(key.path().join("key.asc")),
-        closure: false,
-        inventory: Some(xtask::inputs::inventory::Inventory::load(
-            &mesos_roles_tests::workspace().join("cluster.toml"),
-        )?),
-        images: None,
+    let empty = scratch("dist-upstream")?;
+    // The tools package is built for this host: the repository's architecture.
+    let summary = mesos_roles_tests::pipeline(mesos_roles_tests::Request {
+        targets: vec![Target::Debs, Target::Repo, Target::Seeds, Target::Manifest],
+        version: Some("0.9.0".into()),
+        source_date_epoch: Some(1_700_000_000),
+        dist: Some(out.path().to_path_buf()),
+        suite: Some("bookworm".into()),
+        upstream: Some(empty.path().to_path_buf()),
+        signing_key: Some(xtask::formats::signing::KeySource::Development(
+            key.path().join("key.asc"),
+        )),
+        inventory: Some(mesos_roles_tests::example_inventory(key.path())?),
+        keep_repo: true,
+        ..Default::default()
     })?;
+    // Honest about what the repository lacks, and the summary lists what was made.
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("lacks mesos and marathon")),
+        "{:?}",
+        summary.warnings
+    );
+    let text = summary.text();
+    for kind in ["deb", "repo", "seeds"] {
+        assert!(text.contains(&format!("  {kind:<7} ")), "{text}");
+    }
     let manifest = xtask::formats::manifest::Manifest::read(out.path())?;
     assert_eq!(manifest.version, "0.9.0");
     let paths = |kind: &str| -> Vec<String> {

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION, test_key};
-use mesos_roles_tests::{require_root_and_tools, run, scratch};
+use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION};
+use mesos_roles_tests::{Target, require_root_and_tools, run, scratch};
 use xtask::steps::image::Kind;
 
 /// The partition's offset in the disk (sfdisk's `start=2048`).
@@ -439,26 +439,15 @@ fn dist_with_images_lists_the_three_images_in_the_manifest() -> Result<()> {
         dir.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )?;
-    let upstream = dir.path().join("upstream");
-    mesos_roles_tests::doubles::build_all(&upstream)?;
     let out = dir.path().join("dist");
-    // The same inputs as the other tests' images: their cached roots are reused.
-    let guard = images::repo_lock();
-    xtask::steps::dist::run(&xtask::steps::dist::Options {
-        version: VERSION.into(),
-        source_date_epoch: EPOCH,
-        out: out.clone(),
-        suite: SUITE.into(),
-        arch: mesos_roles_tests::host_arch()?,
-        upstream: Some(upstream),
-        signing_key: test_key(),
-        closure: false,
-        images: Some(xtask::steps::dist::ImageInputs {
-            mirror: xtask::inputs::mirror::debian()?,
-        }),
-        inventory: None,
-    })?;
-    drop(guard);
+    // `cargo xtask dist --images`, with the same inputs as the other tests' images: their cached
+    // roots are reused.
+    let mut targets = vec![Target::Debs, Target::Repo, Target::Manifest];
+    targets.extend([Kind::Base, Kind::Master, Kind::Agent].map(Target::Image));
+    let mut request = images::request(dir.path(), targets)?;
+    request.dist = Some(out.clone());
+    request.keep_repo = true;
+    images::run(request)?;
     let manifest = xtask::formats::manifest::Manifest::read(&out)?;
     let images: Vec<_> = manifest
         .artifacts

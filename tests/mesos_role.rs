@@ -29,15 +29,8 @@ fn package() -> Result<&'static Package> {
 fn build_package() -> Result<Package> {
     require_tools(&["cargo-deb", "dpkg-deb", "dpkg-query", "java"])?;
     let dir = scratch("mesos-role-deb")?.keep();
-    let artifacts = xtask::steps::debs::run(&xtask::steps::debs::Options {
-        version: "1.2.3-1".into(),
-        out: dir.join("debs"),
-        source_date_epoch: 1_700_000_000,
-        tools: true,
-    })?;
-    let deb = artifacts
+    let deb = mesos_roles_tests::build_shipped_debs(&dir.join("debs"), "1.2.3-1")?
         .into_iter()
-        .map(|a| a.path)
         .find(|p| p.to_string_lossy().contains("mesos-role-tools_"))
         .context("the debs step wrote no mesos-role-tools package")?;
     let tree = dir.join("tree");

@@ -7,22 +7,40 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
-use mesos_roles_tests::{require_tools, run, scratch};
+use mesos_roles_tests::{Request, Target, pipeline, require_tools, run, scratch};
+
+/// `cargo xtask packer` for `base` and `bundle` into `dir/packer`.
+fn packer_step(
+    dir: &Path,
+    base: &Path,
+    bundle: &Path,
+) -> Result<Vec<xtask::formats::manifest::Artifact>> {
+    Ok(pipeline(Request {
+        targets: vec![Target::Packer],
+        version: Some("0.9.0".into()),
+        suite: Some("bookworm".into()),
+        base_image: Some(base.to_path_buf()),
+        bundle: Some(bundle.to_path_buf()),
+        packer_out: Some(dir.join("packer")),
+        ..Request::default()
+    })?
+    .artifacts)
+}
 
 /// Writes the templates into `dir/packer` with stand-ins for the base image and bundle (validate
-/// only checks that the provisioned files exist).
+/// only checks that the provisioned files exist; the step checks their first bytes).
 fn write_templates(dir: &Path) -> Result<Vec<xtask::formats::manifest::Artifact>> {
     std::fs::create_dir_all(dir.join("images"))?;
-    std::fs::write(dir.join("images/base.qcow2"), b"not really an image")?;
-    std::fs::write(dir.join("bundle.tar.gz"), b"not really a bundle")?;
-    xtask::steps::packer::run(&xtask::steps::packer::Options {
-        version: "0.9.0".into(),
-        suite: "bookworm".into(),
-        arch: "amd64".into(),
-        base_image: dir.join("images/base.qcow2"),
-        bundle: dir.join("bundle.tar.gz"),
-        out: dir.join("packer"),
-    })
+    std::fs::write(
+        dir.join("images/base.qcow2"),
+        b"QFI\xfb\0\0\0\x03 a stand-in",
+    )?;
+    std::fs::write(dir.join("bundle.tar.gz"), b"\x1f\x8b a stand-in")?;
+    packer_step(
+        dir,
+        &dir.join("images/base.qcow2"),
+        &dir.join("bundle.tar.gz"),
+    )
 }
 
 fn packer(dir: &Path, args: &[&str]) -> Result<String> {
@@ -109,14 +127,12 @@ fn the_templates_are_formatted_and_valid_for_both_roles() -> Result<()> {
 #[test]
 fn a_missing_base_image_is_named_and_nothing_is_written() -> Result<()> {
     let dir = scratch("packer-missing")?;
-    let error = xtask::steps::packer::run(&xtask::steps::packer::Options {
-        version: "0.9.0".into(),
-        suite: "bookworm".into(),
-        arch: "amd64".into(),
-        base_image: dir.path().join("no-such.qcow2"),
-        bundle: dir.path().join("bundle.tar.gz"),
-        out: dir.path().join("packer"),
-    })
+    std::fs::write(dir.path().join("bundle.tar.gz"), b"\x1f\x8b a stand-in")?;
+    let error = packer_step(
+        dir.path(),
+        &dir.path().join("no-such.qcow2"),
+        &dir.path().join("bundle.tar.gz"),
+    )
     .unwrap_err();
     let message = format!("{error:#}");
     assert!(
@@ -126,5 +142,37 @@ fn a_missing_base_image_is_named_and_nothing_is_written() -> Result<()> {
         "{message}"
     );
     assert!(!dir.path().join("packer").exists());
+    Ok(())
+}
+
+/// Packer's inputs are what they claim to be: a text file is neither a base image nor a bundle.
+#[test]
+fn a_text_file_is_refused_as_base_image_or_bundle() -> Result<()> {
+    let dir = scratch("packer-text")?;
+    let (text, image, bundle) = (
+        dir.path().join("notes.txt"),
+        dir.path().join("base.qcow2"),
+        dir.path().join("bundle.tar.gz"),
+    );
+    std::fs::write(&text, "remember the milk")?;
+    std::fs::write(&image, b"QFI\xfb\0\0\0\x03 a stand-in")?;
+    std::fs::write(&bundle, b"\x1f\x8b a stand-in")?;
+    for (base, bundle, says) in [
+        (
+            &text,
+            &bundle,
+            "notes.txt is not a qcow2 image: build it with `cargo xtask image --role base`",
+        ),
+        (
+            &image,
+            &text,
+            "notes.txt is not a bundle (.tar.gz): build it with `cargo xtask bundle`",
+        ),
+    ] {
+        let message = format!("{:#}", packer_step(dir.path(), base, bundle).unwrap_err());
+        assert!(message.contains(says), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(!dir.path().join("packer").exists());
+    }
     Ok(())
 }

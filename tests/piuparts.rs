@@ -19,11 +19,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use mesos_roles_tests::{
-    build_role_debs, doubles, host_arch, on_suites, output, require_root_and_tools, roots, run,
+    Target, build_role_debs, doubles, on_suites, output, require_root_and_tools, roots, run,
     scratch, workspace,
 };
 use xtask::formats::signing::KeySource;
-use xtask::steps::repo::{self, KEYRING};
+use xtask::steps::repo::KEYRING;
 
 /// The version in the repository, and the one piuparts upgrades it to.
 const OLD: &str = "1.0.0-1";
@@ -142,15 +142,17 @@ fn signed_repo(dir: &Path, suite: &str) -> Result<PathBuf> {
     let upstream = dir.join("upstream");
     doubles::build_all(&upstream)?;
     let out = dir.join("repo");
-    repo::run(&repo::Options {
-        suite: suite.into(),
-        arch: host_arch()?,
-        out: out.clone(),
-        debs: build_role_debs(&dir.join("old"), OLD)?,
+    mesos_roles_tests::pipeline(mesos_roles_tests::Request {
+        targets: vec![Target::Repo],
+        version: Some(OLD.into()),
+        suite: Some(suite.into()),
+        source_date_epoch: Some(1_700_000_000),
         upstream: Some(upstream),
-        signing_key: KeySource::Development(dir.join("key.asc")),
-        source_date_epoch: 1_700_000_000,
-        closure: false,
+        signing_key: Some(KeySource::Development(dir.join("key.asc"))),
+        debs_out: Some(dir.join("old")),
+        repo_out: Some(out.clone()),
+        roles_only: true,
+        ..Default::default()
     })?;
     Ok(out)
 }

@@ -6,34 +6,44 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Result, bail};
-use mesos_roles_tests::{build_role_debs, doubles, output, require_tools, run, scratch};
+use mesos_roles_tests::{Request, Target, doubles, output, pipeline, require_tools, run, scratch};
 use xtask::formats::signing::KeySource;
-use xtask::steps::repo::{self, KEYRING, SOURCES};
+use xtask::steps::repo::{KEYRING, SOURCES};
 
 const EPOCH: u64 = 1_700_000_000;
 const SUITE: &str = "bookworm";
 
-/// Role packages and doubles under `dir` (debs/, upstream/), and the repository options for them.
-fn inputs(dir: &Path, key: &Path) -> Result<repo::Options> {
-    let debs = build_role_debs(&dir.join("debs"), "1.2.3-1")?;
+/// The doubles under `dir/upstream`, and the request for a repository of them and the role
+/// packages (built into `dir/debs`), written into `dir/repo`.
+fn inputs(dir: &Path, key: &Path) -> Result<Request> {
     doubles::build_all(&dir.join("upstream"))?;
-    Ok(repo::Options {
-        suite: SUITE.into(),
-        arch: mesos_roles_tests::host_arch()?,
-        out: dir.join("repo"),
-        debs,
+    Ok(Request {
+        targets: vec![Target::Repo],
+        version: Some("1.2.3-1".into()),
+        suite: Some(SUITE.into()),
+        source_date_epoch: Some(EPOCH),
         upstream: Some(dir.join("upstream")),
-        signing_key: KeySource::Development(key.to_path_buf()),
-        source_date_epoch: EPOCH,
-        closure: false,
+        signing_key: Some(KeySource::Development(key.to_path_buf())),
+        debs_out: Some(dir.join("debs")),
+        repo_out: Some(dir.join("repo")),
+        roles_only: true,
+        ..Request::default()
     })
+}
+
+/// The repository directory of a request.
+fn out(request: &Request) -> PathBuf {
+    request
+        .repo_out
+        .clone()
+        .expect("every request here names its repository")
 }
 
 /// Builds the repository into `dir/repo` with the key at `key` (made on first use).
 fn build(dir: &Path, key: &Path) -> Result<PathBuf> {
     let options = inputs(dir, key)?;
-    repo::run(&options)?;
-    Ok(options.out)
+    pipeline(options.clone())?;
+    Ok(out(&options))
 }
 
 /// apt with a state of its own: no host sources, no host keys, a dpkg status that has the roles'
@@ -381,8 +391,8 @@ fn two_runs_give_the_same_indices_and_signatures() -> Result<()> {
     let mut options = inputs(dir.path(), &key)?;
     let (first, second) = (dir.path().join("first"), dir.path().join("second"));
     for out in [&first, &second] {
-        options.out = out.clone();
-        repo::run(&options)?;
+        options.repo_out = Some(out.clone());
+        pipeline(options.clone())?;
     }
     let arch = mesos_roles_tests::host_arch()?;
     let mut compared = 0;
@@ -403,10 +413,10 @@ fn two_runs_give_the_same_indices_and_signatures() -> Result<()> {
     }
     assert_eq!(compared, 13);
     // Another epoch is another Date, so another Release.
-    options.out = dir.path().join("later");
-    options.source_date_epoch = EPOCH + 86_400;
-    repo::run(&options)?;
-    let release = std::fs::read_to_string(options.out.join("dists/bookworm/Release"))?;
+    options.repo_out = Some(dir.path().join("later"));
+    options.source_date_epoch = Some(EPOCH + 86_400);
+    pipeline(options.clone())?;
+    let release = std::fs::read_to_string(out(&options).join("dists/bookworm/Release"))?;
     assert!(
         release.contains("\nDate: Wed, 15 Nov 2023 22:13:20 +0000\n"),
         "{release}"
@@ -426,8 +436,8 @@ fn a_bad_upstream_file_is_named_and_nothing_is_half_written() -> Result<()> {
     require_tools(&["dpkg-deb"])?;
     let dir = scratch("repo-bad")?;
     let options = inputs(dir.path(), &dir.path().join("key.asc"))?;
-    repo::run(&options)?;
-    let inrelease = options.out.join("dists/bookworm/InRelease");
+    pipeline(options.clone())?;
+    let inrelease = out(&options).join("dists/bookworm/InRelease");
     let before = std::fs::read(&inrelease)?;
     let listing = |dir: &Path| -> Result<Vec<String>> {
         let mut names: Vec<String> = std::fs::read_dir(dir)?
@@ -449,7 +459,7 @@ fn a_bad_upstream_file_is_named_and_nothing_is_half_written() -> Result<()> {
     ] {
         let bad = upstream.join(name);
         std::fs::write(&bad, contents)?;
-        let err = format!("{:#}", repo::run(&options).unwrap_err());
+        let err = format!("{:#}", pipeline(options.clone()).unwrap_err());
         assert!(
             err.contains(&bad.display().to_string()) && err.contains(says),
             "the error does not name {name}: {err}"
@@ -466,12 +476,12 @@ fn a_bad_upstream_file_is_named_and_nothing_is_half_written() -> Result<()> {
 
     // Into a new --out: nothing appears.
     std::fs::write(upstream.join("NOTES.txt"), "x")?;
-    let fresh = repo::Options {
-        out: dir.path().join("fresh"),
+    let fresh = Request {
+        repo_out: Some(dir.path().join("fresh")),
         ..options
     };
-    assert!(repo::run(&fresh).is_err());
-    assert!(!fresh.out.exists());
+    assert!(pipeline(fresh.clone()).is_err());
+    assert!(!out(&fresh).exists());
     assert_eq!(listing(dir.path())?, entries_before);
     Ok(())
 }
@@ -479,19 +489,17 @@ fn a_bad_upstream_file_is_named_and_nothing_is_half_written() -> Result<()> {
 #[test]
 fn an_unsupported_suite_is_refused() -> Result<()> {
     let dir = scratch("repo-suite")?;
-    let options = repo::Options {
-        suite: "buster".into(),
-        arch: "amd64".into(),
-        out: dir.path().join("repo"),
-        debs: vec![],
-        upstream: None,
-        signing_key: KeySource::Development(dir.path().join("key.asc")),
-        source_date_epoch: EPOCH,
-        closure: false,
+    let options = Request {
+        targets: vec![Target::Repo],
+        suite: Some("buster".into()),
+        repo_out: Some(dir.path().join("repo")),
+        signing_key: Some(KeySource::Development(dir.path().join("key.asc"))),
+        roles_only: true,
+        ..Request::default()
     };
-    let err = repo::run(&options).unwrap_err().to_string();
+    let err = pipeline(options.clone()).unwrap_err().to_string();
     assert!(err.contains("--suite \"buster\""), "{err}");
-    assert!(!options.out.exists());
+    assert!(!out(&options).exists());
     Ok(())
 }
 
@@ -522,21 +530,20 @@ fn debs_with_xz_and_zstd_members_are_indexed_like_dpkg_reads_them() -> Result<()
                 .arg(upstream.join(format!("mesos_{version}_all.deb"))),
         )?;
     }
-    let options = repo::Options {
-        suite: SUITE.into(),
-        arch: mesos_roles_tests::host_arch()?,
-        out: dir.path().join("repo"),
-        debs: vec![],
+    let options = Request {
+        targets: vec![Target::Repo],
+        suite: Some(SUITE.into()),
+        source_date_epoch: Some(EPOCH),
         upstream: Some(upstream.clone()),
-        signing_key: KeySource::Development(dir.path().join("key.asc")),
-        source_date_epoch: EPOCH,
-        closure: false,
+        signing_key: Some(KeySource::Development(dir.path().join("key.asc"))),
+        debs_out: Some(dir.path().join("debs")),
+        repo_out: Some(dir.path().join("repo")),
+        roles_only: true,
+        ..Request::default()
     };
-    repo::run(&options)?;
+    pipeline(options.clone())?;
     let packages = std::fs::read_to_string(
-        options
-            .out
-            .join(format!("dists/{SUITE}/main/binary-all/Packages")),
+        out(&options).join(format!("dists/{SUITE}/main/binary-all/Packages")),
     )?;
     for version in ["2.0-1", "2.0-2"] {
         let deb = upstream.join(format!("mesos_{version}_all.deb"));

@@ -4,28 +4,42 @@
 //! byte-identical (`dist --inventory` is checked in deb_format.rs). Needs cloud-init, dosfstools,
 //! mtools and python3-yaml (cloud-init's dependency).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Result;
-use mesos_roles_tests::{require_tools, run, scratch, workspace};
+use mesos_roles_tests::{
+    Request, Target, example_inventory, pipeline, require_tools, run, scratch,
+};
 use xtask::inputs::inventory::{Inventory, Role};
 
 const EPOCH: u64 = 1_700_000_000;
 
-fn example() -> Result<Inventory> {
-    Inventory::load(&workspace().join("cluster.toml"))
+/// The example inventory with a real-looking key (the seeds refuse the placeholder), written once.
+fn example_path() -> Result<PathBuf> {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    if DIR.get().is_none() {
+        let dir = scratch("seeds-inventory")?;
+        example_inventory(dir.path())?;
+        let _ = DIR.set(dir);
+    }
+    Ok(DIR.get().expect("set above").path().join("cluster.toml"))
 }
 
-fn write_seeds(
-    inventory: &Inventory,
-    out: &Path,
-) -> Result<Vec<xtask::formats::manifest::Artifact>> {
-    xtask::steps::seeds::run(&xtask::steps::seeds::Options {
-        inventory: inventory.clone(),
-        out: out.to_path_buf(),
-        source_date_epoch: EPOCH,
-    })
+fn example() -> Result<Inventory> {
+    Inventory::load(&example_path()?)
+}
+
+/// `cargo xtask seeds --inventory <the example> --out OUT`, through the plan.
+fn write_seeds(out: &Path) -> Result<Vec<xtask::formats::manifest::Artifact>> {
+    let summary = pipeline(Request {
+        targets: vec![Target::Seeds],
+        source_date_epoch: Some(EPOCH),
+        inventory: Some(example_path()?),
+        seeds_out: Some(out.to_path_buf()),
+        ..Request::default()
+    })?;
+    Ok(summary.artifacts)
 }
 
 /// A YAML file as JSON, read by the YAML library cloud-init itself uses.
@@ -48,7 +62,7 @@ fn every_node_gets_a_seed_that_cloud_init_accepts() -> Result<()> {
     let inventory = example()?;
     let dir = scratch("seeds")?;
     let out = dir.path().join("seeds");
-    let artifacts = write_seeds(&inventory, &out)?;
+    let artifacts = write_seeds(&out)?;
     let mut entries: Vec<String> = std::fs::read_dir(&out)?
         .map(|e| Ok(e?.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_>>()?;
@@ -140,7 +154,7 @@ fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
     let inventory = example()?;
     let dir = scratch("seeds-answers")?;
     let out = dir.path().join("seeds");
-    write_seeds(&inventory, &out)?;
+    write_seeds(&out)?;
 
     let master = yaml(&out.join("master-2/user-data"))?;
     assert_eq!(
@@ -196,12 +210,13 @@ fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
 
 #[test]
 fn two_runs_write_the_same_bytes_and_a_stale_node_goes() -> Result<()> {
-    let inventory = example()?;
     let dir = scratch("seeds-twice")?;
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // A stale node of an earlier run in a's seeds goes with the next run.
+    write_seeds(&a)?;
     std::fs::create_dir_all(a.join("old-node"))?;
-    let first = write_seeds(&inventory, &a)?;
-    let second = write_seeds(&inventory, &b)?;
+    let first = write_seeds(&a)?;
+    let second = write_seeds(&b)?;
     let digests =
         |artifacts: &[xtask::formats::manifest::Artifact], base: &Path| -> Vec<(String, String)> {
             artifacts

@@ -3,6 +3,7 @@
 //! broken one fails with the check that caught it named, an interrupted run tears down, and nothing
 //! is left behind (namespaces, mounts, nspawn processes, cgroups, roots).
 
+use mesos_roles_tests::Target;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -24,17 +25,15 @@ fn dist() -> Result<&'static Path> {
     let dir = scratch("verify-dist")?;
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
-    xtask::steps::dist::run(&xtask::steps::dist::Options {
-        version: "1.0.0-1".into(),
-        source_date_epoch: 1_700_000_000,
-        out: dir.path().join("dist"),
-        suite: "bookworm".into(),
-        arch: mesos_roles_tests::host_arch()?,
+    mesos_roles_tests::pipeline(mesos_roles_tests::Request {
+        targets: vec![Target::Debs, Target::Repo, Target::Manifest],
+        version: Some("1.0.0-1".into()),
+        source_date_epoch: Some(1_700_000_000),
+        dist: Some(dir.path().join("dist")),
+        suite: Some("bookworm".into()),
         upstream: Some(upstream),
-        signing_key: xtask::formats::signing::KeySource::resolve(None),
-        closure: false,
-        images: None,
-        inventory: None,
+        keep_repo: true,
+        ..Default::default()
     })?;
     Ok(DIST.get_or_init(|| dir).path())
 }

@@ -7,11 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use xtask::formats::signing::KeySource;
 use xtask::steps::image::Kind;
 
-use crate::{build_shipped_debs, doubles, host_arch};
+use crate::{Request, Target, doubles};
 
 pub const EPOCH: u64 = 1_700_000_000;
 pub const VERSION: &str = "1.0.0-1";
@@ -31,48 +31,57 @@ pub fn repo_lock() -> std::sync::MutexGuard<'static, ()> {
     REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The inputs every image test shares: the doubles as `upstream/` (built into `dir`), the shared
+/// key, version, suite and epoch.
+pub fn request(dir: &Path, targets: Vec<Target>) -> Result<Request> {
+    let upstream = dir.join("upstream");
+    doubles::build_all(&upstream)?;
+    Ok(Request {
+        targets,
+        version: Some(VERSION.into()),
+        suite: Some(SUITE.into()),
+        source_date_epoch: Some(EPOCH),
+        upstream: Some(upstream),
+        signing_key: Some(test_key()),
+        ..Request::default()
+    })
+}
+
+/// Plans and runs `request`; the plan (which makes the shared key the first time) under the lock.
+pub fn run(request: Request) -> Result<xtask::summary::Summary> {
+    let build = xtask::inputs::workspace::Build::from_env()?;
+    let plan = {
+        let _guard = repo_lock();
+        request.plan(&build)?
+    };
+    plan.execute(&build)
+}
+
 /// The signed repository of the packages and the doubles (with the dependency closure if asked),
 /// in a scratch directory apt's `_apt` user can read (it reads `file:` sources). The directory
 /// goes when the returned guard drops.
 pub fn test_repo(dir: &Path, closure: bool) -> Result<(PathBuf, tempfile::TempDir)> {
-    // One repository at a time: the tests share the signing key, made by the first.
-    let _guard = repo_lock();
-    let debs = build_shipped_debs(&dir.join("debs"), VERSION)?;
-    let upstream = dir.join("upstream");
-    doubles::build_all(&upstream)?;
     let repo_dir = xtask::steps::image::scratch_dir("test-repo-")?;
     let repo = repo_dir.path().join("repo");
-    xtask::steps::repo::run(&xtask::steps::repo::Options {
-        suite: SUITE.into(),
-        arch: host_arch()?,
-        out: repo.clone(),
-        debs,
-        upstream: Some(upstream),
-        signing_key: test_key(),
-        source_date_epoch: EPOCH,
-        closure,
-    })?;
+    let mut request = request(dir, vec![Target::Repo])?;
+    request.closure = closure;
+    request.repo_out = Some(repo.clone());
+    request.debs_out = Some(dir.join("debs"));
+    run(request)?;
     Ok((repo, repo_dir))
 }
 
 /// Builds the image of `kind` into `dir/out`; returns it and the time the image step took.
 pub fn build(kind: Kind, dir: &Path) -> Result<(PathBuf, Duration)> {
-    let (repo, _repo_dir) = test_repo(dir, false)?;
+    let mut request = request(dir, vec![Target::Image(kind)])?;
+    request.images_out = Some(dir.join("out"));
     let start = Instant::now();
-    let artifact = xtask::steps::image::run(
-        &xtask::tool::Tools::new()?,
-        &xtask::steps::image::Options {
-            kind,
-            version: VERSION.into(),
-            suite: SUITE.into(),
-            arch: host_arch()?,
-            mirror: xtask::inputs::mirror::debian()?,
-            repo,
-            out: dir.join("out"),
-            source_date_epoch: EPOCH,
-        },
-    )?;
-    anyhow::ensure!(artifact.kind == "image");
+    let summary = run(request)?;
+    let artifact = summary
+        .artifacts
+        .into_iter()
+        .find(|a| a.kind == "image")
+        .context("the plan made no image")?;
     anyhow::ensure!(
         artifact.path.file_name().unwrap().to_string_lossy()
             == format!("mesos-roles-{}-{VERSION}-{SUITE}-amd64.qcow2", kind.name())

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use anyhow::{Context, Result, bail};
+pub use xtask::plan::{Request, Target};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -97,13 +98,39 @@ pub fn build_shipped_debs(out: &Path, version: &str) -> Result<Vec<PathBuf>> {
 }
 
 fn build_debs(out: &Path, version: &str, tools: bool) -> Result<Vec<PathBuf>> {
-    let artifacts = xtask::steps::debs::run(&xtask::steps::debs::Options {
-        version: version.into(),
-        out: out.to_path_buf(),
-        source_date_epoch: 1_700_000_000,
-        tools,
+    let summary = pipeline(Request {
+        targets: vec![Target::Debs],
+        version: Some(version.into()),
+        source_date_epoch: Some(1_700_000_000),
+        debs_out: Some(out.to_path_buf()),
+        roles_only: !tools,
+        ..Request::default()
     })?;
-    Ok(artifacts.into_iter().map(|a| a.path).collect())
+    Ok(summary.artifacts.into_iter().map(|a| a.path).collect())
+}
+
+/// The example inventory (`cluster.toml`) with its placeholder SSH key replaced by a key line no
+/// one holds, as an operator's would be: the seeds refuse the placeholder.
+pub fn example_inventory(dir: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(workspace().join("cluster.toml"))?;
+    let line = text
+        .lines()
+        .find(|l| l.contains(xtask::inputs::inventory::PLACEHOLDER_KEY))
+        .context("cluster.toml has no placeholder key")?;
+    let key = "    \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm9Ukl3bWx0ZXN0a2V5b25seWZvcnRlc3Rz test@mesos-roles\",";
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text.replace(line, key))?;
+    Ok(path)
+}
+
+/// Runs the pipeline as `cargo xtask` does: the request planned (everything checked), then made.
+pub fn pipeline(request: Request) -> Result<xtask::summary::Summary> {
+    let build = xtask::inputs::workspace::Build::from_env()?;
+    let request = Request {
+        command: "test".into(),
+        ..request
+    };
+    request.plan(&build)?.execute(&build)
 }
 
 /// lintian (`--fail-on error,warning`) on one .deb: fails with its report on any error or warning.

@@ -1,13 +1,26 @@
-//! The command line: one struct of flags per step. Each step's module turns its flags into its
-//! options (`impl flags::<Step> { fn run }`), so `main.rs` only parses and dispatches.
+//! The command line: one struct of flags per step, each turned into a [`Request`] for the plan
+//! (or, for `verify`, `setup` and `test`, into that command's options). `main.rs` only parses and
+//! calls [`Xtask::run`].
 
 use std::path::PathBuf;
 
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use crate::formats::signing::KeySource;
+use crate::inputs::workspace::{self, Build};
+use crate::plan::{Request, Target};
+use crate::steps::image::Kind;
+
 #[derive(Parser)]
-#[command(about = "Builds the mesos-roles artifacts (see README.md)")]
+#[command(
+    about = "Builds, checks and proves the mesos-roles artifacts (see README.md)",
+    after_help = "Examples:\n  cargo xtask dist                  # the default artifacts, into target/dist\n  cargo xtask test                  # install the prerequisites, run every test\n  cargo xtask dist --closure --images --inventory cluster.toml"
+)]
 pub struct Xtask {
+    /// Print the summary as JSON on stdout (progress stays on stderr)
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub step: Step,
 }
@@ -15,37 +28,53 @@ pub struct Xtask {
 #[derive(Subcommand)]
 pub enum Step {
     /// Write the role meta-packages (.deb) from packaging/, and mesos-role-tools (cargo-deb).
+    #[command(after_help = "Example:\n  cargo xtask debs --version 1.0.0-1 --out /tmp/debs")]
     Debs(Debs),
     /// Write the role packages, then a signed apt repository of them and of every .deb in upstream/.
+    #[command(
+        after_help = "Example:\n  cargo xtask repo --signing-key archive-key.asc --upstream upstream/"
+    )]
     Repo(Repo),
-    /// Write the repository with the dependency closure, then one file for air-gapped sites:
-    /// target/dist/mesos-roles-<version>-<suite>-<arch>.tar.gz.
+    /// Write one file for air-gapped sites (the repository with the dependency closure,
+    /// install.sh, SHA256SUMS): target/dist/mesos-roles-<version>-<suite>-<arch>.tar.gz.
+    #[command(after_help = "Example:\n  cargo xtask bundle --suite bookworm")]
     Bundle(Bundle),
-    /// Run the default pipeline and write target/dist/manifest.json.
+    /// Run the default pipeline (debs, repo; more with the flags) and write
+    /// target/dist/manifest.json.
+    #[command(
+        after_help = "Examples:\n  cargo xtask dist\n  cargo xtask dist --closure --images --inventory cluster.toml"
+    )]
     Dist(Dist),
     /// Write a cloud-init NoCloud seed per node of an inventory: target/dist/seeds/<node>/ and
     /// <node>.cidata.img.
+    #[command(after_help = "Example:\n  cargo xtask seeds --inventory cluster.toml")]
     Seeds(Seeds),
     /// Write the Packer templates (qemu and amazon-ebs) of the images: target/dist/packer/.
+    #[command(
+        after_help = "Example (after `cargo xtask image --role base` and `cargo xtask bundle`):\n  cargo xtask packer"
+    )]
     Packer(Packer),
     /// Build a bootable qcow2 image without booting a VM: target/dist/images/
-    /// mesos-roles-<role>-<version>-<suite>-<arch>.qcow2 (see README.md, "Images").
+    /// mesos-roles-<role>-<version>-<suite>-<arch>.qcow2 (see README.md, Use 2).
+    #[command(after_help = "Example:\n  cargo xtask image --role master")]
     Image(Image),
     /// Boot the built artifacts as the inventory's cluster (systemd-nspawn) and check it works.
+    #[command(
+        after_help = "Example (after `cargo xtask dist --closure`):\n  cargo xtask verify --inventory cluster.toml"
+    )]
     Verify(Verify),
+    /// Install what building and testing need on this Debian machine (apt packages, cargo-deb),
+    /// from the one list in xtask/prerequisites.toml. Root.
+    #[command(after_help = "Example:\n  cargo xtask setup")]
+    Setup(Setup),
+    /// Install the prerequisites, then run every test binary and print each one's time.
+    #[command(
+        after_help = "Examples:\n  cargo xtask test            # every tier (root)\n  cargo xtask test --quick    # tier 1 only: no root, no set-up, seconds"
+    )]
+    Test(Test),
 }
 
-#[derive(Args)]
-pub struct Debs {
-    /// Debian version of the packages [default: the workspace version]
-    #[arg(long)]
-    pub version: Option<String>,
-    /// Output directory [default: target/dist/debs]
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// What a repository is made of: shared by `repo`, `bundle` and `dist`.
+/// What a repository is made of: shared by `repo`, `bundle`, `image` and `dist`.
 #[derive(Args)]
 pub struct RepoInputs {
     /// Debian version of the role packages [default: the workspace version]
@@ -63,11 +92,39 @@ pub struct RepoInputs {
     pub signing_key: Option<PathBuf>,
 }
 
+impl RepoInputs {
+    fn request(self, command: &str, targets: Vec<Target>) -> Request {
+        Request {
+            command: command.into(),
+            targets,
+            version: self.version,
+            suite: self.suite,
+            upstream: self.upstream,
+            signing_key: Some(KeySource::resolve(
+                self.signing_key,
+                workspace::development_key(),
+            )),
+            ..Request::default()
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct Debs {
+    /// Debian version of the packages [default: the workspace version]
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Output directory (new, empty, or written by cargo xtask before) [default: target/dist/debs]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Args)]
 pub struct Repo {
     #[command(flatten)]
     pub inputs: RepoInputs,
-    /// Repository directory [default: target/dist/repo]
+    /// Repository directory, replaced whole (new, empty, or written by cargo xtask before)
+    /// [default: target/dist/repo]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also publish the dependency closure of both roles for a minbase root of the suite,
@@ -98,7 +155,7 @@ pub struct Dist {
     #[arg(long)]
     pub inventory: Option<PathBuf>,
     /// Also the master, agent and base images in target/dist/images (slow the first time: the
-    /// roots are cached after), and the Packer templates starting from that base image
+    /// roots are cached after), and, with --closure, the Packer templates starting from them
     #[arg(long)]
     pub images: bool,
 }
@@ -107,7 +164,7 @@ pub struct Dist {
 pub struct Image {
     /// master or agent; base is the system without Docker or a role (Packer's qemu source)
     #[arg(long, value_enum)]
-    pub role: crate::steps::image::Kind,
+    pub role: Kind,
     #[command(flatten)]
     pub inputs: RepoInputs,
     /// Inventory (cluster.toml) whose suite and mirror are used instead of this host's
@@ -139,7 +196,8 @@ pub struct Seeds {
     /// The cluster inventory (see cluster.toml)
     #[arg(long)]
     pub inventory: PathBuf,
-    /// Seeds directory, replaced whole [default: target/dist/seeds]
+    /// Seeds directory, replaced whole (new, empty, or written by cargo xtask before)
+    /// [default: target/dist/seeds]
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -163,4 +221,137 @@ pub struct Packer {
     /// Templates directory, replaced whole [default: target/dist/packer]
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct Setup {
+    /// Print what would be installed, install nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args)]
+pub struct Test {
+    /// Tier 1 only (no root, no set-up): the unit tests and the tests that need no tools
+    #[arg(long)]
+    pub quick: bool,
+    /// Do not install the prerequisites first
+    #[arg(long)]
+    pub no_setup: bool,
+}
+
+impl Xtask {
+    /// Runs the command; a plan's summary goes to stdout.
+    pub fn run(self) -> Result<()> {
+        let json = self.json;
+        let request = match self.step {
+            Step::Setup(setup) => return crate::steps::setup::run(setup.dry_run),
+            Step::Test(test) => return crate::steps::test::run(test.quick, test.no_setup),
+            Step::Verify(verify) => return verify.run(),
+            Step::Debs(debs) => Request {
+                command: "debs".into(),
+                targets: vec![Target::Debs],
+                version: debs.version,
+                debs_out: debs.out,
+                ..Request::default()
+            },
+            Step::Repo(repo) => {
+                let mut request = repo
+                    .inputs
+                    .request("repo", vec![Target::Debs, Target::Repo]);
+                request.repo_out = repo.out;
+                request.closure = repo.closure;
+                request
+            }
+            Step::Bundle(bundle) => {
+                let mut request = bundle.inputs.request("bundle", vec![Target::Bundle]);
+                request.bundle_out = bundle.out;
+                request
+            }
+            Step::Image(image) => {
+                let mut request = image
+                    .inputs
+                    .request("image", vec![Target::Image(image.role)]);
+                request.inventory = image.inventory;
+                request.images_out = image.out;
+                request
+            }
+            Step::Seeds(seeds) => Request {
+                command: "seeds".into(),
+                targets: vec![Target::Seeds],
+                inventory: Some(seeds.inventory),
+                seeds_out: seeds.out,
+                ..Request::default()
+            },
+            Step::Packer(packer) => Request {
+                command: "packer".into(),
+                targets: vec![Target::Packer],
+                version: packer.version,
+                suite: packer.suite,
+                base_image: packer.base_image,
+                bundle: packer.bundle,
+                packer_out: packer.out,
+                ..Request::default()
+            },
+            Step::Dist(dist) => dist.request(),
+        };
+        let build = Build::from_env()?;
+        let summary = request.plan(&build)?.execute(&build)?;
+        match json {
+            true => print!("{}", summary.json()?),
+            false => print!("{}", summary.text()),
+        }
+        Ok(())
+    }
+}
+
+impl Dist {
+    fn request(self) -> Request {
+        let mut targets = vec![Target::Debs, Target::Repo, Target::Manifest];
+        let mut notes = Vec::new();
+        if self.closure {
+            targets.push(Target::Bundle);
+        }
+        if self.inventory.is_some() {
+            targets.push(Target::Seeds);
+        }
+        if self.images {
+            targets.extend([Kind::Base, Kind::Master, Kind::Agent].map(Target::Image));
+            // Packer provisions from the bundle: its templates name one only when it exists.
+            match self.closure {
+                true => targets.push(Target::Packer),
+                false => notes.push(
+                    "no Packer templates: they provision from the bundle, which --closure makes"
+                        .to_string(),
+                ),
+            }
+        }
+        let mut request = self.inputs.request("dist", targets);
+        request.closure = self.closure;
+        request.inventory = self.inventory;
+        request.keep_repo = true;
+        request.notes = notes;
+        request
+    }
+}
+
+impl Verify {
+    fn run(self) -> Result<()> {
+        let repo = match self.repo {
+            Some(repo) => repo,
+            None => crate::steps::verify::repo_from_manifest(
+                &self.dist.unwrap_or_else(workspace::dist_dir),
+            )?,
+        };
+        let tamper = self
+            .tamper
+            .iter()
+            .map(|t| crate::steps::verify::parse_tamper(t))
+            .collect::<Result<_>>()?;
+        crate::steps::verify::run(&crate::steps::verify::Options {
+            inventory: self.inventory,
+            repo,
+            tamper,
+        })
+    }
 }

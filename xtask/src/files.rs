@@ -34,9 +34,75 @@ pub fn write_whole_with(
     Ok(())
 }
 
+/// The file that marks a directory as written by `cargo xtask`: only such a directory (or an empty
+/// or new one) is written into, so a mistyped `--out` never eats an operator's files.
+pub const MARKER: &str = ".mesos-roles-output";
+const MARKER_TEXT: &str =
+    "Written by cargo xtask (mesos-roles). The next run replaces what it wrote here.\n";
+
+/// An output directory a step may write: new, empty, or marked by an earlier run.
+#[derive(Debug, Clone)]
+pub struct OutDir {
+    path: PathBuf,
+}
+
+impl OutDir {
+    /// Checks `path` (`what` names it in the error: `--out`, or the dist directory). Nothing is
+    /// written.
+    pub fn check(path: PathBuf, what: &str) -> Result<Self> {
+        // Absolute, without `.` components: `--out .` is the current directory by its name.
+        let path = std::path::absolute(&path)
+            .with_context(|| format!("{what} {}: cannot make it absolute", path.display()))?;
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("{what} {}: {e}", path.display()),
+            Ok(meta) if !meta.is_dir() => bail!(
+                "{what} {} is not a directory: give a directory (a new one is made)",
+                path.display()
+            ),
+            Ok(_) if path.join(MARKER).is_file() => {}
+            Ok(_) => {
+                let mut entries = std::fs::read_dir(&path)
+                    .with_context(|| format!("{what} {}: cannot read it", path.display()))?;
+                if let Some(entry) = entries.next() {
+                    let name = entry?.file_name();
+                    bail!(
+                        "{what} {} holds files cargo xtask did not write ({}): give a new or empty directory, or move them away",
+                        path.display(),
+                        name.to_string_lossy().escape_debug()
+                    );
+                }
+            }
+        }
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates the directory if needed and marks it as written by `cargo xtask`.
+    pub fn claim(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("cannot create {}", self.path.display()))?;
+        mark(&self.path)
+    }
+}
+
+fn mark(dir: &Path) -> Result<()> {
+    let marker = dir.join(MARKER);
+    if !marker.is_file() {
+        write_whole(&marker, MARKER_TEXT.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Makes the directory `out` whole or not at all: `fill` writes into a temporary directory beside
-/// it, which then takes `out`'s place (the old one is removed). If `fill` fails, `out` is as it was.
+/// it, which then takes `out`'s place (the old one is removed). If `fill` fails, `out` is as it was
+/// and the temporary directory is gone. `out` must pass [`OutDir::check`].
 pub fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let out = OutDir::check(out.to_path_buf(), "--out")?;
+    let out = out.path();
     let parent = out
         .parent()
         .with_context(|| format!("--out {} has no parent directory", out.display()))?;
@@ -53,6 +119,7 @@ pub fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
             )
         })?;
     fill(new.path())?;
+    mark(new.path())?;
     let new = new.keep();
     let replaced = if out.exists() {
         let old = tempfile::Builder::new()
@@ -74,7 +141,7 @@ pub fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
     Ok(())
 }
 
-/// Every regular file below `dir`, sorted.
+/// Every regular file below `dir`, sorted; the output marker is not one of them.
 pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
@@ -85,7 +152,7 @@ pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 dirs.push(path);
-            } else {
+            } else if path.file_name().is_none_or(|n| n != MARKER) {
                 files.push(path);
             }
         }

@@ -9,6 +9,8 @@ pub mod cluster;
 pub mod files;
 pub mod formats;
 pub mod inputs;
+pub mod plan;
 pub mod progress;
 pub mod steps;
+pub mod summary;
 pub mod tool;

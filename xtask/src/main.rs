@@ -1,24 +1,12 @@
-//! `cargo xtask <step>`: parses the command line and hands over to the step's module.
+//! `cargo xtask <step>`: parses the command line and hands over to it.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use xtask::cli::{Step, Xtask};
-use xtask::inputs::workspace::Build;
+use xtask::cli::Xtask;
 
 fn main() -> ExitCode {
-    let flags = Xtask::parse();
-    let result = Build::from_env().and_then(|build| match flags.step {
-        Step::Debs(step) => step.run(&build),
-        Step::Repo(step) => step.run(&build),
-        Step::Bundle(step) => step.run(&build),
-        Step::Dist(step) => step.run(&build),
-        Step::Seeds(step) => step.run(&build),
-        Step::Packer(step) => step.run(&build),
-        Step::Image(step) => step.run(&build),
-        Step::Verify(step) => step.run(&build),
-    });
-    match result {
+    match Xtask::parse().run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One message: the error and its causes on a line, without a backtrace.

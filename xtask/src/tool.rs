@@ -40,11 +40,20 @@ impl Tools {
         args: &[&str],
         input: &str,
     ) -> Result<()> {
-        cmd!(self.sh, "{program} {args...}")
-            .quiet()
-            .stdin(input)
-            .run()
-            .with_context(|| format!("failed to {purpose}"))
+        use std::io::Write;
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(to_stderr()?)
+            .spawn()
+            .with_context(|| format!("cannot start {program} to {purpose}"))?;
+        child
+            .stdin
+            .take()
+            .context("no standard input")?
+            .write_all(input.as_bytes())
+            .with_context(|| format!("cannot write to {program} to {purpose}"))?;
+        check(purpose, program, child.wait())
     }
 
     /// Runs `program args...` with extra environment variables, letting its output through (apt's
@@ -56,13 +65,13 @@ impl Tools {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<()> {
-        let mut command = cmd!(self.sh, "{program} {args...}").quiet();
-        for (name, value) in env {
-            command = command.env(name, value);
-        }
-        command
-            .run()
-            .with_context(|| format!("failed to {purpose}"))
+        // A tool's output is progress: it goes to stderr, so stdout holds only the summary.
+        let status = std::process::Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(to_stderr()?)
+            .status();
+        check(purpose, program, status)
     }
 
     /// Runs `program args...` with extra environment variables and returns its output whatever its
@@ -82,6 +91,49 @@ impl Tools {
             .output()
             .with_context(|| format!("failed to start {program} to {purpose}"))
     }
+}
+
+/// A handle on this process's stderr, for a child's stdout.
+fn to_stderr() -> Result<std::process::Stdio> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("cannot duplicate stderr")?;
+    Ok(std::process::Stdio::from(fd))
+}
+
+fn check(
+    purpose: &str,
+    program: &str,
+    status: std::io::Result<std::process::ExitStatus>,
+) -> Result<()> {
+    let status = status.with_context(|| format!("cannot start {program} to {purpose}"))?;
+    if !status.success() {
+        anyhow::bail!("failed to {purpose}: {program} exited with {status}");
+    }
+    Ok(())
+}
+
+/// Checks that every program in `programs` is on PATH; names the missing ones and the fix.
+pub fn require(programs: &[&str]) -> Result<()> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = |program: &str| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+    };
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !found(p)).collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "missing tools: {}: install them with `cargo xtask setup` (README, Prerequisites)",
+            missing.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Runs a prepared [`Command`](std::process::Command) to completion; fails with the purpose, the

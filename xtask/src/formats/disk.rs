@@ -38,24 +38,29 @@ const GRUB_MODULES: &[&str] = &[
 ];
 
 /// The files the root needs for this disk: `/boot/grub/grub.cfg` and `/etc/fstab`.
-pub fn boot_files() -> Result<Vec<(&'static str, String)>> {
+pub fn boot_files(templates: &Path) -> Result<Vec<(&'static str, String)>> {
     Ok(vec![
-        ("boot/grub/grub.cfg", template("grub.cfg")?),
-        ("etc/fstab", template("fstab")?),
+        ("boot/grub/grub.cfg", template(templates, "grub.cfg")?),
+        ("etc/fstab", template(templates, "fstab")?),
     ])
 }
 
-fn template(name: &str) -> Result<String> {
-    let path = crate::inputs::workspace::root()
-        .join("images/disk")
-        .join(name);
+fn template(templates: &Path, name: &str) -> Result<String> {
+    let path = templates.join(name);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(text.replace("@ROOT@", ROOT).replace("@LABEL_ID@", LABEL_ID))
 }
 
 /// Writes a raw disk image of `root` to `raw`; returns the filesystem's size in bytes.
-pub fn make(tools: &Tools, root: &Path, raw: &Path, source_date_epoch: u64) -> Result<u64> {
+/// `templates` holds `partitions.sfdisk`.
+pub fn make(
+    tools: &Tools,
+    root: &Path,
+    raw: &Path,
+    source_date_epoch: u64,
+    templates: &Path,
+) -> Result<u64> {
     let fs_bytes = fs_size(tools, root)?;
     let file =
         std::fs::File::create(raw).with_context(|| format!("cannot create {}", raw.display()))?;
@@ -67,7 +72,7 @@ pub fn make(tools: &Tools, root: &Path, raw: &Path, source_date_epoch: u64) -> R
         "partition the disk image with sfdisk",
         "sfdisk",
         &["--quiet", "--no-reread", "--no-tell-kernel", &raw_arg],
-        &template("partitions.sfdisk")?,
+        &template(templates, "partitions.sfdisk")?,
     )?;
     let root_arg = root.to_string_lossy();
     let extended = format!("offset={OFFSET},hash_seed={FS_UUID},root_owner=0:0,nodiscard");

@@ -36,13 +36,12 @@ pub enum KeySource {
 }
 
 impl KeySource {
-    /// `--signing-key FILE`, else `$MESOS_ROLES_SIGNING_KEY`, else the development key under `target/`.
-    pub fn resolve(flag: Option<PathBuf>) -> Self {
+    /// `--signing-key FILE`, else `$MESOS_ROLES_SIGNING_KEY`, else the development key at
+    /// `development`.
+    pub fn resolve(flag: Option<PathBuf>, development: PathBuf) -> Self {
         match flag.or_else(|| std::env::var_os(KEY_VARIABLE).map(PathBuf::from)) {
             Some(path) => Self::File(path),
-            None => Self::Development(
-                crate::inputs::workspace::root().join("target/signing/dev-key.asc"),
-            ),
+            None => Self::Development(development),
         }
     }
 }
@@ -57,6 +56,11 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// Checks the key can be loaded (a development key is generated if missing: milliseconds).
+    pub fn check(source: &KeySource) -> Result<()> {
+        Self::load(source).map(drop)
+    }
+
     /// Loads the key, generating the development key first if it does not exist yet.
     pub fn load(source: &KeySource) -> Result<Self> {
         let (path, development) = match source {

@@ -12,6 +12,9 @@ use serde::Deserialize;
 use crate::inputs::answers;
 use crate::inputs::workspace::{SUITES, check_suite};
 
+/// The example inventory's stand-in for a real SSH key (a valid key line that no one holds).
+pub const PLACEHOLDER_KEY: &str = "ExampleKeyReplaceWithYourOwnPublicKey";
+
 /// Architectures the images and closures are built for.
 pub const ARCHITECTURES: [&str; 2] = ["amd64", "arm64"];
 
@@ -147,12 +150,22 @@ impl Inventory {
 
     /// Parses and checks an inventory's text.
     pub fn parse(text: &str) -> Result<Self> {
-        let mut inventory: Inventory = toml::from_str(text).map_err(|e| {
-            // toml's message names the line, the key and what was expected; keep it on one line.
-            anyhow::anyhow!("{}", e.to_string().trim().replace('\n', " "))
-        })?;
+        let mut inventory: Inventory = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         inventory.check()?;
         Ok(inventory)
+    }
+
+    /// The checks of an inventory whose seeds log someone in: the example's placeholder key would
+    /// lock the admin out (password logins are off).
+    pub fn check_logins(&self) -> Result<()> {
+        for (i, key) in self.admin.ssh_keys.iter().enumerate() {
+            if key.contains(PLACEHOLDER_KEY) {
+                bail!(
+                    "admin.ssh_keys[{i}]: this is the example's placeholder, not a key: put the contents of your ~/.ssh/id_ed25519.pub (or another public key) there, or nobody can log in to the nodes"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Checks every field and normalises the ones with a normal form (DNS names in lower case,
@@ -198,6 +211,11 @@ impl Inventory {
         }
         if let Some(gateway) = &mut network.gateway {
             *gateway = answers::ipv4(gateway).map_err(|e| field("network.gateway", e))?;
+        }
+        if network.interface == "lo" {
+            bail!(
+                "network.interface: `lo` is the loopback, not a NIC: give the name of the nodes' network card (ens3 for qemu's first virtio NIC)"
+            );
         }
         for (i, dns) in network.dns.iter_mut().enumerate() {
             *dns = answers::ipv4(dns).map_err(|e| field(&format!("network.dns[{i}]"), e))?;
@@ -282,6 +300,7 @@ impl Inventory {
                 );
             }
         }
+        self.check_subnet()?;
         for (i, master) in self.masters.iter().enumerate() {
             if let Some(id) = master.id
                 && !(1..=255).contains(&id)
@@ -300,6 +319,55 @@ impl Inventory {
                 .map_err(|e| field(&format!("{at}.attributes"), e))?;
             agent.resources =
                 answers::kv(&agent.resources).map_err(|e| field(&format!("{at}.resources"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Every node and the gateway in one subnet (the seeds give each node only its address and the
+    /// prefix), and no address that is the subnet's own, its broadcast, or the loopback.
+    fn check_subnet(&self) -> Result<()> {
+        let prefix = u32::from(self.network.prefix_len);
+        let mask = u32::MAX << (32 - prefix);
+        let ip = |a: &str| -> u32 { a.parse::<std::net::Ipv4Addr>().map(u32::from).unwrap_or(0) };
+        let nodes: Vec<(String, &str)> = self
+            .masters
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("masters[{i}] ({})", m.name), m.address.as_str()))
+            .chain(
+                self.agents
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (format!("agents[{i}] ({})", a.name), a.address.as_str())),
+            )
+            .collect();
+        let (first_at, first) = &nodes[0];
+        let subnet = ip(first) & mask;
+        let subnet_text = format!("{}/{prefix}", std::net::Ipv4Addr::from(subnet));
+        for (at, address) in &nodes {
+            let a = ip(address);
+            if a >> 24 == 127 || a >> 28 == 14 || a == 0 {
+                bail!(
+                    "{at}.address: {address} is a loopback, multicast or unspecified address: give the node's address on the cluster's network"
+                );
+            }
+            if a & mask != subnet {
+                bail!(
+                    "{at}.address: {address} is not in {subnet_text} (the subnet of {first_at}): put every node in one subnet, or widen network.prefix_len"
+                );
+            }
+            if a == subnet || a == subnet | !mask {
+                bail!(
+                    "{at}.address: {address} is the subnet's own or broadcast address in {subnet_text}: give the node a host address"
+                );
+            }
+        }
+        if let Some(gateway) = &self.network.gateway
+            && ip(gateway) & mask != subnet
+        {
+            bail!(
+                "network.gateway: {gateway} is not in the nodes' subnet {subnet_text}: give a router on that subnet, or leave the gateway out on an isolated network"
+            );
         }
         Ok(())
     }
@@ -432,6 +500,39 @@ fn ssh_key(input: &str) -> answers::Answer<String> {
         ));
     }
     Ok(input.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A TOML syntax or type error on one line: where it is (line and field), what is wrong, the fix.
+fn toml_error(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let message = error.message().trim().replace('\n', "; ");
+    let Some(span) = error.span() else {
+        return anyhow::anyhow!(
+            "{message}: fix the TOML (cluster.toml at the workspace root documents every field)"
+        );
+    };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    // The field: the table header above the line, and the key on it.
+    let mut table = String::new();
+    let mut key = String::new();
+    for (n, l) in text.lines().enumerate().take(line) {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            key.clear();
+        } else if n + 1 == line {
+            key = l.split('=').next().unwrap_or("").trim().to_string();
+        }
+    }
+    let field = match (table.is_empty(), key.is_empty() || key.starts_with('#')) {
+        (true, true) => String::new(),
+        (false, true) => format!(" ({table})"),
+        (true, false) => format!(" ({key})"),
+        (false, false) => format!(" ({table}.{key})"),
+    };
+    anyhow::anyhow!(
+        "line {line}{field}: {message}: fix that line (cluster.toml at the workspace root documents every field)"
+    )
 }
 
 #[cfg(test)]

@@ -5,4 +5,5 @@ pub mod answers;
 pub mod inventory;
 pub mod mirror;
 pub mod packaging;
+pub mod prerequisites;
 pub mod workspace;

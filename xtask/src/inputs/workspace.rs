@@ -49,6 +49,11 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The development signing key: generated on first use, reused after (never for production).
+pub fn development_key() -> PathBuf {
+    root().join("target/signing/dev-key.asc")
+}
+
 /// `target/dist`: every artifact the pipeline ships, and nothing else.
 pub fn dist_dir() -> PathBuf {
     root().join("target/dist")
@@ -110,6 +115,16 @@ pub fn check_suite(suite: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The build host's release codename (`VERSION_CODENAME` in /etc/os-release), supported or not.
+pub fn host_codename() -> Result<String> {
+    let text = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+        .context("/etc/os-release names no VERSION_CODENAME: this is not a Debian release apt can install from")
 }
 
 /// The build host's suite (`VERSION_CODENAME` in /etc/os-release): the default `--suite`.

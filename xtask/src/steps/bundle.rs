@@ -16,7 +16,6 @@ use sha2::{Digest, Sha256};
 
 use crate::formats::archive::{Contents, Member, Members};
 use crate::formats::manifest::Artifact;
-use crate::formats::signing::KeySource;
 use crate::progress::Step;
 
 /// The installer, kept as data beside the package definitions.
@@ -39,48 +38,6 @@ pub struct Options {
 /// The bundle's file name (and its top directory, without the extension).
 pub fn name(version: &str, suite: &str, arch: &str) -> String {
     format!("mesos-roles-{version}-{suite}-{arch}")
-}
-
-impl crate::cli::Bundle {
-    /// The role packages, the repository with the closure (in a scratch directory under
-    /// `target/`), then the bundle of it.
-    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
-        let dist = crate::inputs::workspace::dist_dir();
-        let suite = build.suite(self.inputs.suite)?;
-        let arch = crate::inputs::workspace::host_arch(&build.tools)?;
-        let version = build.version(self.inputs.version);
-        let debs = crate::steps::debs::run(&crate::steps::debs::Options {
-            version: version.clone(),
-            out: dist.join("debs"),
-            source_date_epoch: build.source_date_epoch,
-            tools: true,
-        })?;
-        let scratch_base = crate::inputs::workspace::root().join("target");
-        std::fs::create_dir_all(&scratch_base)?;
-        let scratch = tempfile::Builder::new()
-            .prefix("bundle-repo-")
-            .tempdir_in(&scratch_base)?;
-        let repo = scratch.path().join("repo");
-        crate::steps::repo::run(&crate::steps::repo::Options {
-            suite: suite.clone(),
-            arch: arch.clone(),
-            out: repo.clone(),
-            debs: debs.into_iter().map(|a| a.path).collect(),
-            upstream: Some(build.upstream(self.inputs.upstream)),
-            signing_key: KeySource::resolve(self.inputs.signing_key),
-            source_date_epoch: build.source_date_epoch,
-            closure: true,
-        })?;
-        run(&Options {
-            version,
-            suite,
-            arch,
-            repo,
-            out: self.out.unwrap_or(dist),
-            source_date_epoch: build.source_date_epoch,
-        })
-        .map(drop)
-    }
 }
 
 /// Writes the bundle into `options.out` and returns it as an artifact of kind `bundle`.

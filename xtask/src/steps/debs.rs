@@ -22,20 +22,6 @@ pub struct Options {
     pub tools: bool,
 }
 
-impl crate::cli::Debs {
-    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
-        run(&Options {
-            version: build.version(self.version),
-            out: self
-                .out
-                .unwrap_or_else(|| crate::inputs::workspace::dist_dir().join("debs")),
-            source_date_epoch: build.source_date_epoch,
-            tools: true,
-        })
-        .map(drop)
-    }
-}
-
 /// Builds every role package into `options.out` and returns what it wrote. All packages are built in
 /// memory first, so a bad definition leaves no new file behind.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {

@@ -26,6 +26,8 @@ use crate::tool::Tools;
 pub const REPO_PATH: &str = "srv/mesos-roles";
 /// The repository's deb822 source on the node.
 pub const SOURCES_PATH: &str = "etc/apt/sources.list.d/mesos-roles.sources";
+/// The disk's templates (grub.cfg, fstab), relative to the workspace root.
+const DISK_TEMPLATES: &str = "images/disk";
 /// Bumped when a step changes what it puts into the root, so stale cached roots are not reused.
 const RECIPE: &str = "image-root-1";
 
@@ -71,68 +73,36 @@ pub struct Options {
     pub source_date_epoch: u64,
 }
 
-impl crate::cli::Image {
-    /// The role packages and a signed repository of them and `upstream/` (in a scratch directory:
-    /// the image carries its own copy), then the image.
-    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
-        let inventory = match &self.inventory {
-            Some(path) => Some(crate::inputs::inventory::Inventory::load(path)?),
-            None => None,
-        };
-        let suite = match (&self.inputs.suite, &inventory) {
-            (None, Some(inventory)) => inventory.cluster.suite.clone(),
-            _ => build.suite(self.inputs.suite.clone())?,
-        };
-        let mirror = match inventory.as_ref().and_then(|i| i.cluster.mirror.clone()) {
-            Some(mirror) => mirror,
-            None => crate::inputs::mirror::debian()?,
-        };
-        let arch = crate::inputs::workspace::host_arch(&build.tools)?;
-        if let Some(inventory) = &inventory {
-            // mmdebstrap builds for the host's architecture; a foreign root would need qemu-user.
-            if inventory.cluster.architecture != arch {
-                bail!(
-                    "cluster.architecture is {} but this host is {arch}: build the images on a host of that architecture",
-                    inventory.cluster.architecture
-                );
-            }
-        }
-        let version = build.version(self.inputs.version);
-        let scratch = scratch_dir("repo-")?;
-        let debs = crate::steps::debs::run(&crate::steps::debs::Options {
-            version: version.clone(),
-            out: scratch.path().join("debs"),
-            source_date_epoch: build.source_date_epoch,
-            tools: true,
-        })?;
-        let repo = scratch.path().join("repo");
-        crate::steps::repo::run(&crate::steps::repo::Options {
-            suite: suite.clone(),
-            arch: arch.clone(),
-            out: repo.clone(),
-            debs: debs.into_iter().map(|a| a.path).collect(),
-            upstream: Some(build.upstream(self.inputs.upstream)),
-            signing_key: crate::formats::signing::KeySource::resolve(self.inputs.signing_key),
-            source_date_epoch: build.source_date_epoch,
-            closure: false,
-        })?;
-        run(
-            &build.tools,
-            &Options {
-                kind: self.role,
-                version,
-                suite,
-                arch,
-                mirror,
-                repo,
-                out: self
-                    .out
-                    .unwrap_or_else(|| crate::inputs::workspace::dist_dir().join("images")),
-                source_date_epoch: build.source_date_epoch,
-            },
-        )
-        .map(drop)
+/// The tools the image step runs.
+pub const TOOLS: [&str; 6] = [
+    "mmdebstrap",
+    "qemu-img",
+    "sfdisk",
+    "mkfs.ext4",
+    "debugfs",
+    "grub-mkimage",
+];
+
+/// Images are built for the host's architecture (mmdebstrap without qemu-user) and booted by GRUB
+/// for BIOS, which only amd64 has.
+pub fn check_architecture(
+    host: &str,
+    inventory: Option<&crate::inputs::inventory::Inventory>,
+) -> Result<()> {
+    if let Some(inventory) = inventory
+        && inventory.cluster.architecture != host
+    {
+        bail!(
+            "cluster.architecture is {} but this host is {host}: build the images on a host of that architecture",
+            inventory.cluster.architecture
+        );
     }
+    if host != "amd64" {
+        bail!(
+            "images are amd64 only (GRUB for BIOS boots them), and this host is {host}: build them on an amd64 host"
+        );
+    }
+    Ok(())
 }
 
 /// The image's file name.
@@ -320,7 +290,9 @@ fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
             );
         }
     }
-    for (path, text) in crate::formats::disk::boot_files()? {
+    for (path, text) in
+        crate::formats::disk::boot_files(&crate::inputs::workspace::root().join(DISK_TEMPLATES))?
+    {
         hash.update(path.as_bytes());
         hash.update(text.as_bytes());
     }
@@ -338,7 +310,7 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
     for path in paths {
         if path.is_dir() {
             files.extend(files_below(&path)?);
-        } else {
+        } else if path.file_name().is_none_or(|n| n != crate::files::MARKER) {
             files.push(path);
         }
     }
@@ -433,7 +405,9 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
             copy(&file, &root.join(file.strip_prefix(&dir)?))?;
         }
     }
-    for (path, text) in crate::formats::disk::boot_files()? {
+    for (path, text) in
+        crate::formats::disk::boot_files(&crate::inputs::workspace::root().join(DISK_TEMPLATES))?
+    {
         write(&root.join(path), &text)?;
     }
     // cloud-init sets the real name at first boot.
@@ -528,7 +502,9 @@ fn make_disk(tools: &Tools, options: &Options, root: &Path, parent: &Step) -> Re
         .prefix(".image-")
         .tempdir_in(&options.out)?;
     let raw = work.path().join("disk.raw");
-    let fs_bytes = crate::formats::disk::make(tools, root, &raw, options.source_date_epoch)?;
+    let templates = crate::inputs::workspace::root().join(DISK_TEMPLATES);
+    let fs_bytes =
+        crate::formats::disk::make(tools, root, &raw, options.source_date_epoch, &templates)?;
     step.note(format!("raw disk: {} MiB filesystem", fs_bytes >> 20));
     let qcow2 = work.path().join("disk.qcow2");
     tools.run(

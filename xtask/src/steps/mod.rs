@@ -4,10 +4,11 @@
 pub mod bundle;
 pub mod closure;
 pub mod debs;
-pub mod dist;
 pub mod image;
 pub mod packer;
 pub mod repo;
 pub mod seeds;
+pub mod setup;
+pub mod test;
 pub mod tools_deb;
 pub mod verify;

@@ -31,34 +31,43 @@ pub struct Options {
     pub out: PathBuf,
 }
 
-impl crate::cli::Packer {
-    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
-        let version = build.version(self.version);
-        let suite = build.suite(self.suite)?;
-        let arch = crate::inputs::workspace::host_arch(&build.tools)?;
-        let dist = crate::inputs::workspace::dist_dir();
-        let name = crate::steps::bundle::name(&version, &suite, &arch);
-        run(&Options {
-            base_image: self
-                .base_image
-                .unwrap_or_else(|| dist.join("images").join(base_image_name(&name))),
-            bundle: self
-                .bundle
-                .unwrap_or_else(|| dist.join(format!("{name}.tar.gz"))),
-            out: self.out.unwrap_or_else(|| dist.join("packer")),
-            version,
-            suite,
-            arch,
-        })
-        .map(drop)
-    }
-}
-
 /// The base image's file name as `cargo xtask image --role base` writes it, from the bundle's
 /// name (`mesos-roles-<version>-<suite>-<arch>`).
-fn base_image_name(bundle_name: &str) -> String {
+pub fn base_image_name(bundle_name: &str) -> String {
     let rest = bundle_name.trim_start_matches("mesos-roles-");
     format!("mesos-roles-base-{rest}.qcow2")
+}
+
+/// Checks the base image Packer will boot: a qcow2 file (its first bytes say so).
+pub fn check_base_image(path: &Path) -> Result<()> {
+    check_magic(
+        path,
+        b"QFI\xfb",
+        "a qcow2 image",
+        "build it with `cargo xtask image --role base` (or give --base-image)",
+    )
+}
+
+/// Checks the bundle the provisioning installs from: a gzip file.
+pub fn check_bundle(path: &Path) -> Result<()> {
+    check_magic(
+        path,
+        b"\x1f\x8b",
+        "a bundle (.tar.gz)",
+        "build it with `cargo xtask bundle` (or give --bundle)",
+    )
+}
+
+fn check_magic(path: &Path, magic: &[u8], what: &str, fix: &str) -> Result<()> {
+    use std::io::Read;
+    let mut start = vec![0u8; magic.len()];
+    match std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut start)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{} does not exist: {fix}", path.display())
+        }
+        Ok(()) if start == magic => Ok(()),
+        _ => bail!("{} is not {what}: {fix}", path.display()),
+    }
 }
 
 /// Writes the templates and their variables into `options.out`; returns them as artifacts of kind

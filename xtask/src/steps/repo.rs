@@ -31,9 +31,10 @@ pub struct Options {
     pub out: PathBuf,
     /// The role packages (the output of the debs step).
     pub debs: Vec<PathBuf>,
-    /// A directory whose every file is a .deb to publish too (the operator's mesos and marathon).
-    /// It may be absent.
-    pub upstream: Option<PathBuf>,
+    /// The operator's .debs to publish too (mesos and marathon), as `read_upstream` found them.
+    pub upstream: Vec<PathBuf>,
+    /// Where they came from (named in the closure's errors).
+    pub upstream_dir: PathBuf,
     pub signing_key: KeySource,
     pub source_date_epoch: u64,
     /// Also publish the dependency closure of both roles for a minbase root of the suite, resolved
@@ -74,31 +75,6 @@ impl File {
             sha256,
             content: Content::Bytes(bytes),
         }
-    }
-}
-
-impl crate::cli::Repo {
-    /// The role packages first (the debs step), then the repository of them and `upstream/`.
-    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
-        let dist = crate::inputs::workspace::dist_dir();
-        let suite = build.suite(self.inputs.suite)?;
-        let debs = crate::steps::debs::run(&crate::steps::debs::Options {
-            version: build.version(self.inputs.version),
-            out: dist.join("debs"),
-            source_date_epoch: build.source_date_epoch,
-            tools: true,
-        })?;
-        run(&Options {
-            suite,
-            arch: crate::inputs::workspace::host_arch(&build.tools)?,
-            out: self.out.unwrap_or_else(|| dist.join("repo")),
-            debs: debs.into_iter().map(|a| a.path).collect(),
-            upstream: Some(build.upstream(self.inputs.upstream)),
-            signing_key: KeySource::resolve(self.inputs.signing_key),
-            source_date_epoch: build.source_date_epoch,
-            closure: self.closure,
-        })
-        .map(drop)
     }
 }
 
@@ -152,9 +128,7 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
 /// pool path; two inputs that would land on the same pool file are an error.
 fn read_packages(options: &Options, step: &Step) -> Result<Vec<Package>> {
     let mut inputs = options.debs.clone();
-    if let Some(dir) = &options.upstream {
-        inputs.extend(upstream_debs(dir)?);
-    }
+    inputs.extend(options.upstream.iter().cloned());
     let mut by_pool: BTreeMap<String, Package> = BTreeMap::new();
     for input in inputs {
         let package = read_package(&input, &options.arch)?;
@@ -214,7 +188,7 @@ fn with_closure(
             local: &local,
             keyring: &local.join(KEYRING),
             local_names: &local_names,
-            upstream: options.upstream.as_deref(),
+            upstream: Some(&options.upstream_dir),
             cache,
         },
         step,
@@ -257,6 +231,15 @@ pub fn packages_index(debs: &[PathBuf], arch: &str) -> Result<String> {
     Ok(stanzas.join("\n"))
 }
 
+/// The .debs of `upstream/` (absent: none), each checked as the repository will read it, with its
+/// package name. Every file there must be a .deb for `arch`.
+pub fn read_upstream(dir: &Path, arch: &str) -> Result<Vec<(String, PathBuf)>> {
+    upstream_debs(dir)?
+        .into_iter()
+        .map(|path| Ok((read_package(&path, arch)?.name, path)))
+        .collect()
+}
+
 /// The .debs of `upstream/` (absent: none). Every file there must be a .deb.
 fn upstream_debs(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
@@ -283,6 +266,7 @@ fn upstream_debs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn read_package(input: &Path, arch: &str) -> Result<Package> {
+    check_ar_magic(input)?;
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     let bad = |e: anyhow::Error| {
         anyhow::anyhow!(
@@ -309,6 +293,22 @@ fn read_package(input: &Path, arch: &str) -> Result<Package> {
         control,
         pool: PoolEntry::new(filename, &bytes),
     })
+}
+
+/// A .deb is an `ar` archive: its first 8 bytes say so, before the whole file is read.
+fn check_ar_magic(input: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    let read = std::fs::File::open(input)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .with_context(|| format!("cannot read {}", input.display()));
+    if read.is_err() || &magic != b"!<arch>\n" {
+        bail!(
+            "{} is not a .deb (it does not start as an ar archive): replace it with a real package or remove it",
+            input.display()
+        );
+    }
+    Ok(())
 }
 
 /// Every file of the repository, in memory (pool .debs as copies of their inputs).

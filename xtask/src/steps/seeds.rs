@@ -34,19 +34,6 @@ pub struct Options {
     pub source_date_epoch: u64,
 }
 
-impl crate::cli::Seeds {
-    pub fn run(self, build: &crate::inputs::workspace::Build) -> Result<()> {
-        run(&Options {
-            inventory: Inventory::load(&self.inventory)?,
-            out: self
-                .out
-                .unwrap_or_else(|| crate::inputs::workspace::dist_dir().join("seeds")),
-            source_date_epoch: build.source_date_epoch,
-        })
-        .map(drop)
-    }
-}
-
 /// One node's seed, rendered.
 pub struct Seed {
     pub node: Node,

@@ -21,6 +21,39 @@ use crate::tool::Tools;
 pub const PACKAGE: &str = "mesos-role-tools";
 const CRATE_DIR: &str = "mesos-role";
 
+/// The cargo that runs xtask (or the tests), else the one on PATH.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Whether `cargo deb` runs here.
+pub fn cargo_deb_installed(tools: &Tools) -> bool {
+    tools
+        .read("ask cargo-deb its version", &cargo(), &["deb", "--version"])
+        .is_ok()
+}
+
+/// Installs cargo-deb from crates.io (once per machine: a few minutes on 2 cores), saying so.
+pub fn install_cargo_deb(tools: &Tools) -> Result<()> {
+    let prerequisites = crate::inputs::prerequisites::Prerequisites::load()?;
+    let version = prerequisites.cargo_version("cargo-deb")?;
+    let step = crate::progress::Step::start(format!(
+        "cargo-deb is not installed: cargo install cargo-deb@{version} --locked (once; it packages mesos-role-tools)"
+    ));
+    tools.run(
+        "install cargo-deb (needs crates.io; or install it yourself: cargo install cargo-deb --locked)",
+        &cargo(),
+        &[
+            "install",
+            "--locked",
+            "--quiet",
+            &format!("cargo-deb@{version}"),
+        ],
+    )?;
+    step.done();
+    Ok(())
+}
+
 /// Builds the package for `version` and returns its file name and bytes.
 pub fn build(
     packaging: &Path,
@@ -54,8 +87,7 @@ pub fn build(
     let deb = out.path().join("out.deb");
     let manifest = root().join(CRATE_DIR).join("Cargo.toml");
     let epoch = options.source_date_epoch.to_string();
-    // The cargo that runs xtask (or the tests), else the one on PATH.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let cargo = cargo();
     tools.run_env(
         "build mesos-role-tools with cargo-deb (install it: cargo install cargo-deb --locked)",
         &cargo,

@@ -34,27 +34,6 @@ pub struct Options {
     pub tamper: Vec<(String, String, String)>,
 }
 
-impl crate::cli::Verify {
-    pub fn run(self, _build: &crate::inputs::workspace::Build) -> Result<()> {
-        let repo = match self.repo {
-            Some(repo) => repo,
-            None => {
-                repo_from_manifest(&self.dist.unwrap_or_else(crate::inputs::workspace::dist_dir))?
-            }
-        };
-        let tamper = self
-            .tamper
-            .iter()
-            .map(|t| parse_tamper(t))
-            .collect::<Result<_>>()?;
-        run(&Options {
-            inventory: self.inventory,
-            repo,
-            tamper,
-        })
-    }
-}
-
 /// The repository the manifest of `dist` lists (its keyring lies in the repository's directory).
 pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
     let missing = || {
@@ -77,7 +56,7 @@ pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
     Ok(repo.to_path_buf())
 }
 
-fn parse_tamper(text: &str) -> Result<(String, String, String)> {
+pub fn parse_tamper(text: &str) -> Result<(String, String, String)> {
     let (node, rest) = text.split_once(':').context("--tamper NODE:PATH=TEXT")?;
     let (path, value) = rest.split_once('=').context("--tamper NODE:PATH=TEXT")?;
     Ok((node.into(), path.into(), value.into()))
