@@ -136,3 +136,246 @@ fn a_bad_inventory_is_named_before_any_seed_is_written() {
     assert!(stderr.contains("agents[0] (agent-1).address"), "{stderr}");
     assert!(!stderr.contains("==> debs"), "{stderr}");
 }
+
+/// Runs xtask in `dir`: (succeeded, stdout, stderr, seconds).
+fn xtask_in(dir: &std::path::Path, args: &[&str]) -> (bool, String, String, f64) {
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("xtask runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        start.elapsed().as_secs_f64(),
+    )
+}
+
+/// The example inventory with a key no one holds in place of its placeholder.
+fn inventory_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../cluster.toml")).unwrap();
+    let line = example
+        .lines()
+        .find(|l| l.contains(xtask::inputs::inventory::PLACEHOLDER_KEY))
+        .unwrap();
+    let text = example.replace(
+        line,
+        "    \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm9Ukl3bWx0ZXN0a2V5b25seWZvcnRlc3Rz t@example\",",
+    );
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Every file and directory below `dir` (relative), sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(current) = dirs.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            names.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if path.is_dir() {
+                dirs.push(path);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn an_out_directory_cargo_xtask_did_not_write_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    inventory_in(dir.path());
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("index.html"), "<h1>our site</h1>").unwrap();
+    std::fs::write(site.join("id_ed25519"), "a key").unwrap();
+    let before = listing(dir.path());
+    for args in [
+        vec!["repo", "--out", "site"],
+        vec!["debs", "--out", "site"],
+        vec!["seeds", "--inventory", "cluster.toml", "--out", "site"],
+        vec!["bundle", "--out", "site"],
+        vec!["packer", "--out", "site"],
+        vec!["image", "--role", "base", "--out", "site"],
+    ] {
+        let (ok, stdout, stderr, seconds) = xtask_in(dir.path(), &args);
+        assert!(!ok, "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        // The seeds, repo and debs name the directory; bundle, packer and image may first name a
+        // missing input (mesos, the base image): either way, before any slow work.
+        assert!(
+            stderr.contains("holds files cargo xtask did not write")
+                || stderr.contains("does not have")
+                || stderr.contains("does not exist")
+                || stderr.contains("missing tools"),
+            "{args:?}: {stderr}"
+        );
+        assert!(seconds < 30.0, "{args:?} took {seconds:.1} s");
+        assert_eq!(listing(dir.path()), before, "{args:?} changed the tree");
+    }
+    let (ok, _, stderr, _) = xtask_in(
+        dir.path(),
+        &["seeds", "--inventory", "cluster.toml", "--out", "site"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("site holds files cargo xtask did not write (")
+            && stderr.contains("give a new or empty directory, or move them away"),
+        "{stderr}"
+    );
+    // The current directory by its name: refused the same way, nothing left beside it.
+    let (ok, _, stderr, _) = xtask_in(
+        &site,
+        &["seeds", "--inventory", "../cluster.toml", "--out", "."],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("holds files cargo xtask did not write"),
+        "{stderr}"
+    );
+    assert_eq!(listing(dir.path()), before);
+}
+
+#[test]
+fn an_out_directory_written_before_is_replaced_whole_and_says_so_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    inventory_in(dir.path());
+    let seeds = ["seeds", "--inventory", "cluster.toml", "--out", "seeds"];
+    let (ok, stdout, stderr, _) = xtask_in(dir.path(), &seeds);
+    assert!(ok, "{stderr}");
+    // The summary on stdout: what was made, where, how big, and what to do next.
+    assert!(
+        stdout.starts_with("cargo xtask seeds: made 1 thing in "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  seeds   seeds  ("), "{stdout}");
+    assert!(stdout.contains("16 files)"), "{stdout}");
+    assert!(
+        stdout.contains("next: attach <node>.cidata.img"),
+        "{stdout}"
+    );
+    // A stale file in it goes with the next run; nothing temporary is left beside it.
+    std::fs::write(dir.path().join("seeds/stale"), "old").unwrap();
+    let (ok, stdout, stderr, _) = xtask_in(dir.path(), &[&seeds[..], &["--json"]].concat());
+    assert!(ok, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["command"], "seeds");
+    assert_eq!(json["items"][0]["kind"], "seeds");
+    assert_eq!(json["items"][0]["files"], 16);
+    assert!(!dir.path().join("seeds/stale").exists());
+    let mut top = listing(dir.path());
+    top.retain(|n| !n.contains('/'));
+    assert_eq!(top, ["cluster.toml", "seeds"]);
+}
+
+#[test]
+fn bad_inputs_are_named_in_about_a_second_before_any_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = dir.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    // A mistyped --upstream is an error, not "no upstream".
+    let (ok, _, stderr, seconds) = xtask_in(dir.path(), &["repo", "--upstream", "upstrem"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("--upstream upstrem: no such directory"),
+        "{stderr}"
+    );
+    assert!(seconds < 5.0, "{seconds}");
+    // A non-.deb in upstream/: named before the release build.
+    std::fs::write(upstream.join("NOTES.txt"), "remember the milk").unwrap();
+    let (ok, _, stderr, seconds) = xtask_in(dir.path(), &["repo", "--upstream", "upstream"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("NOTES.txt is not a .deb") && !stderr.contains("==> debs"),
+        "{stderr}"
+    );
+    assert!(seconds < 5.0, "{seconds}");
+    std::fs::remove_file(upstream.join("NOTES.txt")).unwrap();
+    // An image with a role needs mesos and marathon: both named with the fix, up front.
+    let (ok, _, stderr, seconds) = xtask_in(
+        dir.path(),
+        &["image", "--role", "master", "--upstream", "upstream"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("the roles depend on mesos and marathon, which")
+            && stderr.contains("put your mesos and marathon .debs in"),
+        "{stderr}"
+    );
+    assert!(seconds < 5.0, "{seconds}");
+    // A version dpkg would refuse.
+    let (ok, _, stderr, _) = xtask_in(dir.path(), &["packer", "--version", "1.0;rm"]);
+    assert!(!ok);
+    assert!(stderr.contains("is not a Debian version"), "{stderr}");
+    println!("bad input to error: {seconds:.2} s");
+}
+
+#[test]
+fn the_inventory_checks_an_operator_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../cluster.toml")).unwrap();
+    let good = std::fs::read_to_string(inventory_in(dir.path())).unwrap();
+    let cases: [(&str, String, &str); 5] = [
+        (
+            "the example's placeholder key",
+            example.clone(),
+            "admin.ssh_keys[0]: this is the example's placeholder, not a key: put the contents of your ~/.ssh/id_ed25519.pub",
+        ),
+        (
+            "a gateway outside the subnet",
+            good.replace("# gateway = \"10.77.0.1\"", "gateway = \"10.78.0.1\""),
+            "network.gateway: 10.78.0.1 is not in the nodes' subnet 10.77.0.0/24",
+        ),
+        (
+            "nodes in two subnets",
+            good.replace("10.77.0.21", "10.77.1.21"),
+            "agents[0] (agent-1).address: 10.77.1.21 is not in 10.77.0.0/24",
+        ),
+        (
+            "a TOML syntax error",
+            good.replace("name = \"example\"", "name = example"),
+            "line 6 (cluster.name): ",
+        ),
+        (
+            "the loopback as the NIC",
+            good.replace("interface = \"ens3\"", "interface = \"lo\""),
+            "network.interface: `lo` is the loopback",
+        ),
+    ];
+    for (what, text, says) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let (ok, _, stderr, _) = xtask_in(
+            dir.path(),
+            &["seeds", "--inventory", "bad.toml", "--out", "seeds"],
+        );
+        assert!(!ok, "{what}");
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(stderr.contains(says), "{what}: {stderr}");
+        assert!(!dir.path().join("seeds").exists(), "{what}");
+    }
+    // Images are amd64 only: an arm64 inventory is refused with the reason.
+    std::fs::write(
+        dir.path().join("arm.toml"),
+        good.replace("architecture = \"amd64\"", "architecture = \"arm64\""),
+    )
+    .unwrap();
+    let (ok, _, stderr, _) = xtask_in(
+        dir.path(),
+        &["image", "--role", "base", "--inventory", "arm.toml"],
+    );
+    assert!(!ok);
+    assert!(
+        stderr.contains("cluster.architecture is arm64 but this host is"),
+        "{stderr}"
+    );
+}
