@@ -13,6 +13,25 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> Result<()> {
     })
 }
 
+/// Like [`write_whole`] for a secret: the file is 0600 from its first byte (a temporary file is
+/// created so) and stays so.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let parent = path
+        .parent()
+        .with_context(|| format!("{} has no parent directory", path.display()))?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    // tempfile creates its files 0600.
+    let mut tmp = tempfile::NamedTempFile::new_in(parent)
+        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+    tmp.write_all(contents)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot move the new {} into place", path.display()))?;
+    Ok(())
+}
+
 /// Like [`write_whole`] for contents too large to hold in memory: `write` streams them into the
 /// temporary file, which is renamed into place only if it succeeds.
 pub fn write_whole_with(

@@ -131,6 +131,71 @@ fn tar_gz(members: Members, mtime: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A package name as Debian Policy 5.6.1 allows it: at least two characters, lower-case letters,
+/// digits, `+`, `-` and `.`, starting with a letter or digit.
+pub fn check_package_name(name: &str) -> std::result::Result<(), String> {
+    let ok = name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+    match ok {
+        true => Ok(()),
+        false => Err(format!(
+            "{:?} is not a Debian package name (Policy 5.6.1: two or more lower-case letters, digits, `+`, `-` or `.`, starting with a letter or digit)",
+            name
+        )),
+    }
+}
+
+/// A version as Debian Policy 5.6.12 and dpkg allow it: `[epoch:]upstream[-revision]`, the epoch a
+/// number dpkg can hold, upstream starting with a digit, no part empty.
+pub fn check_version(version: &str) -> std::result::Result<(), String> {
+    let rule = "Policy 5.6.12: [epoch:]upstream[-revision], upstream starting with a digit and made of letters, digits, `.`, `+`, `~` (and `-` when there is a revision)";
+    let bad = |why: &str| {
+        Err(format!(
+            "{version:?} is not a Debian version: {why} ({rule})"
+        ))
+    };
+    let (epoch, rest) = match version.split_once(':') {
+        Some((epoch, rest)) => (Some(epoch), rest),
+        None => (None, version),
+    };
+    if let Some(epoch) = epoch {
+        if epoch.is_empty() || !epoch.bytes().all(|b| b.is_ascii_digit()) {
+            return bad("the epoch before `:` is not a number");
+        }
+        if epoch.parse::<i32>().is_err() {
+            return bad("the epoch is too big for dpkg");
+        }
+    }
+    let (upstream, revision) = match rest.rsplit_once('-') {
+        Some((upstream, revision)) => (upstream, Some(revision)),
+        None => (rest, None),
+    };
+    if upstream.is_empty() {
+        return bad("the upstream version is empty");
+    }
+    if !upstream.starts_with(|c: char| c.is_ascii_digit()) {
+        return bad("the upstream version does not start with a digit");
+    }
+    let allowed = |b: u8, extra: &[u8]| {
+        b.is_ascii_alphanumeric() || b".+~".contains(&b) || extra.contains(&b)
+    };
+    if !upstream.bytes().all(|b| allowed(b, b"-")) {
+        return bad("the upstream version has a character Debian does not allow");
+    }
+    if let Some(revision) = revision {
+        if revision.is_empty() {
+            return bad("the revision after `-` is empty");
+        }
+        if !revision.bytes().all(|b| allowed(b, b"")) {
+            return bad("the revision has a character Debian does not allow");
+        }
+    }
+    Ok(())
+}
+
 /// The text of the `control` file of the .deb `bytes`. Errors say what is wrong with the archive; the
 /// caller adds which file it is.
 pub fn read_control(bytes: &[u8]) -> Result<String> {
@@ -269,5 +334,45 @@ mod tests {
         });
         let err = build(vec![], &twice, 0).unwrap_err().to_string();
         assert!(err.contains("given twice"), "{err}");
+    }
+
+    /// Debian's rules for versions and names, with dpkg's limits: each refusal names the rule.
+    #[test]
+    fn versions_and_names_follow_policy() {
+        for good in [
+            "1.0",
+            "1:2.3-4",
+            "0.1.0",
+            "1.2.3-1",
+            "2.0~rc1-0double1",
+            "1.0+dfsg-2+b1",
+            "7:1",
+        ] {
+            check_version(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        for (bad, why) in [
+            ("1:", "the upstream version is empty"),
+            ("1-", "the revision after `-` is empty"),
+            ("12345678901234567890:1.0", "the epoch is too big for dpkg"),
+            (":1.0", "the epoch before `:` is not a number"),
+            ("a1.0", "does not start with a digit"),
+            ("1.0 beta", "a character Debian does not allow"),
+            ("1.0_1", "a character Debian does not allow"),
+            ("1.0-a_b", "the revision has a character"),
+            ("1:2:3", "a character Debian does not allow"),
+        ] {
+            let error = check_version(bad).unwrap_err();
+            assert!(
+                error.contains(why) && error.contains("Policy 5.6.12"),
+                "{bad}: {error}"
+            );
+        }
+        for good in ["mesos", "zookeeperd", "libc6", "g++", "a0"] {
+            check_package_name(good).unwrap();
+        }
+        for bad in ["..", ".", "Mesos", "m", "-x", "mesos_x", "mesos/x"] {
+            let error = check_package_name(bad).unwrap_err();
+            assert!(error.contains("Policy 5.6.1"), "{bad}: {error}");
+        }
     }
 }

@@ -72,6 +72,9 @@ impl Signer {
                 (path, true)
             }
         };
+        if path.exists() {
+            check_private(path)?;
+        }
         let bytes = std::fs::read(path).map_err(|e| {
             anyhow!(
                 "cannot read the signing key {}: {e}; give an existing secret key file with --signing-key or {KEY_VARIABLE}, or unset both to use the development key",
@@ -243,9 +246,23 @@ pub fn generate_development_key(path: &Path) -> Result<()> {
     let armored = key
         .to_armored_string(ArmorOptions::default())
         .context("cannot armor the development key")?;
-    crate::files::write_whole(path, armored.as_bytes())?;
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .with_context(|| format!("cannot make {} private", path.display()))?;
+    crate::files::write_private(path, armored.as_bytes())
+}
+
+/// A secret key readable by anyone but its owner is refused, as ssh refuses such keys.
+fn check_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read the signing key {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "the signing key {} is readable by others (mode {:04o}): chmod 600 it (a development key: or delete it, and a new one is made)",
+            path.display(),
+            mode & 0o7777
+        );
+    }
     Ok(())
 }
 
@@ -282,11 +299,31 @@ mod tests {
     fn a_file_that_is_not_a_key_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.asc");
-        std::fs::write(&path, "hello").unwrap();
+        crate::files::write_private(&path, b"hello").unwrap();
         let err = format!("{:#}", Signer::load(&KeySource::File(path)).err().unwrap());
         assert!(
             err.contains("key.asc is not an OpenPGP secret key"),
             "{err}"
+        );
+    }
+
+    /// A development key is 0600 from its first byte; a key others can read is refused.
+    #[test]
+    fn keys_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.asc");
+        Signer::load(&KeySource::Development(path.clone())).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = format!(
+            "{:#}",
+            Signer::load(&KeySource::File(path.clone())).err().unwrap()
+        );
+        assert!(
+            error.contains("is readable by others (mode 0644): chmod 600 it"),
+            "{error}"
         );
     }
 }

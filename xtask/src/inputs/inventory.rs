@@ -12,6 +12,39 @@ use serde::Deserialize;
 use crate::inputs::answers;
 use crate::inputs::workspace::{SUITES, check_suite};
 
+/// The accounts a Debian system or the images' packages have (base-passwd's static users and the
+/// daemons installed on the nodes): never the admin user.
+const SYSTEM_USERS: [&str; 28] = [
+    "root",
+    "daemon",
+    "bin",
+    "sys",
+    "sync",
+    "games",
+    "man",
+    "lp",
+    "mail",
+    "news",
+    "uucp",
+    "proxy",
+    "www-data",
+    "backup",
+    "list",
+    "irc",
+    "gnats",
+    "nobody",
+    "messagebus",
+    "sshd",
+    "zookeeper",
+    "marathon",
+    "mesos",
+    "docker",
+    "dockremap",
+    "syslog",
+    "tss",
+    "polkitd",
+];
+
 /// The example inventory's stand-in for a real SSH key (a valid key line that no one holds).
 pub const PLACEHOLDER_KEY: &str = "ExampleKeyReplaceWithYourOwnPublicKey";
 
@@ -188,6 +221,14 @@ impl Inventory {
             );
         }
         if let Some(mirror) = &cluster.mirror
+            && mirror.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            bail!(
+                "cluster.mirror: {:?} has white space or a control character, which would write lines into the images' apt sources: give the URL alone, percent-encoded",
+                mirror
+            );
+        }
+        if let Some(mirror) = &cluster.mirror
             && !["http://", "https://", "file:/"]
                 .iter()
                 .any(|scheme| mirror.starts_with(scheme))
@@ -250,6 +291,17 @@ impl Inventory {
         if !user_ok || admin.user == "root" {
             bail!(
                 "admin.user: `{}` is not a usable user name: use lower-case letters, digits, `_` and `-`, starting with a letter, and not root",
+                admin.user
+            );
+        }
+        // The seeds create this user with sudo: an account the system or a package already has
+        // (base-passwd's static users, `_apt`, `systemd-*`, the daemons of the images) must not get it.
+        let system = SYSTEM_USERS.contains(&admin.user.as_str())
+            || admin.user.starts_with('_')
+            || admin.user.starts_with("systemd-");
+        if system {
+            bail!(
+                "admin.user: `{}` is a system account on Debian: give the admin their own user name (admin, ops, ...)",
                 admin.user
             );
         }
@@ -468,6 +520,14 @@ fn field(name: &str, message: String) -> anyhow::Error {
 /// A node name: a host name (one DNS label, or dotted labels), in lower case.
 fn node_name(input: &str) -> answers::Answer<String> {
     let looks_numeric = input.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    // A node's name is its host name: Linux holds at most 64 bytes, one DNS label 63.
+    if input.len() > 63 {
+        return Err(format!(
+            "`{}...` is {} characters long: give a host name of at most 63 (the rest of a domain goes in DNS, not here)",
+            input.chars().take(20).collect::<String>(),
+            input.len()
+        ));
+    }
     if input.trim().is_empty() || looks_numeric {
         return Err(format!(
             "`{input}` is not a node name: give a host name (letters, digits and `-`, as in master-1); the address goes in `address`"
@@ -658,5 +718,67 @@ mod tests {
                 "expected `{expected}` in `{message}`"
             );
         }
+    }
+
+    /// The network and name rules of a cluster: each hostile entry refused naming its field.
+    #[test]
+    fn hostile_network_and_names_are_refused_naming_the_field() {
+        let master =
+            |address: &str| format!("[[masters]]\nname = \"m1\"\naddress = \"{address}\"\n");
+        let agent = "[[agents]]\nname = \"a1\"\naddress = \"10.0.0.21\"\n";
+        let long = "n".repeat(64);
+        let cases: Vec<(String, &str)> = vec![
+            (
+                inventory(&master("127.0.0.1"), ""),
+                "masters[0] (m1).address: 127.0.0.1 is a loopback",
+            ),
+            (
+                inventory(&master("10.0.0.255"), ""),
+                "is the subnet's own or broadcast address",
+            ),
+            (
+                inventory(&master("10.0.0.0"), ""),
+                "is the subnet's own or broadcast address",
+            ),
+            (
+                inventory(&master("10.0.1.11"), agent),
+                "agents[0] (a1).address: 10.0.0.21 is not in 10.0.1.0/24",
+            ),
+            (
+                inventory(
+                    &format!("[[masters]]\nname = \"{long}\"\naddress = \"10.0.0.11\"\n"),
+                    "",
+                ),
+                "masters[0].name: `nnnnnnnnnnnnnnnnnnnn...` is 64 characters long",
+            ),
+            (
+                inventory(&master("10.0.0.11"), "")
+                    .replace("[admin]\n", "[admin]\nuser = \"daemon\"\n"),
+                "admin.user: `daemon` is a system account",
+            ),
+            (
+                inventory(&master("10.0.0.11"), "")
+                    .replace("[admin]\n", "[admin]\nuser = \"_apt\"\n"),
+                "admin.user: `_apt` is a system account",
+            ),
+            (
+                inventory(&master("10.0.0.11"), "").replace(
+                    "architecture = \"amd64\"\n",
+                    "architecture = \"amd64\"\nmirror = \"http://m/debian\\nTrusted: yes\"\n",
+                ),
+                "cluster.mirror: \"http://m/debian\\nTrusted: yes\" has white space or a control character",
+            ),
+            (
+                inventory(&master("10.0.0.11"), "")
+                    .replace("[admin]\n", "[network]\ninterface = \"lo\"\n[admin]\n"),
+                "network.interface: `lo` is the loopback",
+            ),
+        ];
+        for (text, says) in &cases {
+            let error = format!("{:#}", Inventory::parse(text).unwrap_err());
+            assert!(error.contains(says), "{says}: {error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+        }
+        Inventory::parse(&inventory(&master("10.0.0.11"), agent)).unwrap();
     }
 }

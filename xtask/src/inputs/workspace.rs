@@ -154,17 +154,7 @@ pub fn host_arch(tools: &Tools) -> Result<String> {
     Ok(arch.trim().to_string())
 }
 
-/// Checks a Debian version string well enough to keep it out of file names and control fields
-/// where it would do harm; dpkg's own rules are stricter and dpkg-deb checks them.
+/// Checks `--version` by Debian's rules (dpkg would refuse the .debs of any other).
 pub fn check_version(version: &str) -> Result<()> {
-    let ok = version.starts_with(|c: char| c.is_ascii_digit())
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".+-~:".contains(c));
-    if !ok {
-        bail!(
-            "--version {version:?} is not a Debian version: start with a digit and use only letters, digits and . + - ~ :"
-        );
-    }
-    Ok(())
+    crate::formats::deb::check_version(version).map_err(|e| anyhow::anyhow!("--version {e}"))
 }

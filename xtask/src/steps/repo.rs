@@ -279,6 +279,18 @@ fn read_package(input: &Path, arch: &str) -> Result<Package> {
         .map_err(bad)?;
     let filename = apt_index::pool_path(&control).map_err(bad)?;
     let name = control.required("Package")?.to_string();
+    crate::formats::deb::check_package_name(&name).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: its Package {e}: rebuild it with a valid name, or remove it",
+            input.display()
+        )
+    })?;
+    crate::formats::deb::check_version(control.required("Version")?).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: its Version {e}: rebuild it, or remove it",
+            input.display()
+        )
+    })?;
     let package_arch = control.required("Architecture")?.to_string();
     if package_arch != arch && package_arch != "all" {
         bail!(
