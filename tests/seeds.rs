@@ -71,8 +71,24 @@ fn every_node_gets_a_seed_that_cloud_init_accepts() -> Result<()> {
         .iter()
         .flat_map(|n| [n.to_string(), format!("{n}.cidata.img")])
         .collect();
+    // And the marker that lets the next run replace the directory.
+    expected.push(xtask::files::MARKER.to_string());
     expected.sort();
-    assert_eq!(entries, expected, "one directory and one image per node");
+    assert_eq!(
+        entries, expected,
+        "one directory and one image per node, and the marker"
+    );
+    // The images are sparse: only the blocks that hold data take space.
+    for node in ["master-1", "agent-1"] {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(out.join(format!("{node}.cidata.img")))?;
+        assert!(
+            meta.blocks() * 512 < meta.len() / 2,
+            "{node}: {} bytes allocated of {}",
+            meta.blocks() * 512,
+            meta.len()
+        );
+    }
     assert_eq!(artifacts.len(), 4 * 4);
 
     for node in inventory.nodes() {

@@ -13,6 +13,24 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> Result<()> {
     })
 }
 
+/// Like [`write_whole`] for a disk image that is mostly zeros: only the blocks that hold data are
+/// written, so the file is sparse (a 1 MiB seed image takes a few KiB).
+pub fn write_whole_sparse(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    const BLOCK: usize = 4096;
+    write_whole_with(path, |file| {
+        file.set_len(contents.len() as u64)?;
+        for (i, block) in contents.chunks(BLOCK).enumerate() {
+            if block.iter().any(|&b| b != 0) {
+                file.seek(SeekFrom::Start((i * BLOCK) as u64))?;
+                file.write_all(block)?;
+            }
+        }
+        Ok(())
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Like [`write_whole`] for a secret: the file is 0600 from its first byte (a temporary file is
 /// created so) and stays so.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
