@@ -151,10 +151,8 @@ impl Request {
             inventory.check_logins()?;
         }
         let dist = self.dist.clone().unwrap_or_else(workspace::dist_dir);
-        let needs_repo = has(Target::Repo)
-            || has(Target::Bundle)
-            || images.iter().any(|k| *k != Kind::Base)
-            || !images.is_empty();
+        // Every image bakes the repository in; the bundle is one.
+        let needs_repo = has(Target::Repo) || has(Target::Bundle) || !images.is_empty();
         let needs_debs = has(Target::Debs) || needs_repo;
         let closure = self.closure || has(Target::Bundle);
 
