@@ -215,9 +215,10 @@ impl Request {
 
         let tools_deb = needs_debs && !self.roles_only;
         let install_cargo_deb = tools_deb && !tools_deb::cargo_deb_installed(&build.tools);
+        // The tools the slow steps run, named now rather than minutes in.
         let mut needed: Vec<&str> = vec![];
         if needs_repo && closure {
-            needed.extend(["apt-get"]);
+            needed.push("apt-get");
         }
         if !images.is_empty() {
             needed.extend(image::TOOLS);
