@@ -1,28 +1,34 @@
-"""TEST DOUBLE of the Mesos master and agent daemons (mesos-master, mesos-slave).
+"""TEST DOUBLE of the Mesos master and agent daemons (mesos-master, mesos-slave) of Mesos 1.11.0.
 
-Not Apache Mesos. It reproduces what the mesos-roles tests need to tell a good
-rendered configuration from a bad one:
+Not Apache Mesos. It reproduces Mesos' public interfaces closely enough that a wrongly rendered
+configuration, or a tool relying on something real Mesos does not offer, fails:
 
-- flags are loaded the way Mesos' flag library (stout) loads them: --name=value,
-  bare --name (boolean true), --no-name (boolean false), MESOS_<NAME> environment
-  variables for known flags, the command line winning over the environment, and
-  an error for an unknown or twice-given flag, with stout's messages;
-- the checks the real main() makes before starting (--quorum with --zk, --work_dir,
-  the ZooKeeper URL, --ip, --master...) fail the same way: message on stderr, exit 1;
-- a started daemon writes a JSON record of what it was started with to
-  /run/mesos-double/<daemon>.json and serves a few HTTP endpoints (/health, /state).
+- flags: every flag (and alias) Mesos 1.11.0 defines, with its type and default, read from the
+  tables in flags/ (data read from Mesos' sources), and no other; loaded the way Mesos' flag
+  library (stout) loads them: --name=value, bare --name (boolean true), --no-name (false),
+  MESOS_<NAME> environment variables for known flags, the command line winning over the
+  environment, file:// values read from the file; an unknown or twice-given flag, or a bad value,
+  is refused with stout's messages. --help lists the flags, --version prints the version;
+- the checks the real main() makes before starting (--quorum with --zk, --work_dir, the ZooKeeper
+  URL, --ip, --master, an own hostname that resolves when no --ip is given...): message on
+  stderr, exit 1;
+- HTTP, as Mesos answers it: /health, /version, /flags, /metrics/snapshot on every daemon; on a
+  master /master/state (and /state) from the elected leader only, a 307 with an empty body and
+  Location //<leader hostname>:<port>/master/state from the others, 503 "No leader elected"
+  while none is; /redirect likewise; on an agent /state;
+- with --zk the master joins leader election in ZooKeeper as Mesos does (zk_double.py): an
+  ephemeral sequential json.info_* node holding its MasterInfo JSON, lowest leads;
+- with a zk:// --master the agent follows that election and registers with the leader by the
+  libprocess messages Mesos uses (POST /master/mesos.internal.RegisterSlaveMessage with a
+  Libprocess-From header, answered by a SlaveRegisteredMessage to the agent); the bodies are the
+  doubles' own JSON, not Mesos' protobufs. This channel is private between the doubles.
 
-- with --zk the master joins leader election in ZooKeeper as Mesos does (zk_double.py):
-  an ephemeral sequential json.info_* node holding its MasterInfo JSON, lowest leads;
-  /master/state then has leader, leader_info, slaves and activated_slaves;
-- with a zk:// --master the agent follows that election and registers with the leader
-  (POST /master/register-agent, the doubles' own protocol, repeated as a heartbeat), and
-  again with each new leader.
+A started daemon also writes a JSON record of what it was started with to
+/run/mesos-double/<daemon>.json, for the tests only: no shipped code may read it.
 
-No tasks or frameworks. Each role is a class with its flag table as data
-(routes(), post_routes() and state() are the places to extend).
-
-Python standard library only: it must run on Debian bookworm (3.11) and trixie (3.13).
+No tasks or frameworks. Each role is a class (get_routes(), post_routes() and state() are the
+places to extend). Python standard library only: it must run on Debian bookworm (3.11) and
+trixie (3.13).
 """
 
 import http.server
@@ -39,19 +45,24 @@ import threading
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-VERSION = "double"
+# The Mesos release whose interfaces the double reproduces.
+VERSION = "1.11.0"
 ENV_PREFIX = "MESOS_"
 DEFAULT_RUN_DIR = "/run/mesos-double"
 # Test-only override of DEFAULT_RUN_DIR, unset on nodes. Not MESOS_-prefixed on
 # purpose: the record lists the MESOS_* environment the daemon saw.
 RUN_DIR_ENV = "TEST_DOUBLE_RUN_DIR"
+FLAG_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
 
 import zk_double  # noqa: E402 (beside this file; the build copies it in)
 
 log = logging.getLogger("mesos-double")
+
+# (status, body, content type, extra headers)
+Response = Tuple[int, bytes, str, Dict[str, str]]
 
 
 class StartupError(Exception):
@@ -63,17 +74,14 @@ class StartupError(Exception):
 
 
 # ---------------------------------------------------------------------------
-# Flag values. Each parser takes the text and returns the value, or raises
-# ValueError with the reason stout would give.
+# Flag values. Each parser takes the text and returns the value, or raises ValueError with the
+# reason stout would give; each formatter gives the text Mesos shows in /flags.
 
-DURATION_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "secs": 1.0, "mins": 60.0,
-    "hrs": 3600.0, "days": 86400.0, "weeks": 604800.0,
+NANOS = {
+    "ns": 1, "us": 10**3, "ms": 10**6, "secs": 10**9, "mins": 60 * 10**9,
+    "hrs": 3600 * 10**9, "days": 86400 * 10**9, "weeks": 604800 * 10**9,
 }
-
-
-def parse_string(text: str) -> str:
-    return text
+BYTES = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 
 
 def parse_bool(text: str) -> bool:
@@ -84,117 +92,171 @@ def parse_bool(text: str) -> bool:
     raise ValueError("Expecting a boolean (e.g., true or false)")
 
 
-def parse_int(text: str) -> int:
-    if not re.fullmatch(r"[0-9]+", text.strip()):
+def parse_integer(text: str, signed: bool, bits: Optional[int] = None) -> int:
+    pattern = r"-?[0-9]+" if signed else r"[0-9]+"
+    if not re.fullmatch(pattern, text.strip()):
         raise ValueError(f"Failed to convert '{text}' to number")
-    return int(text)
-
-
-def parse_port(text: str) -> int:
-    port = parse_int(text)
-    if port > 65535:
+    value = int(text)
+    if bits is not None and value >= 1 << bits:
         raise ValueError(f"Failed to convert '{text}' to number")
-    return port
+    return value
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from Mesos' duration syntax: a number and a unit, e.g. 90secs, 5mins."""
+def parse_double(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"Failed to convert '{text}' to number") from None
+
+
+def parse_duration(text: str) -> int:
+    """Nanoseconds from Mesos' duration syntax: a number and a unit, e.g. 90secs, 5mins."""
     match = re.fullmatch(r"([0-9]*\.?[0-9]+)([a-z]*)", text.strip())
     if not match:
         raise ValueError(f"Invalid duration '{text}'")
     number, unit = match.groups()
-    if unit not in DURATION_UNITS:
+    if not unit:
+        raise ValueError(f"Invalid duration '{text}'")
+    if unit not in NANOS:
         raise ValueError(f"Unknown duration unit '{unit}'")
-    return float(number) * DURATION_UNITS[unit]
+    return round(float(number) * NANOS[unit])
 
 
-def parse_ipv4(text: str) -> str:
+def format_duration(nanos: int) -> str:
+    """stout's Duration output: the bucket's unit when it is a whole number, else one unit down."""
+    units = list(NANOS.items())
+    sign, nanos = ("-", -nanos) if nanos < 0 else ("", nanos)
+    if nanos < NANOS["us"]:
+        return f"{sign}{nanos}ns"
+    for i in range(1, len(units)):
+        unit, size = units[i]
+        if i + 1 == len(units) or nanos < units[i + 1][1]:
+            if nanos % size == 0:
+                return f"{sign}{nanos // size}{unit}"
+            lower, lower_size = units[i - 1]
+            return f"{sign}{nanos / lower_size:.15g}{lower}"
+    raise AssertionError("unreachable")
+
+
+def parse_bytes(text: str) -> int:
+    match = re.fullmatch(r"([0-9]+)([A-Za-z]*)", text.strip())
+    if "." in text:
+        raise ValueError(f"Fractional bytes '{text}'")
+    if not match:
+        raise ValueError(f"Invalid bytes '{text}'")
+    number, unit = match.groups()
+    if unit.upper() not in BYTES:
+        raise ValueError(f"Unknown bytes unit '{unit}'")
+    return int(number) * BYTES[unit.upper()]
+
+
+def format_bytes(count: int) -> str:
+    """stout's Bytes output: the largest unit that loses nothing."""
+    if count == 0:
+        return "0B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if count % (BYTES[unit] << 10) != 0:
+            return f"{count // BYTES[unit]}{unit}"
+    return f"{count // BYTES['TB']}TB"
+
+
+def parse_json(text: str) -> dict:
+    # stout still reads an absolute path given without file:// (with a warning).
+    if text.startswith("/"):
+        log.warning("Specifying an absolute filename to read a command line option out of "
+                    "without using 'file:// is deprecated")
+        text = read_file(text)
     try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise ValueError(f"Failed to parse IPv4 address '{text}'") from None
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"Failed to parse JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError("Failed to parse JSON: not a JSON object")
+    return value
 
 
-PARSERS: Dict[str, Callable[[str], object]] = {
-    "string": parse_string,
-    "bool": parse_bool,
-    "int": parse_int,
-    "port": parse_port,
-    "duration": parse_duration,
-    "ipv4": parse_ipv4,
+def parse_uint_list(text: str) -> List[int]:
+    return [parse_integer(item.strip(), signed=False) for item in text.split(",") if item.strip()]
+
+
+def read_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise ValueError(f"Error reading file '{path}': {error.strerror}") from None
+
+
+# kind -> (parse text into a value, the value as /flags shows it)
+KINDS: Dict[str, Tuple[Callable[[str], object], Callable[[object], str]]] = {
+    "string": (str, str),
+    "bool": (parse_bool, lambda v: "true" if v else "false"),
+    "int": (lambda t: parse_integer(t, signed=True), str),
+    "uint": (lambda t: parse_integer(t, signed=False), str),
+    "uint16": (lambda t: parse_integer(t, signed=False, bits=16), str),
+    "double": (parse_double, lambda v: f"{v:g}"),
+    "duration": (parse_duration, format_duration),
+    "bytes": (parse_bytes, format_bytes),
+    "json": (parse_json, lambda v: json.dumps(v, separators=(",", ":"))),
+    "path": (lambda t: t[len("file://"):] if t.startswith("file://") else t, str),
+    # --zk and --master: the URL, or file:///path holding it; shown as given.
+    "secure": (str, str),
+    "set": (lambda t: sorted({s for s in t.split(",") if s}), ",".join),
+    "uintlist": (parse_uint_list, lambda v: ",".join(map(str, v))),
 }
+# A file:// value of any other kind is replaced by the file's content before parsing.
+NOT_FETCHED = ("path", "secure")
 
 
 @dataclass(frozen=True)
 class Flag:
-    kind: str  # a key of PARSERS
-    default: Optional[str] = None  # as Mesos shows it in /state
+    kind: str  # a key of KINDS
+    default: Optional[str] = None  # as Mesos shows it in /flags
     required: bool = False  # stout's "is required, but it was not provided"
+    aliases: Tuple[str, ...] = ()
 
 
-FlagTable = Dict[str, Flag]
+@dataclass
+class FlagTable:
+    flags: Dict[str, Flag] = field(default_factory=dict)
+    aliases: Dict[str, str] = field(default_factory=dict)  # alias -> name
 
-# Flags every Mesos daemon has (stout adds --help; Mesos adds logging and libprocess ones).
-COMMON_FLAGS: FlagTable = {
-    "help": Flag("bool", "false"),
-    "version": Flag("bool", "false"),
-    "ip": Flag("ipv4"),
-    "hostname": Flag("string"),
-    "hostname_lookup": Flag("bool", "true"),
-    "advertise_ip": Flag("ipv4"),
-    "advertise_port": Flag("port"),
-    "log_dir": Flag("string"),
-    "external_log_file": Flag("string"),
-    "logging_level": Flag("string", "INFO"),
-    "quiet": Flag("bool", "false"),
-    "initialize_driver_logging": Flag("bool", "true"),
-}
+    def canonical(self, name: str) -> Optional[str]:
+        if name in self.flags:
+            return name
+        return self.aliases.get(name)
 
-MASTER_FLAGS: FlagTable = {
-    **COMMON_FLAGS,
-    "port": Flag("port", "5050"),
-    "zk": Flag("string"),
-    "zk_session_timeout": Flag("duration", "10secs"),
-    "quorum": Flag("int"),
-    "work_dir": Flag("string"),
-    "cluster": Flag("string"),
-    "registry": Flag("string", "replicated_log"),
-    "registry_fetch_timeout": Flag("duration", "1mins"),
-    "registry_store_timeout": Flag("duration", "20secs"),
-    "log_auto_initialize": Flag("bool", "true"),
-    "offer_timeout": Flag("duration"),
-    "agent_ping_timeout": Flag("duration", "15secs"),
-    "max_agent_ping_timeouts": Flag("int", "5"),
-    "authenticate_frameworks": Flag("bool", "false"),
-    "authenticate_agents": Flag("bool", "false"),
-    "roles": Flag("string"),
-    "weights": Flag("string"),
-}
 
-AGENT_FLAGS: FlagTable = {
-    **COMMON_FLAGS,
-    "port": Flag("port", "5051"),
-    "master": Flag("string"),
-    "work_dir": Flag("string", required=True),  # required since Mesos 1.0
-    "attributes": Flag("string"),
-    "resources": Flag("string"),
-    "containerizers": Flag("string", "mesos"),
-    "isolation": Flag("string", "posix/cpu,posix/mem"),
-    "executor_registration_timeout": Flag("duration", "1mins"),
-    "executor_shutdown_grace_period": Flag("duration", "5secs"),
-    "docker": Flag("string", "docker"),
-    "docker_socket": Flag("string", "/var/run/docker.sock"),
-    "docker_store_dir": Flag("string", "/tmp/mesos/store/docker"),
-    "image_providers": Flag("string"),
-    "switch_user": Flag("bool", "true"),
-    "strict": Flag("bool", "true"),
-    "recover": Flag("string", "reconnect"),
-    "gc_delay": Flag("duration", "1weeks"),
-    "systemd_enable_support": Flag("bool", "true"),
-    "cgroups_root": Flag("string", "mesos"),
-    "default_role": Flag("string", "*"),
-    "fetcher_cache_dir": Flag("string", "/tmp/mesos/fetch"),
-}
+def computed_default(token: str) -> Optional[str]:
+    """Defaults Mesos computes at start (the tables mark them with @)."""
+    root = os.geteuid() == 0
+    return {
+        "@launcher": "linux" if root else "posix",
+        "@runtime_dir": "/var/run/mesos" if root else os.path.join(
+            tempfile.gettempdir(), "mesos", "runtime"),
+    }[token]
+
+
+def load_table(file_name: str) -> FlagTable:
+    """A flag table (name, type, default, alias; `-` for none) from flags/."""
+    table = FlagTable()
+    with open(os.path.join(FLAG_TABLES, file_name), encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, kind, default, alias = line.rstrip("\n").split("\t")
+            if kind not in KINDS:
+                raise AssertionError(f"{file_name}: unknown type {kind} of {name}")
+            required = default == "@required"
+            if default == "-" or required:
+                default = None
+            elif default.startswith("@"):
+                default = computed_default(default)
+            aliases = () if alias == "-" else (alias,)
+            table.flags[name] = Flag(kind, default, required, aliases)
+            for other in aliases:
+                table.aliases[other] = name
+    return table
 
 
 # ---------------------------------------------------------------------------
@@ -213,19 +275,19 @@ def command_line_flags(args: List[str]) -> List[Given]:
         if not arg.startswith("--"):
             continue
         name, equals, value = arg[2:].partition("=")
-        given.append((name.lower(), value if equals else None, "argv"))
+        given.append((name, value if equals else None, "argv"))
     return given
 
 
 def environment_flags(environ: Dict[str, str], table: FlagTable) -> List[Given]:
-    """MESOS_<NAME> variables naming a known flag (stout ignores the others)."""
+    """MESOS_<NAME> variables naming a known flag or alias (stout ignores the others)."""
     given = []
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX):].lower()
         flag_name = name[3:] if name.startswith("no-") else name
-        if flag_name in table:
+        if table.canonical(flag_name):
             given.append((name, value, "env"))
     return given
 
@@ -237,6 +299,7 @@ class Flags:
         self.table = table
         self.values: Dict[str, object] = {}
         self.texts: Dict[str, str] = {}
+        self.loaded_as: Dict[str, str] = {}  # flag -> the name (or alias) it was loaded by
         self.sources: Dict[str, str] = {}
         given = command_line_flags(args)
         on_command_line = {name for name, _, _ in given}
@@ -244,62 +307,73 @@ class Flags:
         # stout walks its values in name order (a std::multimap), so errors come in that order.
         for name, value, source in sorted(given, key=lambda g: g[0]):
             self._load(name, value, source)
-        for flag_name, flag in sorted(table.items()):
+        for flag_name, flag in sorted(table.flags.items()):
             if flag.required and flag_name not in self.values:
                 raise StartupError(
                     f"Flag '{flag_name}' is required, but it was not provided", show_usage=True)
 
     def _load(self, name: str, value: Optional[str], source: str) -> None:
         negated = name.startswith("no-")
-        flag_name = name[3:] if negated else name
-        flag = self.table.get(flag_name)
-        if flag is None:
+        given_name = name[3:] if negated else name
+        flag_name = self.table.canonical(given_name)
+        if flag_name is None:
             via = f" via '{name}'" if negated else ""
-            raise StartupError(f"Failed to load unknown flag '{flag_name}'{via}", show_usage=True)
+            raise StartupError(f"Failed to load unknown flag '{given_name}'{via}", show_usage=True)
+        flag = self.table.flags[flag_name]
         if flag_name in self.values:
             raise StartupError(
-                f"Flag '{flag_name}' is already loaded via name '{flag_name}'", show_usage=True)
+                f"Flag '{given_name}' is already loaded via name '{self.loaded_as[flag_name]}'",
+                show_usage=True)
         if flag.kind != "bool":
             if negated:
                 raise StartupError(
-                    f"Failed to load non-boolean flag '{flag_name}' via '{name}'", show_usage=True)
+                    f"Failed to load non-boolean flag '{given_name}' via '{name}'", show_usage=True)
             if value is None:
                 raise StartupError(
-                    f"Failed to load non-boolean flag '{flag_name}': Missing value", show_usage=True)
+                    f"Failed to load non-boolean flag '{given_name}': Missing value",
+                    show_usage=True)
             text = value
         elif not value:
             text = "false" if negated else "true"
         elif negated:
             raise StartupError(
-                f"Failed to load boolean flag '{flag_name}' via '{name}' with value '{value}'",
+                f"Failed to load boolean flag '{given_name}' via '{name}' with value '{value}'",
                 show_usage=True)
         else:
             text = value
+        parse, show = KINDS[flag.kind]
         try:
-            self.values[flag_name] = PARSERS[flag.kind](text)
+            content = text
+            if flag.kind not in NOT_FETCHED and text.startswith("file://"):
+                content = read_file(text[len("file://"):])
+            parsed = parse(content)
         except ValueError as error:
             raise StartupError(
-                f"Failed to load flag '{flag_name}': Failed to load value '{text}': {error}",
+                f"Failed to load flag '{given_name}': Failed to load value '{text}': {error}",
                 show_usage=True) from None
-        if flag.kind == "bool":
-            text = "true" if self.values[flag_name] else "false"
-        self.texts[flag_name] = text
+        if given_name != flag_name:
+            log.warning("Loaded deprecated flag '%s'", given_name)
+        self.values[flag_name] = parsed
+        self.texts[flag_name] = show(parsed)
+        self.loaded_as[flag_name] = given_name
         self.sources[flag_name] = source
 
     def get(self, name: str):
         """The flag's value, its default if it has one, else None."""
         if name in self.values:
             return self.values[name]
-        default = self.table[name].default
-        return None if default is None else PARSERS[self.table[name].kind](default)
+        flag = self.table.flags[name]
+        return None if flag.default is None else KINDS[flag.kind][0](flag.default)
 
     def given(self, name: str) -> bool:
         return name in self.values
 
     def effective(self) -> Dict[str, str]:
-        """Every flag that has a value or a default, as text: the "flags" of Mesos' /state."""
-        result = {name: flag.default for name, flag in self.table.items() if flag.default is not None}
-        result.update(self.texts)
+        """Every flag that has a value or a default, as text, by the name it was loaded with:
+        Mesos' /flags (stout's effective_name)."""
+        result = {name: flag.default for name, flag in self.table.flags.items()
+                  if flag.default is not None and name not in self.values}
+        result.update({self.loaded_as[name]: text for name, text in self.texts.items()})
         return dict(sorted(result.items()))
 
 
@@ -310,8 +384,8 @@ ZK_HOST = r"[A-Za-z0-9.\-]+:[0-9]{1,5}"
 ZK_URL = re.compile(rf"zk://(?:[^@/]+@)?{ZK_HOST}(?:,{ZK_HOST})*/[^/].*")
 
 
-def check_zk_url(url: str, flag_name: str) -> None:
-    """zk://[user:pass@]host:port[,host:port...]/path, or file:///path holding one."""
+def zk_url(url: str, flag_name: str) -> str:
+    """The checked zk://[user:pass@]host:port[,host:port...]/path, read from a file:///path."""
     if url.startswith("file://"):
         try:
             with open(url[len("file://"):], encoding="utf-8") as handle:
@@ -325,6 +399,7 @@ def check_zk_url(url: str, flag_name: str) -> None:
         raise StartupError(
             f"Error parsing --{flag_name} '{url}': expected "
             "zk://host:port[,host:port...]/path")
+    return url
 
 
 def parse_pairs(text: str, flag_name: str) -> List[Tuple[str, str]]:
@@ -356,6 +431,42 @@ def scalar_or_text(value: str):
     return int(number) if number.is_integer() else number
 
 
+def check_ipv4(text: str, flag_name: str) -> None:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        raise StartupError(f"Failed to parse --{flag_name} '{text}' as an IPv4 address") from None
+
+
+# ---------------------------------------------------------------------------
+# libprocess: process ids (UPIDs) and the messages the doubles send each other.
+
+def parse_upid(upid: str) -> Tuple[str, str, int]:
+    """`id@ip:port` -> (id, ip, port)."""
+    process, _, address = upid.partition("@")
+    ip, _, port = address.rpartition(":")
+    return process, ip, int(port)
+
+
+def send_message(to: str, sender: str, name: str, body: dict) -> None:
+    """A libprocess message: POST /<process id>/<message name> with Libprocess-From (Mesos sends
+    protobufs; the doubles send JSON between themselves)."""
+    process, ip, port = parse_upid(to)
+    request = urllib.request.Request(
+        f"http://{ip}:{port}/{process}/{name}", data=json.dumps(body).encode(), method="POST",
+        headers={"Libprocess-From": sender, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        response.read()
+
+
+def json_response(document, status: int = 200) -> Response:
+    return status, json.dumps(document, indent=2).encode() + b"\n", "application/json", {}
+
+
+def empty(status: int) -> Response:
+    return status, b"", "text/plain", {}
+
+
 # ---------------------------------------------------------------------------
 # The daemons.
 
@@ -363,15 +474,21 @@ class MesosDaemon:
     """What a Mesos master and agent share: flags, checks, record and HTTP API."""
 
     program = ""  # "mesos-master" or "mesos-slave"
-    flag_table: FlagTable = {}
+    table_file = ""
     upid_name = ""  # the libprocess id in the UPID: "master" or "slave(1)"
+    metrics_prefix = ""
 
     def __init__(self, argv: List[str], environ: Dict[str, str]):
         self.argv = list(argv)
         self.environ = {k: v for k, v in sorted(environ.items()) if k.startswith(ENV_PREFIX)}
-        self.flags = Flags(self.flag_table, argv[1:], environ)
+        self.flags = Flags(self.table(), argv[1:], environ)
         self.start_time = time.time()
-        self.id = str(uuid.uuid4())
+        self.address: Optional[str] = None  # the advertised IP, once resolved
+        self.name: Optional[str] = None  # the advertised hostname, likewise
+
+    @classmethod
+    def table(cls) -> FlagTable:
+        return load_table(cls.table_file)
 
     # -- checks ------------------------------------------------------------
 
@@ -380,6 +497,14 @@ class MesosDaemon:
         level = self.flags.get("logging_level")
         if level not in ("INFO", "WARNING", "ERROR"):
             raise StartupError(f"'{level}' is not a valid logging level: use INFO, WARNING or ERROR")
+        for name in ("ip", "advertise_ip"):
+            if self.flags.given(name):
+                check_ipv4(self.flags.get(name), name)
+        if self.flags.given("advertise_port"):
+            try:
+                parse_integer(self.flags.get("advertise_port"), signed=False, bits=16)
+            except ValueError as error:
+                raise StartupError(f"Invalid --advertise_port: {error}") from None
         work_dir = self.flags.get("work_dir")
         if work_dir:
             try:
@@ -395,37 +520,91 @@ class MesosDaemon:
     def port(self) -> int:
         return self.flags.get("port")
 
-    def advertised_ip(self) -> str:
-        """--advertise_ip, else --ip, else what the host name resolves to (as libprocess does)."""
+    def resolve_address(self) -> None:
+        """The IP this daemon advertises: --advertise_ip, else --ip, else what the host's own name
+        resolves to. As libprocess, exit when that name does not resolve."""
         for name in ("advertise_ip", "ip"):
-            if self.flags.given(name):
-                return self.flags.get(name)
-        try:
-            return socket.gethostbyname(socket.gethostname())
-        except OSError:
-            return "127.0.0.1"
+            if self.flags.given(name) and self.address is None:
+                self.address = self.flags.get(name)
+        if self.address is None:
+            hostname = socket.gethostname()
+            try:
+                infos = socket.getaddrinfo(hostname, None, socket.AF_INET)
+            except socket.gaierror as error:
+                raise StartupError(
+                    f"Failed to obtain the IP address for '{hostname}'; the DNS service may not "
+                    f"be able to resolve it: {error.strerror}") from None
+            self.address = infos[0][4][0]
+        self.name = self.lookup_hostname()
+
+    def advertised_port(self) -> int:
+        port = self.flags.get("advertise_port")
+        return int(port) if port else self.port()
 
     def upid(self) -> str:
-        port = self.flags.get("advertise_port") or self.port()
-        return f"{self.upid_name}@{self.advertised_ip()}:{port}"
+        return f"{self.upid_name}@{self.address}:{self.advertised_port()}"
 
     def hostname(self) -> str:
-        return self.flags.get("hostname") or socket.gethostname()
+        return self.name
 
-    # -- what the tests read -----------------------------------------------
+    def lookup_hostname(self) -> str:
+        """--hostname, else the name the advertised IP resolves back to, else the IP (Mesos)."""
+        if self.flags.given("hostname"):
+            return self.flags.get("hostname")
+        if self.flags.get("hostname_lookup"):
+            try:
+                return socket.gethostbyaddr(self.address)[0]
+            except OSError:
+                pass
+        return self.address
+
+    # -- HTTP ----------------------------------------------------------------
+
+    def build(self) -> dict:
+        """The build fields of /version and /state."""
+        return {"version": VERSION, "git_tag": VERSION, "build_date": "2020-11-24 00:00:00",
+                "build_time": 1606176000.0, "build_user": "mesos-roles test double"}
 
     def state(self) -> dict:
         return {
-            "version": VERSION,
-            "id": self.id,
+            **self.build(),
+            "start_time": self.start_time,
+            "id": self.id_for_state(),
             "pid": self.upid(),
             "hostname": self.hostname(),
-            "cluster": None,
-            "start_time": self.start_time,
             "flags": self.flags.effective(),
         }
 
+    def id_for_state(self) -> str:
+        return ""
+
+    def metrics(self) -> dict:
+        return {f"{self.metrics_prefix}/uptime_secs": time.time() - self.start_time}
+
+    def get_routes(self) -> Dict[str, Callable[[str], Response]]:
+        """GET path -> handler of the path. `/<upid name>/x` and the delegated `/x` are both
+        routes, as libprocess routes them."""
+        flags = lambda path: json_response({"flags": self.flags.effective()})  # noqa: E731
+        routes = {
+            "health": lambda path: empty(200),
+            "flags": flags,
+        }
+        return {
+            **{f"/{name}": handler for name, handler in routes.items()},
+            **{f"/{self.upid_name}/{name}": handler for name, handler in routes.items()},
+            "/version": lambda path: json_response(self.build()),
+            "/metrics/snapshot": lambda path: json_response(self.metrics()),
+        }
+
+    def post_routes(self) -> Dict[str, Callable[[str, bytes], Response]]:
+        """POST path -> handler of (Libprocess-From, body): libprocess messages only."""
+        return {}
+
+    def start(self) -> None:
+        """What runs beside the HTTP server once it is bound (ZooKeeper)."""
+
     def record(self) -> dict:
+        """The private record for the tests."""
         return {
             "daemon": self.program,
             "version": VERSION,
@@ -439,34 +618,25 @@ class MesosDaemon:
             "upid": self.upid(),
         }
 
-    def routes(self) -> Dict[str, Callable[[], Tuple[int, bytes, str]]]:
-        """GET path -> handler returning (status, body, content type)."""
-        return {"/health": lambda: (200, b"", "text/plain")}
-
-    def post_routes(self) -> Dict[str, Callable[[bytes], Tuple[int, bytes, str]]]:
-        """POST path -> handler of the body returning (status, body, content type)."""
-        return {}
-
-    def start(self) -> None:
-        """What runs beside the HTTP server once it is bound (ZooKeeper)."""
-
-    def json_response(self, document: dict, status: int = 200) -> Tuple[int, bytes, str]:
-        return status, json.dumps(document, indent=2).encode() + b"\n", "application/json"
-
 
 class MesosMaster(MesosDaemon):
     program = "mesos-master"
-    flag_table = MASTER_FLAGS
+    table_file = "mesos-master.tsv"
     upid_name = "master"
+    metrics_prefix = "master"
     # An agent not heard from for this long is no longer counted as active.
     agent_timeout = 15.0
 
     def __init__(self, argv: List[str], environ: Dict[str, str]):
         super().__init__(argv, environ)
+        self.id = str(uuid.uuid4())
         self.election = None
         self.elected_time: Optional[float] = None
         self.agents: Dict[str, dict] = {}
         self.agents_lock = threading.Lock()
+
+    def id_for_state(self) -> str:
+        return self.id
 
     def info(self) -> dict:
         """MasterInfo as Mesos writes it into its json.info_* node."""
@@ -474,18 +644,19 @@ class MesosMaster(MesosDaemon):
             "id": self.id,
             "pid": self.upid(),
             "hostname": self.hostname(),
-            "port": self.port(),
+            "port": self.advertised_port(),
             "version": VERSION,
-            "address": {"ip": self.advertised_ip(), "port": self.port(),
+            "address": {"ip": self.address, "port": self.advertised_port(),
                         "hostname": self.hostname()},
         }
 
     def start(self) -> None:
         zk = self.flags.get("zk")
-        if zk and zk.startswith("zk://"):
-            timeout_ms = int(self.flags.get("zk_session_timeout") * 1000)
+        if zk:
+            url = zk_url(zk, "zk")
+            timeout_ms = self.flags.get("zk_session_timeout") // 10**6
             self.election = zk_double.Election(
-                zk, "json.info_", json.dumps(self.info(), sort_keys=True).encode(), timeout_ms,
+                url, "json.info_", json.dumps(self.info(), sort_keys=True).encode(), timeout_ms,
                 self.leadership_changed)
             self.election.start()
         else:
@@ -513,39 +684,95 @@ class MesosMaster(MesosDaemon):
         with self.agents_lock:
             return [a for a in self.agents.values() if now - a["last_seen"] < self.agent_timeout]
 
-    def register_agent(self, body: bytes) -> Tuple[int, bytes, str]:
+    def register_agent(self, sender: str, body: bytes, again: bool) -> Response:
+        """RegisterSlaveMessage / ReregisterSlaveMessage: a leader records the agent and answers
+        with a message to it; any other master drops the message (libprocess still says 202)."""
         if self.elected_time is None:
-            leader = self.leader_info()
-            return self.json_response(
-                {"error": "not the leading master", "leader": leader and leader["pid"]}, 503)
+            log.info("Dropping registration of %s: not the leading master", sender)
+            return empty(202)
         agent = json.loads(body)
         now = time.time()
         with self.agents_lock:
             known = self.agents.get(agent["id"])
             if known is None:
-                log.info("Registered agent %s at %s", agent["id"], agent.get("pid"))
-            agent["registered_time"] = known["registered_time"] if known else now
-            agent["last_seen"] = now
-            agent["active"] = True
+                log.info("Registered agent %s at %s", agent["id"], sender)
+            agent.update(pid=sender, active=True, last_seen=now,
+                         registered_time=known["registered_time"] if known else now)
             self.agents[agent["id"]] = agent
-        return self.json_response({"slave_id": agent["id"], "master": self.upid()})
+        reply = "SlaveReregisteredMessage" if again else "SlaveRegisteredMessage"
+        threading.Thread(target=self.answer_agent, args=(sender, reply, agent["id"]),
+                         daemon=True).start()
+        return empty(202)
+
+    def answer_agent(self, agent: str, message: str, agent_id: str) -> None:
+        try:
+            send_message(agent, self.upid(), f"mesos.internal.{message}", {"slave_id": agent_id})
+        except OSError as error:
+            log.warning("Failed to send %s to %s: %s", message, agent, error)
 
     def state(self) -> dict:
-        document = {**super().state(), "cluster": self.flags.get("cluster")}
+        document = super().state()
+        cluster = self.flags.get("cluster")
+        if cluster is not None:
+            document["cluster"] = cluster
         leader = self.leader_info()
         if leader is not None:
             document["leader"] = leader["pid"]
             document["leader_info"] = leader
-        if self.elected_time is not None:
-            document["elected_time"] = self.elected_time
+        document["elected_time"] = self.elected_time
         agents = self.active_agents()
         document["activated_slaves"] = len(agents)
         document["deactivated_slaves"] = 0
-        document["slaves"] = agents
+        document["unreachable_slaves"] = 0
+        document["slaves"] = [
+            {key: agent[key] for key in
+             ("id", "pid", "hostname", "attributes", "resources", "active", "registered_time")}
+            for agent in agents]
+        document["frameworks"] = []
+        document["completed_frameworks"] = []
         return document
 
+    def metrics(self) -> dict:
+        agents = len(self.active_agents())
+        return {**super().metrics(),
+                "master/elected": 1.0 if self.elected_time is not None else 0.0,
+                "master/slaves_active": float(agents),
+                "master/slaves_connected": float(agents)}
+
+    def redirect(self, path: str) -> Response:
+        """Mesos' Master::Http::redirect: 503 with no leader, else 307 to the leader with an
+        empty body (to its base URL for /redirect)."""
+        leader = self.leader_info()
+        if leader is None:
+            return 503, b"No leader elected", "text/plain; charset=utf-8", {}
+        base = f"//{leader['hostname']}:{leader['port']}"
+        if path in ("/redirect", "/master/redirect"):
+            return 307, b"", "text/plain", {"Location": base}
+        if not path.startswith("/master/"):
+            path = "/master" + path  # the delegated /x is the master's /master/x
+        return 307, b"", "text/plain", {"Location": base + path}
+
+    def get_routes(self):
+        def state(path: str) -> Response:
+            if self.elected_time is None:
+                return self.redirect(path)
+            return json_response(self.state())
+
+        return {
+            **super().get_routes(),
+            "/state": state,
+            "/master/state": state,
+            "/redirect": self.redirect,
+            "/master/redirect": self.redirect,
+        }
+
     def post_routes(self):
-        return {"/master/register-agent": self.register_agent}
+        return {
+            "/master/mesos.internal.RegisterSlaveMessage":
+                lambda sender, body: self.register_agent(sender, body, again=False),
+            "/master/mesos.internal.ReregisterSlaveMessage":
+                lambda sender, body: self.register_agent(sender, body, again=True),
+        }
 
     def validate(self) -> None:
         registry = self.flags.get("registry")
@@ -563,25 +790,35 @@ class MesosMaster(MesosDaemon):
                 if quorum < 1:
                     raise StartupError(f"--quorum must be a positive integer, not {quorum}")
         if self.flags.given("zk"):
-            check_zk_url(self.flags.get("zk"), "zk")
+            zk_url(self.flags.get("zk"), "zk")
         super().validate()
-
-    def routes(self):
-        state = lambda: self.json_response(self.state())  # noqa: E731
-        return {**super().routes(), "/state": state, "/master/state": state}
 
 
 class MesosAgent(MesosDaemon):
     program = "mesos-slave"
-    flag_table = AGENT_FLAGS
+    table_file = "mesos-agent.tsv"
     upid_name = "slave(1)"
+    metrics_prefix = "slave"
+    # How often the agent tells its master it is there (Mesos pings; the double re-registers).
+    heartbeat = 2.0
+
+    def __init__(self, argv: List[str], environ: Dict[str, str]):
+        super().__init__(argv, environ)
+        self.proposed_id = f"{uuid.uuid4()}-S0"
+        self.slave_id = ""  # assigned by the master that registered it, as Mesos does
+        self.detector = None
+        self.registered_with: Optional[dict] = None
+        self.last_ack = 0.0
+
+    def id_for_state(self) -> str:
+        return self.slave_id
 
     def validate(self) -> None:
         master = self.flags.get("master")
         if master is None:
             raise StartupError("Missing required option `--master`", show_usage=True)
         if master.startswith(("zk://", "file://")):
-            check_zk_url(master, "master")
+            zk_url(master, "master")
         elif not re.fullmatch(r"[A-Za-z0-9.\-]+:[0-9]{1,5}", master):
             raise StartupError(
                 f"Failed to create a master detector for '{master}': expected "
@@ -605,62 +842,81 @@ class MesosAgent(MesosDaemon):
             return []
         return parse_pairs(text, "resources")
 
+    def detected_master(self) -> Optional[dict]:
+        leader = self.detector.leader if self.detector else None
+        return json.loads(leader) if leader else None
+
     def state(self) -> dict:
         document = {
             **super().state(),
             "attributes": {name: scalar_or_text(value) for name, value in self.attributes()},
             "resources": dict(self.resources()),
+            "frameworks": [],
+            "completed_frameworks": [],
         }
-        if self.registered_with is not None:
-            document["master_hostname"] = self.registered_with["hostname"]
-            document["master"] = self.registered_with["pid"]
+        # As Mesos: the detected master's IP resolved back to a name, absent when it does not.
+        master = self.detected_master()
+        if master is not None:
+            try:
+                document["master_hostname"] = socket.gethostbyaddr(master["address"]["ip"])[0]
+            except OSError:
+                pass
         return document
 
-    registered_with: Optional[dict] = None
-    # How often the agent tells its master it is there (Mesos pings; the double re-registers).
-    heartbeat = 2.0
+    def metrics(self) -> dict:
+        return {**super().metrics(),
+                "slave/registered": 1.0 if self.registered_with is not None else 0.0}
+
+    def get_routes(self):
+        state = lambda path: json_response(self.state())  # noqa: E731
+        return {**super().get_routes(), "/state": state, "/slave(1)/state": state}
+
+    def post_routes(self):
+        return {
+            "/slave(1)/mesos.internal.SlaveRegisteredMessage": self.registered,
+            "/slave(1)/mesos.internal.SlaveReregisteredMessage": self.registered,
+        }
+
+    def registered(self, sender: str, body: bytes) -> Response:
+        master = self.detected_master()
+        if master is None or master["pid"] != sender:
+            log.info("Ignoring a registration from %s: not the leading master", sender)
+            return empty(202)
+        self.last_ack = time.monotonic()
+        self.slave_id = json.loads(body)["slave_id"]
+        if self.registered_with is None or self.registered_with["pid"] != sender:
+            log.info("Registered with master %s; given agent ID %s", sender, self.slave_id)
+        self.registered_with = master
+        return empty(202)
 
     def start(self) -> None:
         master = self.flags.get("master")
-        if master.startswith("zk://"):
-            self.detector = zk_double.Election(master, "json.info_", None, 10_000)
+        if master.startswith(("zk://", "file://")):
+            self.detector = zk_double.Election(zk_url(master, "master"), "json.info_", None, 10_000)
             self.detector.start()
             threading.Thread(target=self.register_loop, daemon=True, name="register").start()
 
     def register_loop(self) -> None:
-        """Registers with the leading master, again with each new one, and keeps telling it."""
+        """Registers with the leading master, again with each new one, and keeps telling it; a
+        master that stops answering is left after three heartbeats."""
         while True:
-            leader = self.detector.leader
-            info = json.loads(leader) if leader else None
-            if info is None:
-                if self.registered_with is not None:
-                    log.warning("Lost the leading master; waiting for a new one")
-                self.registered_with = None
-            else:
-                address = info["address"]
-                document = {"id": self.id, "pid": self.upid(), "hostname": self.hostname(),
-                            "attributes": self.state()["attributes"],
+            master = self.detected_master()
+            registered = self.registered_with
+            if registered is not None and (
+                    master is None or master["pid"] != registered["pid"]
+                    or time.monotonic() - self.last_ack > 3 * self.heartbeat):
+                log.warning("Lost master %s; waiting for a new one", registered["pid"])
+                self.registered_with = registered = None
+            if master is not None:
+                message = "ReregisterSlaveMessage" if registered else "RegisterSlaveMessage"
+                document = {"id": self.slave_id or self.proposed_id, "hostname": self.hostname(),
+                            "attributes": {n: scalar_or_text(v) for n, v in self.attributes()},
                             "resources": dict(self.resources())}
-                request = urllib.request.Request(
-                    f"http://{address['ip']}:{address['port']}/master/register-agent",
-                    data=json.dumps(document).encode(), method="POST",
-                    headers={"Content-Type": "application/json"})
                 try:
-                    with urllib.request.urlopen(request, timeout=5) as response:
-                        response.read()
-                    if self.registered_with is None or self.registered_with["pid"] != info["pid"]:
-                        log.info("%s with master %s",
-                                 "Registered" if self.registered_with is None else "Re-registered",
-                                 info["pid"])
-                    self.registered_with = info
+                    send_message(master["pid"], self.upid(), f"mesos.internal.{message}", document)
                 except OSError as error:
-                    log.warning("Registration with %s failed: %s", info["pid"], error)
-                    self.registered_with = None
+                    log.warning("Registration with %s failed: %s", master["pid"], error)
             time.sleep(self.heartbeat)
-
-    def routes(self):
-        state = lambda: self.json_response(self.state())  # noqa: E731
-        return {**super().routes(), "/state": state, "/slave(1)/state": state}
 
 
 DAEMONS = {cls.program: cls for cls in (MesosMaster, MesosAgent)}
@@ -670,8 +926,9 @@ DAEMONS = {cls.program: cls for cls in (MesosMaster, MesosAgent)}
 # Running.
 
 def usage(daemon_class) -> str:
+    """stout's usage: one line per flag, by name (aliases are not listed)."""
     lines = [f"Usage: {daemon_class.program} [options]", ""]
-    for name, flag in sorted(daemon_class.flag_table.items()):
+    for name, flag in sorted(daemon_class.table().flags.items()):
         lines.append(f"  --[no-]{name}" if flag.kind == "bool" else f"  --{name}=VALUE")
     return "\n".join(lines)
 
@@ -699,26 +956,30 @@ def write_record(path: str, document: dict) -> None:
 
 def make_handler(daemon: MesosDaemon):
     class Handler(http.server.BaseHTTPRequestHandler):
-        server_version = f"{daemon.program}-double"
+        server_version = "libprocess"
+        protocol_version = "HTTP/1.1"
 
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            route = daemon.routes().get(self.path.split("?", 1)[0])
-            status, body, content_type = route() if route else (404, b"", "text/plain")
+        def _answer(self, response: Response) -> None:
+            status, body, content_type, headers = response
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            path = self.path.split("?", 1)[0]
+            route = daemon.get_routes().get(path)
+            self._answer(route(path) if route else empty(404))
 
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            sender = self.headers.get("Libprocess-From")
             route = daemon.post_routes().get(self.path.split("?", 1)[0])
-            status, body, content_type = route(body) if route else (404, b"", "text/plain")
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            # Without Libprocess-From a POST is not a message, and no HTTP endpoint takes it here.
+            self._answer(route(sender, body) if route and sender else empty(404))
 
         def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
             log.debug("%s %s", self.address_string(), format % args)
@@ -750,6 +1011,7 @@ def main(program: str, argv: List[str], environ: Optional[Dict[str, str]] = None
             print(f"mesos {VERSION}")
             return 0
         daemon.validate()
+        daemon.resolve_address()
     except StartupError as error:
         message = str(error)
         if error.show_usage:
@@ -766,7 +1028,7 @@ def main(program: str, argv: List[str], environ: Optional[Dict[str, str]] = None
         return 1
     server.daemon_threads = True
 
-    if ipaddress.IPv4Address(daemon.advertised_ip()).is_loopback:
+    if ipaddress.IPv4Address(daemon.address).is_loopback:
         log.warning("%s bound to loopback interface! Cannot communicate with remote "
                     "peers. You might want to set '--ip' flag to a routable IP address.",
                     program)
@@ -775,10 +1037,14 @@ def main(program: str, argv: List[str], environ: Optional[Dict[str, str]] = None
     except OSError as error:
         log.error("Failed to write %s: %s", record_path, error)
         return 1
-    log.info("%s (test double) started as %s, listening on %s:%d; record in %s",
-             program, daemon.upid(), daemon.bind_ip(), daemon.port(), record_path)
+    log.info("%s %s (test double) started as %s, listening on %s:%d",
+             program, VERSION, daemon.upid(), daemon.bind_ip(), daemon.port())
 
-    daemon.start()
+    try:
+        daemon.start()
+    except StartupError as error:
+        print(error, file=sys.stderr)
+        return 1
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         server.serve_forever()
