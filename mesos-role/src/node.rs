@@ -177,6 +177,13 @@ impl Node {
     }
 }
 
+/// The running system's host name (the kernel's, as gethostname(2) gives it).
+pub fn own_hostname() -> anyhow::Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_err(|e| anyhow::anyhow!("cannot read this system's host name: {e}"))?;
+    Ok(name.trim().to_string())
+}
+
 /// The hosts of a `zk://h1:2181,h2:2181/path` URL.
 pub fn zk_hosts(url: &str) -> Vec<String> {
     let rest = url.strip_prefix("zk://").unwrap_or(url);

@@ -12,11 +12,20 @@ use anyhow::{Context, Result, anyhow, bail};
 /// An HTTP answer, whatever its status.
 pub struct Answer {
     pub status: u16,
-    pub location: Option<String>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Answer {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self, url: &str) -> Result<serde_json::Value> {
         serde_json::from_str(&self.body).with_context(|| {
             format!(
@@ -75,18 +84,18 @@ fn unreachable(url: &str, error: &ureq::Error) -> anyhow::Error {
 
 fn answer(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Result<Answer> {
     let status = response.status().as_u16();
-    let location = response
+    let headers = response
         .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
     let body = response
         .body_mut()
         .read_to_string()
         .with_context(|| format!("cannot read the answer of {url}"))?;
     Ok(Answer {
         status,
-        location,
+        headers,
         body,
     })
 }
@@ -111,6 +120,21 @@ pub fn four_letter_word(host: &str, port: u16, word: &str, timeout: Duration) ->
         .read_to_string(&mut text)
         .with_context(|| format!("no answer to {word} from ZooKeeper at {where_} in time"))?;
     Ok(text)
+}
+
+/// The addresses `name` resolves to, as every program on the node resolves it (getaddrinfo: the
+/// hosts file, DNS, whatever nsswitch.conf says).
+pub fn resolve(name: &str) -> Result<Vec<String>> {
+    let mut addresses: Vec<String> = (name, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("{name} does not resolve"))?
+        .map(|a| a.ip().to_string())
+        .collect();
+    addresses.dedup();
+    if addresses.is_empty() {
+        bail!("{name} resolves to no address");
+    }
+    Ok(addresses)
 }
 
 /// `key<TAB>value` (mntr) or `Key: value` (srvr) lines.

@@ -1,9 +1,10 @@
 //! `mesos-role status`: per installed role, what its files configure and what the services say,
 //! as rows of a table (or JSON). The node is healthy when no row failed.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -37,6 +38,62 @@ pub struct Report {
     pub master: Option<node::Master>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<node::Agent>,
+    /// What the services said, for programs (`cargo xtask verify` reads it on every node).
+    pub live: Live,
+}
+
+/// What the services said, each part absent when the service did not answer.
+#[derive(Serialize, Default)]
+pub struct Live {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zookeeper: Option<ZooKeeperLive>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesos_master: Option<MasterLive>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marathon: Option<MarathonLive>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesos_slave: Option<AgentLive>,
+}
+
+#[derive(Serialize)]
+pub struct ZooKeeperLive {
+    /// `srvr`'s Mode: leader, follower or standalone.
+    pub mode: String,
+}
+
+#[derive(Serialize, Default)]
+pub struct MasterLive {
+    /// This master answered `/master/state` itself: it is the elected leader.
+    pub leading: bool,
+    /// The leader's `host:port` as Mesos names it (its redirects' Location); None while none is
+    /// elected.
+    pub leader: Option<String>,
+    /// On the leader, the agents it counts as active (their pids).
+    pub agents: Vec<String>,
+    /// The flags the daemon runs with, from `/flags` (which every master answers).
+    pub flags: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+pub struct MarathonLive {
+    /// The leading Marathon's `host:port`.
+    pub leader: Option<String>,
+    /// This node's Marathon answered itself: it leads (a standby proxies every request to the
+    /// leader and says so in `X-Marathon-Via`).
+    pub this_node: bool,
+    /// The Mesos master the leading Marathon is registered with.
+    pub mesos_leader_ui_url: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AgentLive {
+    pub pid: String,
+    /// The agent's `slave/registered` metric; None when it has no metrics.
+    pub registered: Option<bool>,
+    /// The master the agent found, by the name its address resolves to.
+    pub master_hostname: Option<String>,
+    /// The flags the daemon runs with, from `/flags`.
+    pub flags: BTreeMap<String, String>,
 }
 
 pub fn run(global: &Global, args: &StatusArgs) -> Result<bool> {
@@ -56,6 +113,7 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
     let http = Http::new(timeout);
     let roles = node.roles();
     let mut checks = Vec::new();
+    let mut live = Live::default();
     let (mut master, mut agent) = (None, None);
     if roles.is_empty() {
         checks.push(fail(
@@ -75,11 +133,11 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
         }
         if role == MASTER_ROLE {
             let config = node.master();
-            checks.extend(master_checks(&config, &http, timeout));
+            checks.extend(master_checks(&config, &http, timeout, &mut live));
             master = Some(config);
         } else if role == AGENT_ROLE {
             let config = node.agent();
-            checks.extend(agent_checks(node, &config, &http, timeout));
+            checks.extend(agent_checks(node, &config, &http, timeout, &mut live));
             agent = Some(config);
         }
     }
@@ -90,6 +148,7 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
         checks,
         master,
         agent,
+        live,
     }
 }
 
@@ -109,7 +168,41 @@ fn fail(name: &str, detail: impl Into<String>) -> Check {
     check(name, State::Fail, detail)
 }
 
-fn master_checks(config: &node::Master, http: &Http, timeout: Duration) -> Vec<Check> {
+/// The node's own name must resolve: Marathon exits at start when it does not
+/// (`java.net.UnknownHostException`), and Mesos when it has no `--ip`. The name is the running
+/// system's, whatever `--root` says.
+fn hostname(required: bool, ip: Option<&str>) -> Check {
+    let name = match node::own_hostname() {
+        Ok(name) => name,
+        Err(e) => return fail("hostname", format!("{e:#}")),
+    };
+    match probe::resolve(&name) {
+        Ok(addresses) => ok(
+            "hostname",
+            format!("{name} resolves to {}", addresses.join(", ")),
+        ),
+        Err(e) => check(
+            "hostname",
+            if required { State::Fail } else { State::Warn },
+            format!(
+                "{e:#}: {}; add \"{} {name}\" to /etc/hosts or to DNS (cloud-init: manage_etc_hosts: true)",
+                if required {
+                    "Marathon exits at start (java.net.UnknownHostException) and Mesos needs it without --ip"
+                } else {
+                    "Mesos needs it without --ip, and tools on the node may"
+                },
+                ip.unwrap_or("<this node's address>")
+            ),
+        ),
+    }
+}
+
+fn master_checks(
+    config: &node::Master,
+    http: &Http,
+    timeout: Duration,
+    live: &mut Live,
+) -> Vec<Check> {
     let mut checks = Vec::new();
     let masters = config.zk.as_deref().map(node::zk_hosts).unwrap_or_default();
     let self_entry = config
@@ -133,15 +226,16 @@ fn master_checks(config: &node::Master, http: &Http, timeout: Duration) -> Vec<C
             ),
         ),
     });
-    checks.push(zookeeper(config, timeout));
+    checks.push(hostname(true, config.ip.as_deref()));
+    checks.push(zookeeper(config, timeout, live));
     // Mesos binds --ip when it is given; ZooKeeper and Marathon listen on every address.
     let ip = config.ip.as_deref().unwrap_or("127.0.0.1");
-    checks.push(mesos_master(config, http, ip));
-    checks.push(marathon(config, http));
+    checks.push(mesos_master(config, http, ip, live));
+    checks.push(marathon(config, http, live));
     checks
 }
 
-fn zookeeper(config: &node::Master, timeout: Duration) -> Check {
+fn zookeeper(config: &node::Master, timeout: Duration, live: &mut Live) -> Check {
     let port = config.zk_client_port;
     let srvr = match probe::four_letter_word("127.0.0.1", port, "srvr", timeout) {
         Ok(text) => text,
@@ -158,6 +252,7 @@ fn zookeeper(config: &node::Master, timeout: Duration) -> Check {
             format!("127.0.0.1:{port} is not serving: {}", srvr.trim()),
         );
     };
+    live.zookeeper = Some(ZooKeeperLive { mode: mode.into() });
     let version = probe::field(&srvr, "Zookeeper version")
         .and_then(|v| v.split([',', '-']).next())
         .unwrap_or("?");
@@ -189,10 +284,44 @@ fn zookeeper(config: &node::Master, timeout: Duration) -> Check {
     }
 }
 
-/// Mesos answers `/master/state` itself only on the elected master; the others redirect (307) to
-/// it, and with no leader elected it answers 503.
-fn mesos_master(config: &node::Master, http: &Http, ip: &str) -> Check {
-    let url = format!("http://{ip}:{}/master/state", config.mesos_port);
+/// The running flags from `/flags`, which every master and agent answers.
+fn running_flags(http: &Http, base: &str) -> Result<BTreeMap<String, String>> {
+    let url = format!("{base}/flags");
+    let answer = http.get(&url)?;
+    if answer.status != 200 {
+        bail!("{url} answered {}: {}", answer.status, answer.body.trim());
+    }
+    let flags = answer.json(&url)?;
+    Ok(flags
+        .get("flags")
+        .and_then(Value::as_object)
+        .map(|f| {
+            f.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Mesos answers `/master/state` itself only on the elected master; the others redirect (307,
+/// empty body) to it, and with no leader elected it answers 503.
+fn mesos_master(config: &node::Master, http: &Http, ip: &str, live: &mut Live) -> Check {
+    let base = format!("http://{ip}:{}", config.mesos_port);
+    let flags = match running_flags(http, &base) {
+        Ok(flags) => flags,
+        Err(e) => {
+            return fail(
+                "mesos-master",
+                format!("{e:#}: is it running? (systemctl status mesos-master)"),
+            );
+        }
+    };
+    let url = format!("{base}/master/state");
     let answer = match http.get(&url) {
         Ok(answer) => answer,
         Err(e) => {
@@ -202,68 +331,82 @@ fn mesos_master(config: &node::Master, http: &Http, ip: &str) -> Check {
             );
         }
     };
-    match answer.status {
-        200 => {
-            let state = match answer.json(&url) {
-                Ok(state) => state,
-                Err(e) => return fail("mesos-master", format!("{e:#}")),
-            };
+    let mut master = MasterLive::default();
+    let result = match answer.status {
+        200 => answer.json(&url).map(|state| {
             let pid = text(&state, "pid");
-            let leader = state.get("leader").and_then(Value::as_str).unwrap_or(&pid);
-            let mut detail = if leader == pid {
-                format!("leading ({pid})")
-            } else {
-                format!("following; leader {leader}")
-            };
-            let flags = state.get("flags").cloned().unwrap_or(Value::Null);
-            let mut stale = Vec::new();
-            for (flag, configured) in [("zk", &config.zk), ("quorum", &config.quorum)] {
-                if let (Some(configured), Some(running)) =
-                    (configured, flags.get(flag).and_then(Value::as_str))
-                    && configured != running
-                {
-                    stale.push(format!("--{flag}={running} (configured {configured})"));
-                }
-            }
-            if !stale.is_empty() {
-                detail.push_str(&format!(
-                    "; running with {}: systemctl restart mesos-master",
-                    stale.join(", ")
-                ));
-                return check("mesos-master", State::Warn, detail);
-            }
-            ok("mesos-master", detail)
+            master.leading = true;
+            master.leader = leader_of(&state, &flags);
+            master.agents = state
+                .get("slaves")
+                .and_then(Value::as_array)
+                .map(|agents| {
+                    agents
+                        .iter()
+                        .filter(|a| a.get("active").and_then(Value::as_bool) != Some(false))
+                        .filter_map(|a| a.get("pid").and_then(Value::as_str))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("leading ({pid}), {} agent(s) active", master.agents.len())
+        }),
+        301 | 302 | 307 => {
+            let leader = answer.header("location").map(redirect_host);
+            master.leader = leader.map(str::to_string);
+            Ok(format!("following; leader {}", leader.unwrap_or("unnamed")))
         }
-        301 | 302 | 307 => ok(
+        503 => Err(anyhow::anyhow!(
+            "no leading master elected ({url}: 503 {}): check ZooKeeper and the quorum",
+            answer.body.trim()
+        )),
+        status => Err(anyhow::anyhow!(
+            "{url} answered {status}: {}",
+            answer.body.trim()
+        )),
+    };
+    let mut stale = Vec::new();
+    for (flag, configured) in [("zk", &config.zk), ("quorum", &config.quorum)] {
+        if let (Some(configured), Some(running)) = (configured, flags.get(flag))
+            && configured != running
+        {
+            stale.push(format!("--{flag}={running} (configured {configured})"));
+        }
+    }
+    master.flags = flags;
+    live.mesos_master = Some(master);
+    match result {
+        Err(e) => fail("mesos-master", format!("{e:#}")),
+        Ok(detail) if !stale.is_empty() => check(
             "mesos-master",
+            State::Warn,
             format!(
-                "following; leader {}",
-                answer.location.as_deref().map_or("unnamed", redirect_host)
+                "{detail}; running with {}: systemctl restart mesos-master",
+                stale.join(", ")
             ),
         ),
-        503 => fail(
-            "mesos-master",
-            format!(
-                "no leading master elected ({url}: 503 {}): check ZooKeeper and the quorum",
-                answer.body.trim()
-            ),
-        ),
-        status => fail(
-            "mesos-master",
-            format!("{url} answered {status}: {}", answer.body.trim()),
-        ),
+        Ok(detail) => ok("mesos-master", detail),
     }
 }
 
-fn marathon(config: &node::Master, http: &Http) -> Check {
+/// The leader's `host:port` as its redirects name it: its MasterInfo's hostname and port.
+fn leader_of(state: &Value, flags: &BTreeMap<String, String>) -> Option<String> {
+    let info = state.get("leader_info").unwrap_or(state);
+    let host = info.get("hostname").and_then(Value::as_str)?;
+    let port = match info.get("port") {
+        Some(Value::Number(port)) => port.to_string(),
+        _ => flags.get("port")?.clone(),
+    };
+    Some(format!("{host}:{port}"))
+}
+
+/// A standby Marathon proxies every request to the leader (`X-Marathon-Via` in the answer), so
+/// `/v2/info` is the leader's; it answers 503 while no leader is known, 502 when the leader
+/// cannot be reached.
+fn marathon(config: &node::Master, http: &Http, live: &mut Live) -> Check {
     let url = format!("http://127.0.0.1:{}/v2/info", config.marathon_port);
-    let info = match http.get(&url).and_then(|a| {
-        if a.status != 200 {
-            anyhow::bail!("{url} answered {}: {}", a.status, a.body.trim());
-        }
-        a.json(&url)
-    }) {
-        Ok(info) => info,
+    let answer = match http.get(&url) {
+        Ok(answer) => answer,
         Err(e) => {
             return fail(
                 "marathon",
@@ -271,41 +414,87 @@ fn marathon(config: &node::Master, http: &Http) -> Check {
             );
         }
     };
-    let version = text(&info, "version");
-    let mut detail = format!("version {version}");
-    let mut state = State::Ok;
-    // Marathon names its leader ("host:port", null while none is elected) and whether it is it.
-    match info.get("leader") {
-        Some(Value::String(leader)) => {
-            let this = info.get("elected").and_then(Value::as_bool) == Some(true);
-            detail.push_str(&format!(
-                ", leader {leader}{}",
-                if this { " (this node)" } else { "" }
-            ));
+    match answer.status {
+        200 => {}
+        503 => {
+            return fail(
+                "marathon",
+                format!(
+                    "no Marathon leader elected ({url}: 503 {}): check ZooKeeper",
+                    answer.body.trim()
+                ),
+            );
         }
-        Some(_) => {
-            detail.push_str(", no leader elected");
-            state = State::Fail;
+        502 | 504 => {
+            return fail(
+                "marathon",
+                format!(
+                    "a standby that cannot reach the leader ({url}: {} {})",
+                    answer.status,
+                    answer.body.trim()
+                ),
+            );
         }
-        None => detail.push_str(", leader not reported"),
+        status => {
+            return fail(
+                "marathon",
+                format!("{url} answered {status}: {}", answer.body.trim()),
+            );
+        }
     }
+    let info = match answer.json(&url) {
+        Ok(info) => info,
+        Err(e) => return fail("marathon", format!("{e:#}")),
+    };
+    let this_node = answer.header("x-marathon-via").is_none();
+    let leader = info
+        .get("leader")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    live.marathon = Some(MarathonLive {
+        leader: leader.clone(),
+        this_node,
+        mesos_leader_ui_url: info
+            .pointer("/marathon_config/mesos_leader_ui_url")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    });
+    let version = text(&info, "version");
+    let Some(leader) = leader else {
+        return fail("marathon", format!("version {version}, no leader elected"));
+    };
+    if !this_node {
+        return ok(
+            "marathon",
+            format!("version {version}, standby; leader {leader}"),
+        );
+    }
+    let detail = format!("version {version}, leader {leader} (this node)");
+    // Only the leader's own configuration is visible: a standby's answers are the leader's.
     let running = info
         .pointer("/marathon_config/master")
         .and_then(Value::as_str);
     if let (Some(configured), Some(running)) = (&config.marathon_master, running)
         && configured != running
     {
-        detail.push_str(&format!(
-            "; running with --master {running} (configured {configured}): systemctl restart marathon"
-        ));
-        if state == State::Ok {
-            state = State::Warn;
-        }
+        return check(
+            "marathon",
+            State::Warn,
+            format!(
+                "{detail}; running with --master {running} (configured {configured}): systemctl restart marathon"
+            ),
+        );
     }
-    check("marathon", state, detail)
+    ok("marathon", detail)
 }
 
-fn agent_checks(node: &Node, config: &node::Agent, http: &Http, timeout: Duration) -> Vec<Check> {
+fn agent_checks(
+    node: &Node,
+    config: &node::Agent,
+    http: &Http,
+    timeout: Duration,
+    live: &mut Live,
+) -> Vec<Check> {
     let mut checks = vec![match &config.zk {
         None => fail(
             "configuration",
@@ -321,8 +510,9 @@ fn agent_checks(node: &Node, config: &node::Agent, http: &Http, timeout: Duratio
             ),
         ),
     }];
+    checks.push(hostname(config.ip.is_none(), config.ip.as_deref()));
     let ip = config.ip.as_deref().unwrap_or("127.0.0.1");
-    checks.push(mesos_agent(http, ip, config.port));
+    checks.push(mesos_agent(http, ip, config.port, live));
     let uses_docker = config
         .containerizers
         .as_deref()
@@ -341,9 +531,9 @@ fn agent_checks(node: &Node, config: &node::Agent, http: &Http, timeout: Duratio
     checks
 }
 
-/// Registered: the agent's `slave/registered` metric is 1 (its /state names the master it found,
-/// which older agents and the test double also show).
-fn mesos_agent(http: &Http, ip: &str, port: u16) -> Check {
+/// Registered: the agent's `slave/registered` metric is 1. Its /state names the master it found
+/// (`master_hostname`, the name that master's address resolves to).
+fn mesos_agent(http: &Http, ip: &str, port: u16, live: &mut Live) -> Check {
     let base = format!("http://{ip}:{port}");
     let state_url = format!("{base}/state");
     let state = match http.get(&state_url).and_then(|a| a.json(&state_url)) {
@@ -361,30 +551,38 @@ fn mesos_agent(http: &Http, ip: &str, port: u16) -> Check {
         .ok()
         .filter(|a| a.status == 200)
         .and_then(|a| a.json(&metrics_url).ok())
-        .and_then(|m| m.get("slave/registered").and_then(Value::as_f64));
-    let master = state.get("master_hostname").and_then(Value::as_str);
+        .and_then(|m| m.get("slave/registered").and_then(Value::as_f64))
+        .map(|r| r >= 1.0);
+    let master = state
+        .get("master_hostname")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let pid = text(&state, "pid");
+    live.mesos_slave = Some(AgentLive {
+        pid: pid.clone(),
+        registered,
+        master_hostname: master.clone(),
+        flags: running_flags(http, &base).unwrap_or_default(),
+    });
     match (registered, master) {
-        (Some(r), _) if r < 1.0 => fail(
+        (Some(true), Some(master)) => ok(
             "mesos-slave",
-            "up, but not registered with a master: check /etc/mesos/zk and the masters",
+            format!("registered with the master on {master} ({pid})"),
         ),
-        (_, Some(master)) => ok(
+        (Some(true), None) => ok("mesos-slave", format!("registered ({pid})")),
+        (Some(false), Some(master)) => fail(
             "mesos-slave",
             format!(
-                "registered with the master on {master} ({})",
-                text(&state, "pid")
+                "up ({pid}), but not registered with the master on {master}: check that master and the agent's --ip"
             ),
         ),
-        (Some(_), None) => ok(
+        (None, Some(master)) => ok(
             "mesos-slave",
-            format!("registered ({})", text(&state, "pid")),
+            format!("found the master on {master} ({pid})"),
         ),
-        (None, None) => fail(
+        (_, None) => fail(
             "mesos-slave",
-            format!(
-                "up ({}), but no master found: check /etc/mesos/zk and the masters",
-                text(&state, "pid")
-            ),
+            format!("up ({pid}), but no master found: check /etc/mesos/zk and the masters"),
         ),
     }
 }
@@ -461,6 +659,7 @@ mod tests {
             ],
             master: None,
             agent: None,
+            live: Live::default(),
         };
         let text = table(&report);
         assert!(text.contains("marathon   FAIL   cannot reach"), "{text}");
