@@ -3,13 +3,15 @@
 //! port with a scratch data dir) and the Mesos and Marathon test doubles (local processes on
 //! 127.0.0.1), reading a node's rendered files from a scratch `--root`. And lintian on the .deb.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, ensure};
+use mesos_roles_tests::local::{
+    Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port,
+};
 use mesos_roles_tests::{lintian_clean, output, require_tools, run, scratch, workspace};
 
 /// The tools package, built once per test run by the pipeline's code, and unpacked.
@@ -54,60 +56,8 @@ fn mesos_role(args: &[&str]) -> Result<Output> {
     Ok(out)
 }
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A daemon started by a test, killed when the test ends (whatever its outcome).
-struct Daemon {
-    name: &'static str,
-    child: Child,
-}
-
-impl Daemon {
-    fn start(name: &'static str, command: &mut Command, log: &Path) -> Result<Self> {
-        let log = std::fs::File::create(log)?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start {name}: {command:?}"))?;
-        Ok(Self { name, child })
-    }
-
-    /// Waits until `port` on 127.0.0.1 accepts connections (or the daemon exits).
-    fn wait_for(&mut self, port: u16) -> Result<()> {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "{} exited with {status} before listening on {port}",
-                    self.name
-                );
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        bail!("{} did not listen on {port} within 60 s", self.name)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// A master node: its files under `root`, as mesos-master-role renders them (docs/debconf.md)
-/// for the single master 127.0.0.1, with the test's ports; and its services.
+/// for the master 127.0.0.1, with the test's ports; and its services.
 struct Master {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -121,9 +71,19 @@ struct Master {
 
 impl Master {
     fn new() -> Result<Self> {
+        Self::with_zookeeper(free_port()?)
+    }
+
+    /// A second master on this host whose services use `other`'s ZooKeeper: its Mesos master and
+    /// Marathon join the same elections.
+    fn beside(other: &Master) -> Result<Self> {
+        Self::with_zookeeper(other.zk_port)
+    }
+
+    fn with_zookeeper(zk_port: u16) -> Result<Self> {
         let dir = scratch("mesos-role-node")?;
         let root = dir.path().join("root");
-        let (zk_port, mesos_port, marathon_port) = (free_port()?, free_port()?, free_port()?);
+        let (mesos_port, marathon_port) = (free_port()?, free_port()?);
         let zk = format!("zk://127.0.0.1:{zk_port}/mesos");
         let data = dir.path().join("zookeeper");
         std::fs::create_dir_all(&data)?;
@@ -182,21 +142,11 @@ impl Master {
 
     /// Debian's ZooKeeper with the node's zoo.cfg, as its init script runs it.
     fn start_zookeeper(&mut self) -> Result<()> {
-        let mut zk = Daemon::start(
-            "zookeeper",
-            Command::new("java")
-                .arg("-cp")
-                .arg("/usr/share/java/zookeeper.jar:/etc/zookeeper/conf_example")
-                .arg(format!(
-                    "-Dzookeeper.log.dir={}",
-                    self.path("zookeeper").display()
-                ))
-                .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-                .arg(self.root.join("etc/zookeeper/conf_mesos-roles/zoo.cfg")),
-            &self.path("zookeeper.log"),
-        )?;
-        zk.wait_for(self.zk_port)?;
-        self.zookeeper = Some(zk);
+        self.zookeeper = Some(mesos_roles_tests::local::zookeeper(
+            &self.root.join("etc/zookeeper/conf_mesos-roles/zoo.cfg"),
+            &self.path("zookeeper"),
+            self.zk_port,
+        )?);
         Ok(())
     }
 
@@ -210,7 +160,7 @@ impl Master {
         };
         let mut mesos = Daemon::start(
             "mesos-master (double)",
-            double("tests/doubles/mesos/usr/sbin/mesos-master")
+            double(MESOS_MASTER)
                 .arg(format!(
                     "--zk={}",
                     std::fs::read_to_string(self.root.join("etc/mesos/zk"))?.trim()
@@ -219,6 +169,7 @@ impl Master {
                 .arg(format!("--work_dir={}", flags("work_dir")?))
                 .arg(format!("--cluster={}", flags("cluster")?))
                 .arg(format!("--ip={}", flags("ip")?))
+                .arg(format!("--hostname={}", flags("hostname")?))
                 .arg(format!("--port={}", self.mesos_port))
                 .env("TEST_DOUBLE_RUN_DIR", self.path("run")),
             &self.path("mesos-master.log"),
@@ -269,10 +220,11 @@ fn dpkg_status(role: &str) -> String {
 
 /// The Marathon double with the environment marathon.service gives it.
 fn marathon_command(port: u16, zk_port: u16, run_dir: &Path) -> Command {
-    let mut command = double("tests/doubles/marathon/usr/share/marathon/bin/marathon");
+    let mut command = double(MARATHON);
     command
         .env("MARATHON_MASTER", format!("zk://127.0.0.1:{zk_port}/mesos"))
         .env("MARATHON_ZK", format!("zk://127.0.0.1:{zk_port}/marathon"))
+        .env("MARATHON_HOSTNAME", "127.0.0.1")
         .env("MARATHON_HTTP_PORT", port.to_string())
         .env("MARATHON_HTTP_ADDRESS", "127.0.0.1")
         .env("TEST_DOUBLE_RUN_DIR", run_dir);
@@ -304,8 +256,12 @@ fn row(out: &Output, check: &str) -> Option<(String, String)> {
 fn status_of_a_healthy_master_exits_0() -> Result<()> {
     let mut node = Master::new()?;
     node.start_all()?;
-    let out = mesos_role(&["--root", &node.root(), "status"])?;
-    assert!(out.status.success(), "{}", text(&out));
+    // Mesos and Marathon answer once elected in ZooKeeper, a moment after they listen.
+    let out = eventually(Duration::from_secs(30), || {
+        let out = mesos_role(&["--root", &node.root(), "status"])?;
+        ensure!(out.status.success(), "{}", text(&out));
+        Ok(out)
+    })?;
     let (state, detail) = row(&out, "zookeeper").context("no zookeeper row")?;
     assert_eq!(state, "ok");
     assert!(detail.starts_with("standalone, version 3."), "{detail}");
@@ -334,7 +290,129 @@ fn status_of_a_healthy_master_exits_0() -> Result<()> {
         .collect();
     assert_eq!(
         names,
-        ["configuration", "zookeeper", "mesos-master", "marathon"]
+        [
+            "configuration",
+            "hostname",
+            "zookeeper",
+            "mesos-master",
+            "marathon"
+        ]
+    );
+    // What the services said, for verify: learnt from their public endpoints.
+    let live = &report["live"];
+    assert_eq!(live["zookeeper"]["mode"], "standalone");
+    assert_eq!(live["mesos_master"]["leading"], true);
+    assert_eq!(
+        live["mesos_master"]["leader"],
+        format!("127.0.0.1:{}", node.mesos_port).as_str()
+    );
+    assert_eq!(live["mesos_master"]["flags"]["quorum"], "1");
+    assert_eq!(live["mesos_master"]["flags"]["cluster"], "test");
+    assert_eq!(live["marathon"]["this_node"], true);
+    assert_eq!(
+        live["marathon"]["leader"],
+        format!("127.0.0.1:{}", node.marathon_port).as_str()
+    );
+    Ok(())
+}
+
+/// Two masters on one ZooKeeper: the one that does not lead is healthy and names the leader (its
+/// Mesos master answers 307 with the leader's address, its Marathon proxies to the leader); with
+/// ZooKeeper gone nothing leads (503) and it says so.
+#[test]
+fn status_of_a_following_master_names_the_leader_and_no_leader_fails() -> Result<()> {
+    let mut leader = Master::new()?;
+    leader.start_all()?;
+    // The first Mesos master and Marathon lead; wait for them before the second one joins.
+    eventually(Duration::from_secs(30), || {
+        let out = mesos_role(&["--root", &leader.root(), "status"])?;
+        ensure!(out.status.success(), "{}", text(&out));
+        Ok(())
+    })?;
+    let mut follower = Master::beside(&leader)?;
+    follower.start_mesos()?;
+    follower.start_marathon()?;
+    let out = eventually(Duration::from_secs(30), || {
+        let out = mesos_role(&["--root", &follower.root(), "status", "--json"])?;
+        ensure!(out.status.success(), "{}", text(&out));
+        Ok(out)
+    })?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let live = &report["live"];
+    assert_eq!(live["mesos_master"]["leading"], false, "{report}");
+    assert_eq!(
+        live["mesos_master"]["leader"],
+        format!("127.0.0.1:{}", leader.mesos_port).as_str()
+    );
+    // /flags is answered by every master, leading or not.
+    assert_eq!(
+        live["mesos_master"]["flags"]["port"],
+        follower.mesos_port.to_string().as_str()
+    );
+    assert_eq!(live["marathon"]["this_node"], false, "{report}");
+    assert_eq!(
+        live["marathon"]["leader"],
+        format!("127.0.0.1:{}", leader.marathon_port).as_str()
+    );
+    let out = mesos_role(&["--root", &follower.root(), "status"])?;
+    let (state, detail) = row(&out, "mesos-master").context("no mesos-master row")?;
+    assert_eq!(state, "ok");
+    assert_eq!(
+        detail,
+        format!("following; leader 127.0.0.1:{}", leader.mesos_port)
+    );
+    let (state, detail) = row(&out, "marathon").context("no marathon row")?;
+    assert_eq!(state, "ok");
+    assert!(
+        detail.ends_with(&format!(
+            "standby; leader 127.0.0.1:{}",
+            leader.marathon_port
+        )),
+        "{detail}"
+    );
+
+    leader.zookeeper.as_mut().unwrap().stop();
+    let out = eventually(Duration::from_secs(30), || {
+        let out = mesos_role(&["--root", &follower.root(), "--timeout", "5", "status"])?;
+        let (state, detail) = row(&out, "mesos-master").context("no mesos-master row")?;
+        ensure!(state == "FAIL", "{detail}");
+        Ok(out)
+    })?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (_, detail) = row(&out, "mesos-master").unwrap();
+    assert!(
+        detail.starts_with("no leading master elected") && detail.contains("503 No leader elected"),
+        "{detail}"
+    );
+    Ok(())
+}
+
+/// A node whose own name does not resolve: Marathon would exit at start, and the row says how to
+/// fix it. The name is changed in a UTS namespace of the test's own.
+#[test]
+fn status_says_when_the_nodes_own_name_does_not_resolve() -> Result<()> {
+    require_tools(&["unshare"])?;
+    let node = Master::new()?;
+    let binary = package()?.tree.join("usr/bin/mesos-role");
+    let out = output(
+        "run mesos-role with a host name that does not resolve",
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "--uts", "sh", "-c"])
+            .arg(r#"hostname no-such-node.invalid && exec "$@""#)
+            .arg("sh")
+            .arg(&binary)
+            .args(["--root", &node.root(), "--timeout", "1", "status"]),
+    )?;
+    eprintln!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (state, detail) = row(&out, "hostname").context("no hostname row")?;
+    assert_eq!(state, "FAIL");
+    assert!(
+        detail.starts_with("no-such-node.invalid does not resolve")
+            && detail.contains("java.net.UnknownHostException")
+            && detail.contains("add \"127.0.0.1 no-such-node.invalid\" to /etc/hosts")
+            && detail.contains("manage_etc_hosts"),
+        "{detail}"
     );
     Ok(())
 }
@@ -365,7 +443,13 @@ fn status_of_a_degraded_master_names_what_is_down() -> Result<()> {
         detail.contains(&format!("127.0.0.1:{}", node.zk_port)),
         "{detail}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).ends_with("NOT healthy: zookeeper, marathon\n"));
+    // With its ZooKeeper gone the Mesos master may also have stopped leading by now.
+    let verdict = String::from_utf8_lossy(&out.stdout);
+    let verdict = verdict.lines().last().unwrap_or_default();
+    assert!(
+        verdict.starts_with("NOT healthy: zookeeper") && verdict.ends_with("marathon"),
+        "{verdict}"
+    );
     Ok(())
 }
 
@@ -390,7 +474,7 @@ fn status_of_an_agent_names_its_missing_master_and_docker() -> Result<()> {
     )?;
     let mut agent = Daemon::start(
         "mesos-slave (double)",
-        double("tests/doubles/mesos/usr/sbin/mesos-slave")
+        double(MESOS_AGENT)
             .arg(format!("--master={zk}"))
             .arg(format!("--work_dir={}", dir.path().join("work").display()))
             .arg("--ip=127.0.0.1")
@@ -449,6 +533,8 @@ fn status_of_an_inert_role_says_how_to_configure_it() -> Result<()> {
 #[test]
 fn deploy_of_the_tutorial_app_follows_it_until_it_runs() -> Result<()> {
     let mut node = Master::new()?;
+    // Marathon answers only once elected, in ZooKeeper.
+    node.start_zookeeper()?;
     node.start_marathon()?;
     // The tutorial's app with straight quotes, as the package ships it.
     let app = package()?
@@ -490,6 +576,8 @@ fn deploy_of_the_tutorial_app_follows_it_until_it_runs() -> Result<()> {
 #[test]
 fn deploy_refuses_the_tutorials_typographic_quotes_with_line_and_column() -> Result<()> {
     let mut node = Master::new()?;
+    // Marathon answers only once elected, in ZooKeeper.
+    node.start_zookeeper()?;
     node.start_marathon()?;
     let app = workspace().join("tests/cases/apps/tutorial-definition.json");
     let app = app.display().to_string();
@@ -533,15 +621,4 @@ fn deploy_refuses_the_tutorials_typographic_quotes_with_line_and_column() -> Res
 fn lintian_passes_the_tools_package() -> Result<()> {
     require_tools(&["lintian"])?;
     lintian_clean(&package()?.deb)
-}
-
-/// A double run from its source tree, as its package would run it: the shared ZooKeeper client
-/// (`tests/doubles/shared/`, copied beside the doubles when they are packaged) on the module path.
-fn double(launcher: &str) -> Command {
-    let mut command = Command::new("python3");
-    command
-        .arg("-B")
-        .arg(workspace().join(launcher))
-        .env("PYTHONPATH", workspace().join("tests/doubles/shared"));
-    command
 }

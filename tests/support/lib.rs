@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod doubles;
 pub mod images;
+pub mod local;
 /// The nodes' machinery lives in the pipeline (`cargo xtask verify` boots clusters too); the tests
 /// keep their paths.
 pub use xtask::cluster::netns as net;

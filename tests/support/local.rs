@@ -1,0 +1,180 @@
+//! Daemons run as local processes on 127.0.0.1 by a test: Debian's ZooKeeper and the doubles from
+//! their source tree, each killed when the test ends; free ports; and plain HTTP GETs that show a
+//! redirect as it is (no client follows it).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::workspace;
+
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A daemon started by a test, killed when the test ends (whatever its outcome).
+pub struct Daemon {
+    pub name: &'static str,
+    pub child: Child,
+}
+
+impl Daemon {
+    /// Starts `command` with its output in `log`.
+    pub fn start(name: &'static str, command: &mut Command, log: &Path) -> Result<Self> {
+        let log = std::fs::File::create(log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {name}: {command:?}"))?;
+        Ok(Self { name, child })
+    }
+
+    /// Waits until `port` on 127.0.0.1 accepts connections (or the daemon exits).
+    pub fn wait_for(&mut self, port: u16) -> Result<()> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "{} exited with {status} before listening on {port}",
+                    self.name
+                );
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("{} did not listen on {port} within 60 s", self.name)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Debian's ZooKeeper with the zoo.cfg at `config`, as its init script runs it; its log in
+/// `log_dir`. Returns once it listens on `port` (the config's clientPort).
+pub fn zookeeper(config: &Path, log_dir: &Path, port: u16) -> Result<Daemon> {
+    let mut zk = Daemon::start(
+        "zookeeper",
+        Command::new("java")
+            .arg("-cp")
+            .arg("/usr/share/java/zookeeper.jar:/etc/zookeeper/conf_example")
+            .arg(format!("-Dzookeeper.log.dir={}", log_dir.display()))
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(config),
+        &log_dir.join("zookeeper.log"),
+    )?;
+    zk.wait_for(port)?;
+    Ok(zk)
+}
+
+/// A standalone ZooKeeper in `dir` on a free port: (daemon, port).
+pub fn standalone_zookeeper(dir: &Path) -> Result<(Daemon, u16)> {
+    let port = free_port()?;
+    let data = dir.join("zookeeper");
+    std::fs::create_dir_all(&data)?;
+    let config = dir.join("zoo.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nadmin.enableServer=false\n4lw.commands.whitelist=srvr\n",
+            data.display()
+        ),
+    )?;
+    Ok((zookeeper(&config, dir, port)?, port))
+}
+
+/// A double run from its source tree, as its package would run it: the shared ZooKeeper client
+/// (`tests/doubles/shared/`, copied beside the doubles when they are packaged) on the module path.
+pub fn double(launcher: &str) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg("-B")
+        .arg(workspace().join(launcher))
+        .env("PYTHONPATH", workspace().join("tests/doubles/shared"));
+    command
+}
+
+pub const MESOS_MASTER: &str = "tests/doubles/mesos/usr/sbin/mesos-master";
+pub const MESOS_AGENT: &str = "tests/doubles/mesos/usr/sbin/mesos-slave";
+pub const MARATHON: &str = "tests/doubles/marathon/usr/share/marathon/bin/marathon";
+
+/// An HTTP answer as it came: status, headers (names in lower case), body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body)
+            .with_context(|| format!("not JSON ({}): {}", self.status, self.body))
+    }
+}
+
+/// `GET path` from 127.0.0.1:`port` (HTTP/1.0: the server closes after its answer).
+pub fn get(port: u16, path: &str) -> Result<Answer> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .with_context(|| format!("cannot reach 127.0.0.1:{port}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .with_context(|| format!("no answer to GET {path} from 127.0.0.1:{port}"))?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("not HTTP: {text}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// Polls `probe` every half second until it passes or `timeout` is over (its last error then).
+pub fn eventually<T>(timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(value) => return Ok(value),
+            Err(error) if Instant::now() > deadline => {
+                return Err(error.context(format!("still so after {timeout:?}")));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
