@@ -304,13 +304,20 @@ class Flags:
         given = command_line_flags(args)
         on_command_line = {name for name, _, _ in given}
         given += [g for g in environment_flags(environ, table) if g[0] not in on_command_line]
-        # stout walks its values in name order (a std::multimap), so errors come in that order.
-        for name, value, source in sorted(given, key=lambda g: g[0]):
-            self._load(name, value, source)
-        for flag_name, flag in sorted(table.flags.items()):
-            if flag.required and flag_name not in self.values:
-                raise StartupError(
-                    f"Flag '{flag_name}' is required, but it was not provided", show_usage=True)
+        # The first error, as stout's load() returns it; main() still honours a --help loaded
+        # before it, as Mesos checks --help before the outcome of load().
+        self.error: Optional[StartupError] = None
+        try:
+            # stout walks its values in name order (a std::multimap): errors come in that order.
+            for name, value, source in sorted(given, key=lambda g: g[0]):
+                self._load(name, value, source)
+            for flag_name, flag in sorted(table.flags.items()):
+                if flag.required and flag_name not in self.values:
+                    raise StartupError(
+                        f"Flag '{flag_name}' is required, but it was not provided",
+                        show_usage=True)
+        except StartupError as error:
+            self.error = error
 
     def _load(self, name: str, value: Optional[str], source: str) -> None:
         negated = name.startswith("no-")
@@ -1007,6 +1014,8 @@ def main(program: str, argv: List[str], environ: Optional[Dict[str, str]] = None
         if daemon.flags.get("help"):
             print(usage(daemon_class))
             return 0
+        if daemon.flags.error is not None:
+            raise daemon.flags.error
         if daemon.flags.get("version"):
             print(f"mesos {VERSION}")
             return 0
