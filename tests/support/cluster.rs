@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Result, ensure};
 
 use crate::net::Net;
-use crate::node::Node;
+use crate::node::{self, Node};
 use crate::{build_role_debs, doubles, require_root_and_tools, roots, scratch};
 
 /// Booted nodes on one private network. Field order is drop order: nodes power off before their
@@ -27,11 +27,19 @@ pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
     debs.extend(doubles::build_all(&debs_dir)?);
     let mut net = Net::new()?;
     let mut nodes = Vec::new();
-    for (i, address) in addresses.iter().enumerate() {
-        let root = dir.path().join(format!("{tag}{i}"));
+    let names: Vec<String> = (0..addresses.len()).map(|i| format!("{tag}{i}")).collect();
+    // Every node's name resolves, as on seeded nodes (Marathon exits when its own does not).
+    let hosts: Vec<(&str, &str)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(addresses.iter().copied())
+        .collect();
+    for (name, address) in names.iter().zip(addresses) {
+        let root = dir.path().join(name);
         roots::unpack(suite, &root)?;
+        node::write_hosts(&root, &hosts)?;
         let netns = net.add_node(address)?;
-        let node = Node::boot(&format!("{tag}{i}"), &root, &netns)?;
+        let node = Node::boot(name, &root, &netns)?;
         node.copy_in(&debs, "/root/debs")?;
         nodes.push(node);
     }

@@ -309,6 +309,27 @@ impl Drop for Node {
     }
 }
 
+/// Writes the root's `/etc/hosts` so that every node's name resolves on every node: real
+/// Marathon exits at start when the machine's own name does not resolve, and Mesos without
+/// `--ip` does too. The seeds do the same with cloud-init's `manage_etc_hosts`; a node here has no
+/// DNS. `nodes` are (name, address).
+pub fn write_hosts(root: &Path, nodes: &[(&str, &str)]) -> Result<()> {
+    let mut text = String::from(
+        "# Every node of the cluster by name (mesos-roles, before the first boot).\n\
+         127.0.0.1\tlocalhost\n\
+         ::1\tlocalhost ip6-localhost ip6-loopback\n\
+         ff02::1\tip6-allnodes\n\
+         ff02::2\tip6-allrouters\n",
+    );
+    for (name, address) in nodes {
+        text.push_str(&format!("{address}\t{name}\n"));
+    }
+    let hosts = root.join("etc/hosts");
+    // Not through a symbolic link of the root, which would resolve on the host.
+    let _ = std::fs::remove_file(&hosts);
+    std::fs::write(&hosts, text).with_context(|| format!("cannot write {}", hosts.display()))
+}
+
 /// Set on SIGINT/SIGTERM (by `verify`): every wait for a node gives up, so callers unwind and
 /// their drops power the nodes off.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);

@@ -3,8 +3,12 @@
 //! in network namespaces joined by a bridge (`netns`), each unpacked from the cached base root,
 //! with the signed repository bound read-only at /srv/mesos-roles (the repository's example source
 //! and keyring, never `trusted=yes`) and its role installed with the node's inventory answers
-//! preseeded. Then the checks, each timed, and a summary table. Everything is torn down in order
-//! (nodes, then namespaces, then roots) also when a check fails or on SIGINT/SIGTERM.
+//! preseeded, with mesos-role-tools. Then the checks, each timed, and a summary table. A node's
+//! health is what `mesos-role status --json` says on it (the operator's own tool, asking the
+//! daemons' public endpoints); verify adds only what needs the whole cluster: one ensemble, one
+//! leader all agree on, the agents with it, the flags each master runs with (Mesos' `/flags`)
+//! against the inventory, failovers and no split brain. Everything is torn down in order (nodes,
+//! then namespaces, then roots) also when a check fails or on SIGINT/SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -24,6 +28,8 @@ const REPO_INSIDE: &str = "/srv/mesos-roles";
 const SETTLE: Duration = Duration::from_secs(120);
 /// The app the reference tutorial deploys.
 const APP: &str = include_str!("../../data/verify-app.json");
+/// The operator's tool on every node: its status is a node's health.
+const TOOLS: &str = "mesos-role-tools";
 
 pub struct Options {
     pub inventory: PathBuf,
@@ -294,8 +300,9 @@ impl Cluster {
         )
     }
 
-    /// Unpacks, boots and installs node `i`: only the repository as apt source, the node's
-    /// answers preseeded, then its role package.
+    /// Unpacks, boots and installs node `i`: only the repository as apt source, every node's name
+    /// in /etc/hosts, the node's answers preseeded, then its role package and mesos-role-tools
+    /// (a Recommends of the roles, which `--no-install-recommends` would leave out).
     fn install(&self, i: usize, base: &Path) -> Result<Node> {
         let entry = &self.entries[i];
         let root = self.root(i);
@@ -316,6 +323,12 @@ impl Cluster {
             root.join("usr/share/keyrings")
                 .join(crate::steps::repo::KEYRING),
         )?;
+        let hosts: Vec<(&str, &str)> = self
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.address.as_str()))
+            .collect();
+        crate::cluster::nspawn::write_hosts(&root, &hosts)?;
         std::fs::write(
             root.join("root/selections"),
             self.inventory.selections(entry),
@@ -329,13 +342,14 @@ impl Cluster {
         )?;
         interrupted()?;
         node.exec(
-            &format!("install {}", entry.role.package()),
+            &format!("install {} and {TOOLS}", entry.role.package()),
             &[
                 "apt-get",
                 "install",
                 "-y",
                 "--no-install-recommends",
                 entry.role.package(),
+                TOOLS,
             ],
         )?;
         Ok(node)
@@ -347,8 +361,9 @@ impl Cluster {
         std::fs::write(node.path(path), format!("{text}\n"))?;
         node.sh(
             "restart Mesos after tampering",
-            // try-restart: only what runs (a master's mesos-slave stays stopped).
-            "rm -f /run/mesos-double/*.json; systemctl try-restart mesos-master.service mesos-slave.service",
+            // try-restart: only what runs (a master's mesos-slave stays stopped). It returns once
+            // the old daemon is gone, so every later answer is the new one's.
+            "systemctl try-restart mesos-master.service mesos-slave.service",
         )?;
         Ok(())
     }
@@ -364,6 +379,10 @@ impl Cluster {
         self.nodes[i]
             .as_ref()
             .with_context(|| format!("{} is stopped", self.entries[i].name))
+    }
+
+    fn name(&self, i: usize) -> &str {
+        &self.entries[i].name
     }
 
     fn masters(&self) -> Vec<usize> {
@@ -385,42 +404,82 @@ impl Cluster {
             .collect()
     }
 
-    /// A URL fetched inside node `i` (curl in the base root): the body when it answers 2xx.
-    fn get(&self, i: usize, url: &str) -> Result<Value> {
+    fn running(&self) -> Vec<usize> {
+        (0..self.entries.len())
+            .filter(|&i| self.nodes[i].is_some())
+            .collect()
+    }
+
+    /// `mesos-role status --json` on node `i`: the node's health as the operator sees it. Its
+    /// exit status says whether the node is healthy; the JSON says what each service answered.
+    fn status(&self, i: usize) -> Result<Value> {
         let out = self
             .node(i)?
-            .output(&["curl", "-sf", "--max-time", "5", url])?;
-        if !out.status.success() {
-            bail!("{}: no answer from {url}", self.entries[i].name);
+            .output(&["mesos-role", "--timeout", "5", "status", "--json"])?;
+        serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "{}: mesos-role status said no JSON: {}",
+                self.name(i),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })
+    }
+
+    /// The statuses of `nodes`, asked side by side (each may wait for a service's time limit).
+    fn statuses(&self, nodes: &[usize]) -> Result<Vec<Value>> {
+        std::thread::scope(|s| {
+            let asks: Vec<_> = nodes
+                .iter()
+                .map(|&i| s.spawn(move || self.status(i)))
+                .collect();
+            asks.into_iter()
+                .map(|a| {
+                    a.join()
+                        .unwrap_or_else(|_| bail!("a status thread panicked"))
+                })
+                .collect()
+        })
+    }
+
+    /// Every running node is healthy by its own `mesos-role status`; the error names each node
+    /// that is not and its failed rows.
+    fn healthy(&self) -> Result<String> {
+        let nodes = self.running();
+        let mut sick = Vec::new();
+        for (&i, status) in nodes.iter().zip(self.statuses(&nodes)?) {
+            if status["healthy"] != true {
+                let failed: Vec<String> = status["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["state"] == "fail")
+                    .map(|c| format!("{}: {}", text(&c["name"]), text(&c["detail"])))
+                    .collect();
+                sick.push(format!("{} ({})", self.name(i), failed.join("; ")));
+            }
         }
-        serde_json::from_slice(&out.stdout)
-            .with_context(|| format!("{}: {url} is not JSON", self.entries[i].name))
+        if !sick.is_empty() {
+            bail!("not healthy: {}", sick.join("; "));
+        }
+        Ok(format!("{} nodes", nodes.len()))
     }
 
-    fn master_state(&self, i: usize) -> Result<Value> {
-        let address = &self.entries[i].address;
-        self.get(i, &format!("http://{address}:5050/master/state"))
-    }
-
-    /// ZooKeeper's mode on master `i` (`srvr`, allowed by the rendered 4lw whitelist).
-    fn zk_mode(&self, i: usize) -> Result<String> {
-        let out = self.node(i)?.sh(
-            "ask ZooKeeper srvr",
-            "echo srvr | nc -q 2 -w 5 127.0.0.1 2181",
-        )?;
-        out.lines()
-            .find_map(|l| l.strip_prefix("Mode: "))
-            .map(str::to_string)
-            .with_context(|| format!("{}: srvr said {out:?}", self.entries[i].name))
-    }
-
-    /// The ensemble of the running masters: one leader and the rest followers.
+    /// The ensemble of the running masters: one leader and the rest followers (ZooKeeper's
+    /// `srvr`, through mesos-role).
     fn ensemble(&self) -> Result<String> {
         let masters = self.running_masters();
-        let modes = masters
+        let statuses = self.statuses(&masters)?;
+        let modes: Vec<(String, String)> = masters
             .iter()
-            .map(|&i| Ok((self.entries[i].name.clone(), self.zk_mode(i)?)))
-            .collect::<Result<Vec<_>>>()?;
+            .zip(&statuses)
+            .map(|(&i, s)| {
+                let mode = s
+                    .pointer("/live/zookeeper/mode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("not serving");
+                (self.name(i).to_string(), mode.to_string())
+            })
+            .collect();
         let leaders: Vec<&str> = modes
             .iter()
             .filter(|(_, m)| m == "leader")
@@ -433,74 +492,95 @@ impl Cluster {
         Ok(format!("leader {}, {followers} followers", leaders[0]))
     }
 
-    /// The leading master: exactly one running master says it was elected, and every running
-    /// master names it as leader. Returns its index.
-    fn leader(&self) -> Result<usize> {
+    /// The running master whose ZooKeeper leads the ensemble.
+    fn zookeeper_leader(&self) -> Result<usize> {
         let masters = self.running_masters();
-        let states = masters
+        let statuses = self.statuses(&masters)?;
+        masters
             .iter()
-            .map(|&i| self.master_state(i))
-            .collect::<Result<Vec<_>>>()?;
-        let claiming: Vec<usize> = masters
+            .zip(&statuses)
+            .find(|(_, s)| s.pointer("/live/zookeeper/mode") == Some(&Value::from("leader")))
+            .map(|(&i, _)| i)
+            .context("no ZooKeeper leader")
+    }
+
+    /// The leading master: exactly one running master answers `/master/state` itself, and every
+    /// running master names it (its redirects' Location). Returns its index and the statuses.
+    fn leader(&self) -> Result<(usize, Vec<(usize, Value)>)> {
+        let masters = self.running_masters();
+        let statuses = self.statuses(&masters)?;
+        let leading: Vec<usize> = masters
             .iter()
-            .zip(&states)
-            .filter(|(_, s)| s.get("elected_time").is_some())
+            .zip(&statuses)
+            .filter(|(_, s)| s.pointer("/live/mesos_master/leading") == Some(&Value::Bool(true)))
             .map(|(&i, _)| i)
             .collect();
-        let [leader] = claiming[..] else {
-            let names: Vec<&str> = claiming
-                .iter()
-                .map(|&i| self.entries[i].name.as_str())
-                .collect();
-            bail!("masters claiming to lead: {names:?}; want exactly one");
+        let [leader] = leading[..] else {
+            let names: Vec<&str> = leading.iter().map(|&i| self.name(i)).collect();
+            bail!("masters leading: {names:?}; want exactly one");
         };
-        let pid = states[masters.iter().position(|&i| i == leader).unwrap()]["pid"].clone();
-        for (&i, state) in masters.iter().zip(&states) {
-            if state["leader"] != pid {
+        let named = |s: &Value| s.pointer("/live/mesos_master/leader").cloned();
+        let want = named(&statuses[masters.iter().position(|&i| i == leader).unwrap()]);
+        for (&i, status) in masters.iter().zip(&statuses) {
+            let theirs = named(status);
+            if theirs != want {
                 bail!(
-                    "{} names {} as leader, {} leads",
-                    self.entries[i].name,
-                    state["leader"],
-                    pid
+                    "{} names {} as leader, {} leads as {}",
+                    self.name(i),
+                    theirs.unwrap_or(Value::Null),
+                    self.name(leader),
+                    want.clone().unwrap_or(Value::Null)
                 );
             }
         }
-        Ok(leader)
+        Ok((leader, masters.into_iter().zip(statuses).collect()))
     }
 
-    /// Every agent is registered with the leading master, and says so itself.
-    fn registered(&self, leader: usize) -> Result<String> {
-        let state = self.master_state(leader)?;
-        let pid = state["pid"].as_str().unwrap_or_default().to_string();
-        let slaves = state["slaves"].as_array().cloned().unwrap_or_default();
-        for i in self.agents() {
-            let address = &self.entries[i].address;
-            let agent = self.get(i, &format!("http://{address}:5051/state"))?;
-            if !slaves.iter().any(|s| s["id"] == agent["id"]) {
+    /// Every agent is registered (its own metrics) with the leading master, which counts it.
+    fn registered(&self, leader: usize, statuses: &[(usize, Value)]) -> Result<String> {
+        let leader_status = &statuses
+            .iter()
+            .find(|(i, _)| *i == leader)
+            .context("no status of the leader")?
+            .1;
+        let counted = leader_status
+            .pointer("/live/mesos_master/agents")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let agents = self.agents();
+        for (&i, status) in agents.iter().zip(self.statuses(&agents)?) {
+            let agent = status
+                .pointer("/live/mesos_slave")
+                .with_context(|| format!("{}: the agent does not answer", self.name(i)))?;
+            if agent["registered"] != true {
                 bail!(
-                    "{} is not among the slaves of the leader {pid}",
-                    self.entries[i].name
+                    "{} is not registered with a master (master found: {})",
+                    self.name(i),
+                    agent["master_hostname"]
                 );
             }
-            if agent["master"] != pid.as_str() {
+            if !counted.contains(&agent["pid"]) {
                 bail!(
-                    "{} says its master is {}, the leader is {pid}",
-                    self.entries[i].name,
-                    agent["master"]
+                    "{} ({}) is not among the agents of the leader {}",
+                    self.name(i),
+                    agent["pid"],
+                    self.name(leader)
                 );
             }
         }
         Ok(format!(
             "{} agent(s) with {}",
-            state["activated_slaves"], self.entries[leader].name
+            counted.len(),
+            self.name(leader)
         ))
     }
 
     /// The leading master and the agents with it, within `SETTLE`.
     fn settled(&self) -> Result<(usize, String)> {
         until(SETTLE, || {
-            let leader = self.leader()?;
-            let agents = self.registered(leader)?;
+            let (leader, statuses) = self.leader()?;
+            let agents = self.registered(leader, &statuses)?;
             Ok((leader, agents))
         })
     }
@@ -524,7 +604,7 @@ impl Cluster {
                 if quorum.trim() != want.to_string() || servers != n {
                     bail!(
                         "{}: quorum {} and {servers} ZooKeeper servers; want {want} and {n}",
-                        self.entries[i].name,
+                        self.name(i),
                         quorum.trim()
                     );
                 }
@@ -536,13 +616,16 @@ impl Cluster {
         });
         let mut leader = None;
         let elected = timed(checks, "one leading master", || {
-            let i = until(SETTLE, || self.leader())?;
+            let (i, _) = until(SETTLE, || self.leader())?;
             leader = Some(i);
-            Ok(self.entries[i].name.clone())
+            Ok(self.name(i).to_string())
         });
         let registered = elected
             && timed(checks, "the agent registered with it", || {
-                until(SETTLE, || self.registered(self.leader()?))
+                until(SETTLE, || {
+                    let (leader, statuses) = self.leader()?;
+                    self.registered(leader, &statuses)
+                })
             });
         if elected {
             timed(checks, "Marathon sees the leading master", || {
@@ -560,10 +643,15 @@ impl Cluster {
                 });
             }
         }
-        timed(checks, "Marathon accepts the app", || {
-            self.marathon_accepts_app()
+        timed(
+            checks,
+            "Marathon accepts the app (mesos-role deploy)",
+            || self.marathon_accepts_app(),
+        );
+        let every_node = timed(checks, "every node healthy (mesos-role status)", || {
+            until(SETTLE, || self.healthy())
         });
-        if !(healthy && elected && registered) {
+        if !(healthy && elected && registered && every_node) {
             checks.push(Check {
                 name: "failover".into(),
                 outcome: Err(anyhow!("not run: the cluster is not healthy")),
@@ -573,13 +661,7 @@ impl Cluster {
         }
         let leading = leader.expect("elected");
         self.failover(checks, "leading master", leading)?;
-        let zk_leader = until(SETTLE, || {
-            self.running_masters()
-                .into_iter()
-                .find(|&i| self.zk_mode(i).is_ok_and(|m| m == "leader"))
-                .context("no ZooKeeper leader")
-        });
-        match zk_leader {
+        match until(SETTLE, || self.zookeeper_leader()) {
             Ok(i) => self.failover(checks, "ZooKeeper leader", i)?,
             Err(error) => checks.push(Check {
                 name: "failover: stop the ZooKeeper leader".into(),
@@ -590,8 +672,8 @@ impl Cluster {
         self.split_brain(checks)
     }
 
-    /// What each running master was started with, against its rendered files and the
-    /// inventory (all masters in the zk URL, the `/mesos` path).
+    /// The flags each running master runs with (Mesos' `/flags`, through mesos-role) against
+    /// its rendered files and the inventory (all masters in the zk URL, the `/mesos` path).
     fn flags_as_rendered(&self) -> Result<String> {
         let hosts: Vec<String> = self
             .masters()
@@ -601,99 +683,88 @@ impl Cluster {
         let zk = format!("zk://{}/mesos", hosts.join(","));
         for i in self.masters() {
             let node = self.node(i)?;
-            let record = until(SETTLE, || {
-                node.read("/run/mesos-double/mesos-master.json")
-                    .and_then(|t| Ok(serde_json::from_str::<Value>(&t)?))
+            let flags = until(SETTLE, || {
+                let status = self.status(i)?;
+                status
+                    .pointer("/live/mesos_master/flags")
+                    .cloned()
+                    .with_context(|| format!("{}: the Mesos master does not answer", self.name(i)))
             })?;
-            let flags = &record["flags"];
             let mut want = vec![("zk".to_string(), zk.clone())];
             for name in ["quorum", "work_dir", "cluster", "hostname", "ip"] {
                 let text = node.read(&format!("/etc/mesos-master/{name}"))?;
                 want.push((name.to_string(), text.trim().to_string()));
             }
+            for (name, value) in want {
+                if flags[&name] != value.as_str() {
+                    bail!(
+                        "{}: mesos-master runs with --{name}={} (/flags), want {value}",
+                        self.name(i),
+                        text(&flags[&name])
+                    );
+                }
+            }
             let rendered_zk = node.read("/etc/mesos/zk")?;
             if rendered_zk.trim() != zk {
                 bail!(
                     "{}: /etc/mesos/zk is {:?}, the inventory gives {zk}",
-                    self.entries[i].name,
+                    self.name(i),
                     rendered_zk.trim()
                 );
-            }
-            for (name, value) in want {
-                if flags[&name] != value.as_str() {
-                    bail!(
-                        "{}: mesos-master got --{name}={}, want {value}",
-                        self.entries[i].name,
-                        flags[&name]
-                    );
-                }
             }
         }
         Ok(format!("zk {zk}"))
     }
 
+    /// Every running master's Marathon names the same leader, one of them is it, and it is
+    /// registered with the leading Mesos master.
     fn marathon_sees_leader(&self) -> Result<String> {
-        let leader = self.leader()?;
+        let (leader, statuses) = self.leader()?;
         let want = format!("http://{}:5050/", self.entries[leader].address);
-        let mut elected = Vec::new();
-        for i in self.running_masters() {
-            let address = &self.entries[i].address;
-            let info = self.get(i, &format!("http://{address}:8080/v2/info"))?;
-            let seen = &info["marathon_config"]["mesos_leader_ui_url"];
+        let mut leaders = Vec::new();
+        let mut this_node = Vec::new();
+        for (i, status) in &statuses {
+            let marathon = status
+                .pointer("/live/marathon")
+                .with_context(|| format!("Marathon on {} does not answer", self.name(*i)))?;
+            let seen = &marathon["mesos_leader_ui_url"];
             if seen != want.as_str() {
                 bail!(
                     "Marathon on {} sees the Mesos leader at {seen}, want {want}",
-                    self.entries[i].name
+                    self.name(*i)
                 );
             }
-            if info["elected"] == true {
-                elected.push(self.entries[i].name.clone());
+            leaders.push(marathon["leader"].clone());
+            if marathon["this_node"] == true {
+                this_node.push(self.name(*i));
             }
         }
-        if elected.len() != 1 {
-            bail!("Marathons elected: {elected:?}; want exactly one");
+        leaders.dedup();
+        if leaders.len() != 1 || leaders[0].is_null() || this_node.len() != 1 {
+            bail!(
+                "Marathons name the leaders {leaders:?} and {this_node:?} lead; want one leader everywhere"
+            );
         }
-        Ok(format!("{want}; Marathon leader {}", elected[0]))
+        Ok(format!("{want}; Marathon leader {}", this_node[0]))
     }
 
+    /// The tutorial's app posted by `mesos-role deploy` on the first running master (to its
+    /// Marathon, which proxies to the leader when it is a standby).
     fn marathon_accepts_app(&self) -> Result<String> {
         let i = *self.running_masters().first().context("no master")?;
         let node = self.node(i)?;
         std::fs::write(node.path("/root/app.json"), APP)?;
-        let address = &self.entries[i].address;
-        let status = node.exec(
-            "POST the tutorial's app to Marathon",
-            &[
-                "curl",
-                "-s",
-                "-o",
-                "/root/app.answer",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                "@/root/app.json",
-                &format!("http://{address}:8080/v2/apps"),
-            ],
+        let answer = node.exec(
+            "deploy the tutorial's app with mesos-role",
+            &["mesos-role", "deploy", "/root/app.json", "--no-wait"],
         )?;
-        if status.trim() != "201" {
-            let answer = node.read("/root/app.answer").unwrap_or_default();
-            bail!(
-                "POST /v2/apps answered {}: {}",
-                status.trim(),
-                answer.trim()
-            );
-        }
-        Ok("201 Created".into())
+        Ok(answer.trim().to_string())
     }
 
     /// Stops node `i` (`what` it was), checks that the rest settle, restarts it and checks that
     /// it rejoins.
     fn failover(&mut self, checks: &mut Vec<Check>, what: &str, i: usize) -> Result<()> {
-        let name = self.entries[i].name.clone();
+        let name = self.name(i).to_string();
         timed(
             checks,
             &format!("failover: stop the {what} ({name}): new leader, agent re-registered"),
@@ -705,7 +776,7 @@ impl Cluster {
                 let (leader, agents) = self.settled()?;
                 Ok(format!(
                     "{} leads, {agents} {:.1}s after {name} was down; ZooKeeper: {ensemble}",
-                    self.entries[leader].name,
+                    self.name(leader),
                     down.elapsed().as_secs_f64()
                 ))
             },
@@ -715,23 +786,19 @@ impl Cluster {
             &format!("failover: {name} rejoins after restart"),
             || {
                 self.nodes[i] = Some(self.boot(i)?);
-                let ensemble = until(SETTLE, || {
-                    if self.running_masters().contains(&i) {
-                        self.zk_mode(i)?;
-                    }
-                    self.ensemble()
-                })?;
+                let ensemble = until(SETTLE, || self.ensemble())?;
                 let (leader, agents) = self.settled()?;
                 Ok(format!(
                     "{} leads, {agents}; ZooKeeper: {ensemble}",
-                    self.entries[leader].name
+                    self.name(leader)
                 ))
             },
         );
         interrupted()
     }
 
-    /// Two of three masters down: ZooKeeper has no quorum, and no master may claim to lead.
+    /// Two of three masters down: ZooKeeper has no quorum, and no master may claim to lead or
+    /// name a leader (Mesos answers 503 everywhere).
     fn split_brain(&mut self, checks: &mut Vec<Check>) -> Result<()> {
         let masters = self.masters();
         let n = masters.len();
@@ -748,13 +815,15 @@ impl Cluster {
                 }
                 let survivors = self.running_masters();
                 let quiet = || -> Result<()> {
-                    for &i in &survivors {
-                        let state = self.master_state(i)?;
-                        if state.get("elected_time").is_some() || state.get("leader").is_some() {
+                    for (&i, status) in survivors.iter().zip(self.statuses(&survivors)?) {
+                        let master = status.pointer("/live/mesos_master").with_context(|| {
+                            format!("{}: the Mesos master does not answer", self.name(i))
+                        })?;
+                        if master["leading"] == true || !master["leader"].is_null() {
                             bail!(
                                 "{} still claims a leader: {}",
-                                self.entries[i].name,
-                                state["leader"]
+                                self.name(i),
+                                master["leader"]
                             );
                         }
                     }
@@ -779,13 +848,17 @@ impl Cluster {
                     }
                     std::thread::sleep(Duration::from_secs(1));
                 }
-                let names: Vec<&str> = survivors
-                    .iter()
-                    .map(|&i| self.entries[i].name.as_str())
-                    .collect();
+                let names: Vec<&str> = survivors.iter().map(|&i| self.name(i)).collect();
                 Ok(format!("{names:?} name no leader for 10s"))
             },
         );
         Ok(())
     }
+}
+
+/// A JSON value as text: strings without their quotes.
+fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }
