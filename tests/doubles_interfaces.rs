@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::local::{
-    Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port, get,
+    self, Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port, get,
     standalone_zookeeper,
 };
 use mesos_roles_tests::{output, require_tools, scratch, workspace};
@@ -210,13 +210,7 @@ fn master(dir: &Path, port: u16, zk_port: u16) -> Result<Daemon> {
 fn marathon(dir: &Path, port: u16, zk_port: u16) -> Result<Daemon> {
     let mut daemon = Daemon::start(
         "marathon (double)",
-        double(MARATHON)
-            .env("MARATHON_MASTER", format!("zk://127.0.0.1:{zk_port}/mesos"))
-            .env("MARATHON_ZK", format!("zk://127.0.0.1:{zk_port}/marathon"))
-            .env("MARATHON_HOSTNAME", "127.0.0.1")
-            .env("MARATHON_HTTP_ADDRESS", "127.0.0.1")
-            .env("MARATHON_HTTP_PORT", port.to_string())
-            .env("TEST_DOUBLE_RUN_DIR", dir.join(format!("run-{port}"))),
+        &mut local::marathon(port, zk_port, &dir.join(format!("run-{port}"))),
         &dir.join(format!("marathon-{port}.log")),
     )?;
     daemon.wait_for(port)?;

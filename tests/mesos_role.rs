@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::local::{
-    Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port,
+    self, Daemon, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port,
 };
 use mesos_roles_tests::{lintian_clean, output, require_tools, run, scratch, workspace};
 
@@ -182,7 +182,7 @@ impl Master {
     fn start_marathon(&mut self) -> Result<()> {
         let mut marathon = Daemon::start(
             "marathon (double)",
-            &mut marathon_command(self.marathon_port, self.zk_port, &self.path("run")),
+            &mut local::marathon(self.marathon_port, self.zk_port, &self.path("run")),
             &self.path("marathon.log"),
         )?;
         marathon.wait_for(self.marathon_port)?;
@@ -216,19 +216,6 @@ fn dpkg_status(role: &str) -> String {
     format!(
         "Package: {role}\nStatus: install ok installed\nVersion: 1.2.3-1\nArchitecture: all\nMaintainer: test\nDescription: test\n"
     )
-}
-
-/// The Marathon double with the environment marathon.service gives it.
-fn marathon_command(port: u16, zk_port: u16, run_dir: &Path) -> Command {
-    let mut command = double(MARATHON);
-    command
-        .env("MARATHON_MASTER", format!("zk://127.0.0.1:{zk_port}/mesos"))
-        .env("MARATHON_ZK", format!("zk://127.0.0.1:{zk_port}/marathon"))
-        .env("MARATHON_HOSTNAME", "127.0.0.1")
-        .env("MARATHON_HTTP_PORT", port.to_string())
-        .env("MARATHON_HTTP_ADDRESS", "127.0.0.1")
-        .env("TEST_DOUBLE_RUN_DIR", run_dir);
-    command
 }
 
 fn text(out: &Output) -> String {

@@ -168,6 +168,14 @@ fn fail(name: &str, detail: impl Into<String>) -> Check {
     check(name, State::Fail, detail)
 }
 
+/// A service that does not answer: the error and where to look.
+fn down(name: &str, unit: &str, error: &anyhow::Error) -> Check {
+    fail(
+        name,
+        format!("{error:#}: is it running? (systemctl status {unit})"),
+    )
+}
+
 /// The node's own name must resolve: Marathon exits at start when it does not
 /// (`java.net.UnknownHostException`), and Mesos when it has no `--ip`. The name is the running
 /// system's, whatever `--root` says.
@@ -240,10 +248,7 @@ fn zookeeper(config: &node::Master, timeout: Duration, live: &mut Live) -> Check
     let srvr = match probe::four_letter_word("127.0.0.1", port, "srvr", timeout) {
         Ok(text) => text,
         Err(e) => {
-            return fail(
-                "zookeeper",
-                format!("{e:#}: is it running? (systemctl status zookeeper)"),
-            );
+            return down("zookeeper", "zookeeper", &e);
         }
     };
     let Some(mode) = probe::field(&srvr, "Mode") else {
@@ -315,20 +320,14 @@ fn mesos_master(config: &node::Master, http: &Http, ip: &str, live: &mut Live) -
     let flags = match running_flags(http, &base) {
         Ok(flags) => flags,
         Err(e) => {
-            return fail(
-                "mesos-master",
-                format!("{e:#}: is it running? (systemctl status mesos-master)"),
-            );
+            return down("mesos-master", "mesos-master", &e);
         }
     };
     let url = format!("{base}/master/state");
     let answer = match http.get(&url) {
         Ok(answer) => answer,
         Err(e) => {
-            return fail(
-                "mesos-master",
-                format!("{e:#}: is it running? (systemctl status mesos-master)"),
-            );
+            return down("mesos-master", "mesos-master", &e);
         }
     };
     let mut master = MasterLive::default();
@@ -408,10 +407,7 @@ fn marathon(config: &node::Master, http: &Http, live: &mut Live) -> Check {
     let answer = match http.get(&url) {
         Ok(answer) => answer,
         Err(e) => {
-            return fail(
-                "marathon",
-                format!("{e:#}: is it running? (systemctl status marathon)"),
-            );
+            return down("marathon", "marathon", &e);
         }
     };
     match answer.status {
@@ -521,10 +517,7 @@ fn agent_checks(
         checks.push(
             match probe::docker_ping(&node.path(node::DOCKER_SOCKET), timeout) {
                 Ok(()) => ok("docker", "the daemon answers /_ping"),
-                Err(e) => fail(
-                    "docker",
-                    format!("{e:#}: is it running? (systemctl status docker)"),
-                ),
+                Err(e) => down("docker", "docker", &e),
             },
         );
     }
@@ -539,10 +532,7 @@ fn mesos_agent(http: &Http, ip: &str, port: u16, live: &mut Live) -> Check {
     let state = match http.get(&state_url).and_then(|a| a.json(&state_url)) {
         Ok(state) => state,
         Err(e) => {
-            return fail(
-                "mesos-slave",
-                format!("{e:#}: is it running? (systemctl status mesos-slave)"),
-            );
+            return down("mesos-slave", "mesos-slave", &e);
         }
     };
     let metrics_url = format!("{base}/metrics/snapshot");

@@ -109,6 +109,20 @@ pub fn double(launcher: &str) -> Command {
     command
 }
 
+/// The Marathon double on 127.0.0.1:`port` as `127.0.0.1:port`, with ZooKeeper on `zk_port`: the
+/// environment marathon.service gives it from the role's file; its record in `run_dir`.
+pub fn marathon(port: u16, zk_port: u16, run_dir: &Path) -> Command {
+    let mut command = double(MARATHON);
+    command
+        .env("MARATHON_MASTER", format!("zk://127.0.0.1:{zk_port}/mesos"))
+        .env("MARATHON_ZK", format!("zk://127.0.0.1:{zk_port}/marathon"))
+        .env("MARATHON_HOSTNAME", "127.0.0.1")
+        .env("MARATHON_HTTP_PORT", port.to_string())
+        .env("MARATHON_HTTP_ADDRESS", "127.0.0.1")
+        .env("TEST_DOUBLE_RUN_DIR", run_dir);
+    command
+}
+
 pub const MESOS_MASTER: &str = "tests/doubles/mesos/usr/sbin/mesos-master";
 pub const MESOS_AGENT: &str = "tests/doubles/mesos/usr/sbin/mesos-slave";
 pub const MARATHON: &str = "tests/doubles/marathon/usr/share/marathon/bin/marathon";
