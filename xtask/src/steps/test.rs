@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 /// Tier 1 besides the unit tests: the integration tests that need no root and no installed tool.
-const QUICK: [&str; 2] = ["cli", "answers_table"];
+const QUICK: [&str; 3] = ["cli", "answers_table", "shipped_code"];
 
 /// One test binary: how to ask cargo for it, and what to call it in the table.
 struct Binary {
