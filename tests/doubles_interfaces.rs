@@ -6,12 +6,12 @@
 //! against Debian's ZooKeeper as local processes; no root.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::local::{
-    self, Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port, get,
+    self, Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port, get, post,
     standalone_zookeeper,
 };
 use mesos_roles_tests::{output, require_tools, scratch, workspace};
@@ -153,11 +153,7 @@ fn marathon_refuses_what_marathon_refuses_with_112() -> Result<()> {
     // The machine's own name must resolve, whatever --hostname says.
     let out = output(
         "start the Marathon double on a host whose name does not resolve",
-        Command::new("unshare")
-            .args(["--user", "--map-root-user", "--uts", "sh", "-c"])
-            .arg(r#"hostname no-such-node.invalid && exec "$@""#)
-            .arg("sh")
-            .arg("python3")
+        local::on_unresolvable_host("python3")
             .arg("-B")
             .arg(workspace().join(MARATHON))
             .env("PYTHONPATH", workspace().join("tests/doubles/shared"))
@@ -304,16 +300,8 @@ fn the_leader_answers_the_others_redirect_and_with_no_leader_503() -> Result<()>
         "{slaves}"
     );
     // The doubles' registration is libprocess messaging, no HTTP endpoint: a plain POST is 404.
-    let out = output(
-        "POST to the master without Libprocess-From",
-        Command::new("python3").arg("-c").arg(format!(
-            "import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:{first}/master/mesos.internal.RegisterSlaveMessage', data=b'{{}}', method='POST'))\nexcept urllib.error.HTTPError as e:\n    print(e.code)"
-        )),
-    )?;
-    ensure!(
-        String::from_utf8_lossy(&out.stdout).trim() == "404",
-        "{out:?}"
-    );
+    let answer = post(first, "/master/mesos.internal.RegisterSlaveMessage", "{}")?;
+    ensure!(answer.status == 404, "{}", answer.status);
 
     // Marathon: the leader answers with X-Marathon-Leader, the standby proxies to it.
     let (leading, standby) = (free_port()?, free_port()?);

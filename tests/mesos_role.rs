@@ -383,12 +383,13 @@ fn status_says_when_the_nodes_own_name_does_not_resolve() -> Result<()> {
     let binary = package()?.tree.join("usr/bin/mesos-role");
     let out = output(
         "run mesos-role with a host name that does not resolve",
-        Command::new("unshare")
-            .args(["--user", "--map-root-user", "--uts", "sh", "-c"])
-            .arg(r#"hostname no-such-node.invalid && exec "$@""#)
-            .arg("sh")
-            .arg(&binary)
-            .args(["--root", &node.root(), "--timeout", "1", "status"]),
+        local::on_unresolvable_host(&binary).args([
+            "--root",
+            &node.root(),
+            "--timeout",
+            "1",
+            "status",
+        ]),
     )?;
     eprintln!("{}", text(&out));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -591,16 +592,8 @@ fn deploy_refuses_the_tutorials_typographic_quotes_with_line_and_column() -> Res
         );
     }
     // Nothing was sent.
-    let apps = run(
-        "list Marathon's apps",
-        Command::new("python3").arg("-c").arg(format!(
-            "import urllib.request; print(urllib.request.urlopen('{url}/v2/apps').read().decode())"
-        )),
-    )?;
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&apps)?["apps"],
-        serde_json::json!([])
-    );
+    let apps = local::get(node.marathon_port, "/v2/apps")?.json()?;
+    assert_eq!(apps["apps"], serde_json::json!([]));
     Ok(())
 }
 

@@ -123,6 +123,21 @@ pub fn marathon(port: u16, zk_port: u16, run_dir: &Path) -> Command {
     command
 }
 
+/// A host name no resolver knows.
+pub const UNRESOLVABLE: &str = "no-such-node.invalid";
+
+/// `program` run with the host name [`UNRESOLVABLE`], in a user and UTS namespace of its own (no
+/// root needed, the host's name unchanged); add its arguments.
+pub fn on_unresolvable_host(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--user", "--map-root-user", "--uts", "sh", "-c"])
+        .arg(format!(r#"hostname {UNRESOLVABLE} && exec "$@""#))
+        .arg("sh")
+        .arg(program);
+    command
+}
+
 pub const MESOS_MASTER: &str = "tests/doubles/mesos/usr/sbin/mesos-master";
 pub const MESOS_AGENT: &str = "tests/doubles/mesos/usr/sbin/mesos-slave";
 pub const MARATHON: &str = "tests/doubles/marathon/usr/share/marathon/bin/marathon";
@@ -148,19 +163,33 @@ impl Answer {
     }
 }
 
-/// `GET path` from 127.0.0.1:`port` (HTTP/1.0: the server closes after its answer).
+/// `GET path` from 127.0.0.1:`port`.
 pub fn get(port: u16, path: &str) -> Result<Answer> {
+    request(port, &format!("GET {path} HTTP/1.0\r\n"), "")
+}
+
+/// `POST path` of a JSON `body` to 127.0.0.1:`port`, with no other header.
+pub fn post(port: u16, path: &str, body: &str) -> Result<Answer> {
+    request(
+        port,
+        &format!(
+            "POST {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        body,
+    )
+}
+
+/// One request (HTTP/1.0: the server closes after its answer), the answer as it came.
+fn request(port: u16, head: &str, body: &str) -> Result<Answer> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .with_context(|| format!("cannot reach 127.0.0.1:{port}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )?;
+    write!(stream, "{head}Host: 127.0.0.1:{port}\r\n\r\n{body}")?;
     let mut text = String::new();
     stream
         .read_to_string(&mut text)
-        .with_context(|| format!("no answer to GET {path} from 127.0.0.1:{port}"))?;
+        .with_context(|| format!("no answer to {head:?} from 127.0.0.1:{port}"))?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
     let status = lines
