@@ -74,7 +74,7 @@ fn verify(extra: &[&str]) -> Result<(Output, u32)> {
 /// Nothing of the run of process `pid` is left: its namespaces (and so its bridge and veths),
 /// nspawn processes, mounts of its roots, its cgroups and its roots.
 fn assert_nothing_left(pid: u32) -> Result<()> {
-    let tag = format!("mr{}x", pid % 100_000);
+    let tag = format!("mr{pid}x");
     let netns = run(
         "list namespaces",
         Command::new("ip").args(["netns", "list"]),
@@ -221,6 +221,62 @@ fn sigterm_tears_the_cluster_down() -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     };
     ensure!(!status.success(), "an interrupted verify exited 0");
+    assert_nothing_left(pid)
+}
+
+/// A verify killed with SIGKILL (or by the OOM killer) tears nothing down; the next verify sweeps
+/// what it left (its nodes, namespaces and roots, found by name) and says so in one line.
+#[test]
+fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let dist = dist()?.join("dist");
+    let mut child = Command::new(xtask()?)
+        .arg("verify")
+        .arg("--inventory")
+        .arg(workspace().join("cluster.toml"))
+        .arg("--dist")
+        .arg(&dist)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !std::fs::read_dir("/proc")?.any(|e| {
+        e.ok()
+            .and_then(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .is_some_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("systemd-nspawn") && c.contains(&format!("cluster-{pid}-"))
+            })
+    }) {
+        ensure!(
+            Instant::now() < deadline && child.try_wait()?.is_none(),
+            "verify never booted a node"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    child.kill()?;
+    child.wait()?;
+    ensure!(
+        assert_nothing_left(pid).is_err(),
+        "a killed verify left nothing: the test would prove nothing"
+    );
+    // The next verify sweeps before anything else, also when its own input is bad.
+    let out = Command::new(xtask()?)
+        .arg("verify")
+        .arg("--inventory")
+        .arg(workspace().join("cluster.toml"))
+        .arg("--repo")
+        .arg(workspace().join("target/no-such-repository"))
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "{stderr}");
+    ensure!(
+        stderr.contains("verify: swept what an earlier run left: ")
+            && stderr.contains(" node containers, "),
+        "{stderr}"
+    );
     assert_nothing_left(pid)
 }
 

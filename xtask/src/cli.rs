@@ -337,6 +337,7 @@ impl Dist {
 
 impl Verify {
     fn run(self) -> Result<()> {
+        crate::steps::verify::sweep()?;
         let repo = match self.repo {
             Some(repo) => repo,
             None => crate::steps::verify::repo_from_manifest(

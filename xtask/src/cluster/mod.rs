@@ -4,3 +4,4 @@
 pub mod netns;
 pub mod nspawn;
 pub mod roots;
+pub mod sweep;

@@ -22,10 +22,10 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Net {
     pub fn new() -> Result<Self> {
-        // Names unique per process and net, short enough for interface names (15 bytes).
+        // Names unique per process and net, carrying the process id (see [`owner`]).
         let tag = format!(
             "mr{}x{}",
-            std::process::id() % 100_000,
+            std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
         let net = Self {
@@ -62,6 +62,18 @@ impl Net {
     }
 }
 
+/// The id of the process that made the namespace `name` (`mr<pid>x<n>h`, `mr<pid>x<n>n<i>`), if a
+/// `Net` made it.
+pub fn owner(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("mr")?;
+    let (pid, rest) = rest.split_once('x')?;
+    let tail = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    let node = tail
+        .strip_prefix('n')
+        .map(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()));
+    (tail == "h" || node == Some(true)).then(|| pid.parse().ok())?
+}
+
 impl Drop for Net {
     fn drop(&mut self) {
         // Deleting a namespace deletes its interfaces, and so the veth pairs and the bridge.
@@ -76,4 +88,23 @@ fn ip(args: &[&str]) -> Result<String> {
         "set up the nodes' private network",
         Command::new("ip").args(args),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_namespace_names_the_process_that_made_it() {
+        assert_eq!(super::owner("mr4242x0h"), Some(4242));
+        assert_eq!(super::owner("mr4242x13n2"), Some(4242));
+        for other in [
+            "mr4242x0",
+            "mr4242x0hx",
+            "mrx0h",
+            "docker",
+            "mr12x0n",
+            "mr1x0nn",
+        ] {
+            assert_eq!(super::owner(other), None, "{other}");
+        }
+    }
 }

@@ -347,11 +347,17 @@ pub const CGROUP_PARENT: &str = "mesos-roles";
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-/// A cgroup of the node's own in each hierarchy nspawn uses: the unified one alone on a pure
-/// cgroup2 host, or the unified and the named systemd one on a hybrid host.
-fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
+/// The directories under which every node's cgroups are made, one per hierarchy nspawn uses.
+pub fn cgroup_parents() -> Vec<PathBuf> {
+    hierarchies()
+        .into_iter()
+        .map(|h| h.join(CGROUP_PARENT))
+        .collect()
+}
+
+fn hierarchies() -> Vec<PathBuf> {
     let base = Path::new("/sys/fs/cgroup");
-    let hierarchies: Vec<PathBuf> = if base.join("cgroup.controllers").exists() {
+    if base.join("cgroup.controllers").exists() {
         vec![base.into()]
     } else {
         ["unified", "systemd"]
@@ -359,8 +365,13 @@ fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
             .map(|h| base.join(h))
             .filter(|h| h.join("cgroup.procs").exists())
             .collect()
-    };
-    hierarchies
+    }
+}
+
+/// A cgroup of the node's own in each hierarchy nspawn uses: the unified one alone on a pure
+/// cgroup2 host, or the unified and the named systemd one on a hybrid host.
+fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
+    hierarchies()
         .into_iter()
         .map(|h| {
             // Unique per process and node: two runs may boot nodes of the same name.

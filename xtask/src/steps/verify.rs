@@ -65,7 +65,32 @@ pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
 pub fn parse_tamper(text: &str) -> Result<(String, String, String)> {
     let (node, rest) = text.split_once(':').context("--tamper NODE:PATH=TEXT")?;
     let (path, value) = rest.split_once('=').context("--tamper NODE:PATH=TEXT")?;
+    // An absolute path of plain components: nothing that climbs out of where it names.
+    let plain = path.starts_with('/')
+        && std::path::Path::new(path)
+            .components()
+            .skip(1)
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        bail!(
+            "--tamper {node}:{path:?}: give an absolute path inside the node without . or .. components"
+        );
+    }
     Ok((node.into(), path.into(), value.into()))
+}
+
+/// Where the nodes' roots are unpacked: `target/verify/cluster-<pid>-...`.
+pub fn roots_dir() -> PathBuf {
+    crate::inputs::workspace::root().join("target/verify")
+}
+
+/// Sweeps what an earlier, killed verify (or test) left, saying so in one line.
+pub fn sweep() -> Result<()> {
+    let swept = crate::cluster::sweep::leftovers(&roots_dir())?;
+    if !swept.is_empty() {
+        eprintln!("verify: swept what an earlier run left: {swept}");
+    }
+    Ok(())
 }
 
 /// One line of the summary.
@@ -211,10 +236,11 @@ impl Cluster {
         checks: &mut Vec<Check>,
     ) -> Result<Self> {
         let base = crate::cluster::roots::base(&inventory.cluster.suite)?;
-        let scratch = crate::inputs::workspace::root().join("target/verify");
+        let scratch = roots_dir();
         std::fs::create_dir_all(&scratch)?;
+        // The creating process's id in the name: a later run sweeps it if this one is killed.
         let dir = tempfile::Builder::new()
-            .prefix("cluster")
+            .prefix(&format!("cluster-{}-", std::process::id()))
             .tempdir_in(&scratch)?;
         let mut net = Net::new()?;
         let entries = inventory.nodes();
@@ -358,7 +384,18 @@ impl Cluster {
     fn tamper(&self, name: &str, path: &str, text: &str) -> Result<()> {
         let i = self.index(name)?;
         let node = self.node(i)?;
-        std::fs::write(node.path(path), format!("{text}\n"))?;
+        // Written inside the node, so its symlinks resolve there and never on this host.
+        node.exec(
+            &format!("write {path}"),
+            &[
+                "sh",
+                "-c",
+                "printf '%s\\n' \"$1\" > \"$2\"",
+                "sh",
+                text,
+                path,
+            ],
+        )?;
         node.sh(
             "restart Mesos after tampering",
             // try-restart: only what runs (a master's mesos-slave stays stopped). It returns once
@@ -753,7 +790,10 @@ impl Cluster {
     fn marathon_accepts_app(&self) -> Result<String> {
         let i = *self.running_masters().first().context("no master")?;
         let node = self.node(i)?;
-        std::fs::write(node.path("/root/app.json"), APP)?;
+        node.exec(
+            "write the app definition",
+            &["sh", "-c", "printf '%s' \"$1\" > /root/app.json", "sh", APP],
+        )?;
         let answer = node.exec(
             "deploy the tutorial's app with mesos-role",
             &["mesos-role", "deploy", "/root/app.json", "--no-wait"],

@@ -1,0 +1,152 @@
+//! What a killed run left behind (a verify or a test stopped by SIGKILL or the OOM killer): node
+//! containers, network namespaces and unpacked roots. They are found by the names this project
+//! gives them, which carry the id of the process that made them, and removed only when that
+//! process is gone, so a run going on beside is never touched.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::tool::run_command as run;
+
+/// How much was swept.
+#[derive(Debug, Default, PartialEq)]
+pub struct Swept {
+    pub nodes: usize,
+    pub namespaces: usize,
+    pub roots: usize,
+}
+
+impl Swept {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl std::fmt::Display for Swept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} node containers, {} network namespaces, {} root directories",
+            self.nodes, self.namespaces, self.roots
+        )
+    }
+}
+
+/// Sweeps what dead runs left: their nodes' cgroups (every process in them killed first), their
+/// namespaces (`netns::Net`'s names), and their roots in `roots` (named `cluster-<pid>-...`).
+pub fn leftovers(roots: &Path) -> Result<Swept> {
+    let mut swept = Swept::default();
+    for dir in crate::cluster::nspawn::cgroup_parents() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            // `<node>-<pid>-<n>`.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let mut fields = name.rsplit('-');
+            let pid = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+            if path.is_dir() && pid.is_some_and(|pid| !alive(pid)) {
+                kill_cgroup(&path)?;
+                swept.nodes += 1;
+            }
+        }
+    }
+    let namespaces = run(
+        "list the network namespaces",
+        Command::new("ip").args(["netns", "list"]),
+    )?;
+    for line in namespaces.lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        if let Some(pid) = crate::cluster::netns::owner(name)
+            && !alive(pid)
+        {
+            run(
+                "delete a namespace an earlier run left",
+                Command::new("ip").args(["netns", "delete", name]),
+            )?;
+            swept.namespaces += 1;
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    for entry in std::fs::read_dir(roots).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("cluster-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        // A root something is still mounted below is left for its owner.
+        let mounted = mounts.contains(&*path.to_string_lossy());
+        if pid.is_some_and(|pid| !alive(pid)) && !mounted {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+            swept.roots += 1;
+        }
+    }
+    Ok(swept)
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Kills every process in the cgroup `dir` and below, then removes the cgroups, deepest first.
+fn kill_cgroup(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pids = procs_below(dir);
+        if pids.is_empty() {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "cannot empty the cgroup {} an earlier run left: kill its processes ({}) by hand",
+            dir.display(),
+            pids.join(" ")
+        );
+        // A process may exit between the listing and the kill: the status does not matter.
+        let _ = crate::tool::command_output(
+            "kill what an earlier run left",
+            Command::new("kill").arg("-KILL").args(&pids),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut dirs = dirs_below(dir);
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        std::fs::remove_dir(&d)
+            .with_context(|| format!("cannot remove the cgroup {}", d.display()))?;
+    }
+    Ok(())
+}
+
+fn dirs_below(dir: &Path) -> Vec<PathBuf> {
+    let mut all = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < all.len() {
+        let children: Vec<PathBuf> = std::fs::read_dir(&all[i])
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        all.extend(children);
+        i += 1;
+    }
+    all
+}
+
+fn procs_below(dir: &Path) -> Vec<String> {
+    dirs_below(dir)
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
