@@ -301,6 +301,7 @@ fn a_build_replaces_the_packages_of_another_version() -> Result<()> {
     assert_eq!(
         names,
         [
+            xtask::files::MARKER,
             "mesos-agent-role_1.1-1_all.deb",
             "mesos-master-role_1.1-1_all.deb"
         ]
