@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION};
-use mesos_roles_tests::{Target, require_root_and_tools, run, scratch};
+use mesos_roles_tests::{Target, require_root_and_tools, require_tools, run, scratch};
 use xtask::steps::image::Kind;
 
 /// The partition's offset in the disk (sfdisk's `start=2048`).
@@ -317,7 +317,91 @@ fn role_image(kind: Kind, expected: &[&str]) -> Result<(PathBuf, tempfile::TempD
 #[test]
 fn master_image_is_clean_bootable_and_carries_the_inert_role_and_docker() -> Result<()> {
     let (image, dir) = role_image(Kind::Master, &["marathon", "zookeeperd"])?;
+    // zookeeperd pulls Java: its keystore is dated SOURCE_DATE_EPOCH, not by the build's clock.
+    let root = unpack(&image, dir.path())?;
+    let cacerts = dir.path().join("cacerts");
+    std::fs::write(&cacerts, root.debugfs("cat /etc/ssl/certs/java/cacerts")?.0)?;
+    let dates = keystore_dates(&cacerts)?;
+    ensure!(
+        dates.len() > 100 && dates.iter().all(|d| *d == EPOCH * 1000),
+        "the image's Java keystore is not dated SOURCE_DATE_EPOCH: {dates:?}"
+    );
     boot_to_login(&image, dir.path())
+}
+
+/// The dates of a JKS keystore's entries (ms), read by keytool, which also checks its seal.
+fn keystore_dates(store: &Path) -> Result<Vec<u64>> {
+    let out = run(
+        "list the keystore with keytool",
+        Command::new("keytool")
+            .args(["-list", "-rfc", "-storepass", "changeit", "-keystore"])
+            .arg(store),
+    )?;
+    ensure!(
+        out.contains("Keystore type: JKS"),
+        "not a JKS keystore:\n{out}"
+    );
+    // keytool prints dates in words; the stamps are read from the entries themselves.
+    let bytes = std::fs::read(store)?;
+    let mut dates = Vec::new();
+    let mut at = 12;
+    let u32_at = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let count = u32_at(8);
+    for _ in 0..count {
+        ensure!(u32_at(at) == 2, "not a trusted-certificate entry");
+        let alias = u16::from_be_bytes(bytes[at + 4..at + 6].try_into()?) as usize;
+        at += 6 + alias;
+        dates.push(u64::from_be_bytes(bytes[at..at + 8].try_into()?));
+        at += 8;
+        let kind = u16::from_be_bytes(bytes[at..at + 2].try_into()?) as usize;
+        at += 2 + kind;
+        at += 4 + u32_at(at);
+    }
+    Ok(dates)
+}
+
+/// The keystore ca-certificates-java writes, made twice with different clocks (keytool dates
+/// each entry with the time of the import): the image's normalise step makes them the same bytes.
+#[test]
+fn java_keystores_made_at_different_times_come_out_the_same() -> Result<()> {
+    require_tools(&["keytool"])?;
+    let dir = scratch("image-keystore")?;
+    let cert = std::fs::read_dir("/etc/ssl/certs")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "pem"))
+        .context("no certificate in /etc/ssl/certs")?;
+    let mut stores = Vec::new();
+    for n in 0..2 {
+        let store = dir.path().join(format!("cacerts-{n}"));
+        run(
+            "make a keystore with keytool",
+            Command::new("keytool")
+                .args([
+                    "-importcert",
+                    "-noprompt",
+                    "-storetype",
+                    "JKS",
+                    "-alias",
+                    "ca",
+                ])
+                .args(["-storepass", "changeit", "-keystore"])
+                .arg(&store)
+                .arg("-file")
+                .arg(&cert),
+        )?;
+        stores.push(std::fs::read(&store)?);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ensure!(stores[0] != stores[1], "keytool dated both keystores alike");
+    let redated: Vec<Vec<u8>> = stores
+        .iter()
+        .map(|s| xtask::formats::jks::redate(s, "changeit", EPOCH * 1000))
+        .collect::<Result<_>>()?;
+    ensure!(redated[0] == redated[1], "the redated keystores differ");
+    let store = dir.path().join("cacerts");
+    std::fs::write(&store, &redated[0])?;
+    ensure!(keystore_dates(&store)? == [EPOCH * 1000]);
+    Ok(())
 }
 
 #[test]

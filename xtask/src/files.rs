@@ -178,7 +178,7 @@ pub fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result
     Ok(())
 }
 
-/// Every regular file below `dir`, sorted; the output marker is not one of them.
+/// Every regular file below `dir`, sorted; the output marker and stamps are not among them.
 pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
@@ -189,11 +189,36 @@ pub fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
             let path = entry?.path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if path.file_name().is_none_or(|n| n != MARKER) {
+            } else if !is_bookkeeping(&path) {
                 files.push(path);
             }
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether `path` is the output marker or a stamp beside it (`stamps.rs`): the pipeline's
+/// bookkeeping, never an artifact or an input.
+pub fn is_bookkeeping(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(MARKER))
+}
+
+/// A file's sha256, streamed (images are too large to hold in memory).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

@@ -11,6 +11,7 @@ pub mod formats;
 pub mod inputs;
 pub mod plan;
 pub mod progress;
+pub mod stamps;
 pub mod steps;
 pub mod summary;
 pub mod tool;

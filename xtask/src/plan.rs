@@ -13,6 +13,7 @@ use crate::formats::manifest::{Artifact, Manifest};
 use crate::formats::signing::KeySource;
 use crate::inputs::inventory::Inventory;
 use crate::inputs::workspace::{self, Build};
+use crate::stamps;
 use crate::steps::image::Kind;
 use crate::steps::{bundle, debs, image, packer, repo, seeds, tools_deb};
 use crate::summary::Summary;
@@ -337,6 +338,38 @@ impl Request {
     }
 }
 
+/// The directory of an output the run ships (stamps live there), not of a scratch one.
+fn owned(out: &Out) -> Option<&Path> {
+    match out {
+        Out::Dir(dir) => Some(dir.path()),
+        Out::Scratch => None,
+    }
+}
+
+/// Runs a step (`make`) unless the stamp in `out` vouches for what it made from the same
+/// `inputs`: then its artifacts are those of the last run, added to `unchanged`. A step with no
+/// `out` (an intermediate in scratch) always runs.
+fn stamped(
+    out: Option<&Path>,
+    step: &str,
+    inputs: String,
+    unchanged: &mut Vec<PathBuf>,
+    make: impl FnOnce() -> Result<Vec<Artifact>>,
+) -> Result<Vec<Artifact>> {
+    let Some(out) = out else {
+        return make();
+    };
+    if let Some(artifacts) = stamps::fresh(out, step, &inputs) {
+        crate::progress::Step::start(format!("{step} -> {}: unchanged", out.display())).done();
+        unchanged.extend(artifacts.iter().map(|a| a.path.clone()));
+        return Ok(artifacts);
+    }
+    stamps::forget(out, step)?;
+    let artifacts = make()?;
+    stamps::record(out, step, &inputs, &artifacts)?;
+    Ok(artifacts)
+}
+
 impl Plan {
     /// Runs the plan's steps in the pipeline's order and returns what they made.
     pub fn execute(self, build: &Build) -> Result<Summary> {
@@ -357,17 +390,26 @@ impl Plan {
         if self.install_cargo_deb {
             tools_deb::install_cargo_deb(&build.tools)?;
         }
+        // Artifacts whose step was skipped: their inputs and files are as the last run left them.
+        let mut unchanged = Vec::new();
         let mut role_debs = Vec::new();
         if let Some((out, tools)) = &self.debs {
             if let Out::Dir(dir) = out {
                 dir.claim()?;
             }
-            let artifacts = debs::run(&debs::Options {
+            let options = debs::Options {
                 version: self.version.clone(),
                 out: dir_of(out, "debs"),
                 source_date_epoch: self.source_date_epoch,
                 tools: *tools,
-            })?;
+            };
+            let artifacts = stamped(
+                owned(out),
+                "debs",
+                debs::inputs(&options)?,
+                &mut unchanged,
+                || debs::run(&options),
+            )?;
             role_debs = artifacts.iter().map(|a| a.path.clone()).collect();
             if let Out::Dir(_) = out {
                 made.extend(artifacts);
@@ -376,20 +418,24 @@ impl Plan {
         let mut repo_dir = None;
         if let Some(out) = &self.repo {
             let dir = dir_of(out, "repo");
-            let write = |target: &Path| {
-                repo::run(&repo::Options {
-                    suite: self.suite.clone(),
-                    arch: self.arch.clone(),
-                    out: target.to_path_buf(),
-                    debs: role_debs.clone(),
-                    upstream: self.upstream.iter().map(|(_, p)| p.clone()).collect(),
-                    upstream_dir: self.upstream_dir.clone(),
-                    signing_key: self.signing_key.clone(),
-                    source_date_epoch: self.source_date_epoch,
-                    closure: self.closure,
-                })
+            let options = repo::Options {
+                suite: self.suite.clone(),
+                arch: self.arch.clone(),
+                out: dir.clone(),
+                debs: role_debs.clone(),
+                upstream: self.upstream.iter().map(|(_, p)| p.clone()).collect(),
+                upstream_dir: self.upstream_dir.clone(),
+                signing_key: self.signing_key.clone(),
+                source_date_epoch: self.source_date_epoch,
+                closure: self.closure,
             };
-            let artifacts = write(&dir)?;
+            let inputs = repo::inputs(&options)?;
+            let artifacts = match inputs {
+                Some(inputs) => stamped(owned(out), "repo", inputs, &mut unchanged, || {
+                    repo::run(&options)
+                })?,
+                None => repo::run(&options)?,
+            };
             if let Out::Dir(_) = out {
                 made.extend(artifacts);
             }
@@ -413,30 +459,41 @@ impl Plan {
         let mut base_image = None;
         for (kind, out) in &self.images {
             out.claim()?;
-            let artifact = image::run(
-                &build.tools,
-                &image::Options {
-                    kind: *kind,
-                    version: self.version.clone(),
-                    suite: self.suite.clone(),
-                    arch: self.arch.clone(),
-                    mirror: self.mirror.clone().context("the plan has no mirror")?,
-                    repo: repo_dir()?,
-                    out: out.path().to_path_buf(),
-                    source_date_epoch: self.source_date_epoch,
-                },
+            let options = image::Options {
+                kind: *kind,
+                version: self.version.clone(),
+                suite: self.suite.clone(),
+                arch: self.arch.clone(),
+                mirror: self.mirror.clone().context("the plan has no mirror")?,
+                repo: repo_dir()?,
+                out: out.path().to_path_buf(),
+                source_date_epoch: self.source_date_epoch,
+            };
+            let artifacts = stamped(
+                Some(out.path()),
+                &format!("image-{}", kind.name()),
+                image::inputs(&options)?,
+                &mut unchanged,
+                || Ok(vec![image::run(&build.tools, &options)?]),
             )?;
             if *kind == Kind::Base {
-                base_image = Some(artifact.path.clone());
+                base_image = artifacts.first().map(|a| a.path.clone());
             }
-            made.push(artifact);
+            made.extend(artifacts);
         }
         if let (Some(out), Some(inventory)) = (&self.seeds, &self.inventory) {
-            made.extend(seeds::run(&seeds::Options {
+            let options = seeds::Options {
                 inventory: inventory.clone(),
                 out: out.path().to_path_buf(),
                 source_date_epoch: self.source_date_epoch,
-            })?);
+            };
+            made.extend(stamped(
+                Some(out.path()),
+                "seeds",
+                seeds::inputs(&options)?,
+                &mut unchanged,
+                || seeds::run(&options),
+            )?);
         }
         if let Some((out, base, bundle)) = &self.packer {
             let base = base.clone().or(base_image).context("no base image")?;
@@ -462,7 +519,7 @@ impl Plan {
             .write(dist.path())?;
             summary.manifest = Some(path);
         }
-        summary.add_artifacts(&made)?;
+        summary.add_artifacts(&made, &unchanged)?;
         summary.next = self.next_commands(&summary);
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)

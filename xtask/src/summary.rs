@@ -31,6 +31,8 @@ pub struct Item {
     pub path: PathBuf,
     pub bytes: u64,
     pub files: usize,
+    /// Its step was skipped: same inputs, and the files as the last run left them.
+    pub unchanged: bool,
 }
 
 impl Summary {
@@ -46,34 +48,39 @@ impl Summary {
         }
     }
 
-    /// Adds the artifacts of a step, the files of one directory artifact as one item.
-    pub fn add_artifacts(&mut self, artifacts: &[Artifact]) -> Result<()> {
+    /// Adds the artifacts of the steps, the files of one directory artifact as one item;
+    /// `unchanged` are the paths of those whose step was skipped.
+    pub fn add_artifacts(&mut self, artifacts: &[Artifact], unchanged: &[PathBuf]) -> Result<()> {
         self.artifacts.extend_from_slice(artifacts);
-        let mut dirs: BTreeMap<(String, PathBuf), (u64, usize)> = BTreeMap::new();
+        let mut dirs: BTreeMap<(String, PathBuf), (u64, usize, bool)> = BTreeMap::new();
         for artifact in artifacts {
             let bytes = std::fs::metadata(&artifact.path)
                 .with_context(|| format!("{} was not written", artifact.path.display()))?
                 .len();
+            let same = unchanged.contains(&artifact.path);
             match group(artifact) {
                 Some((kind, dir)) => {
-                    let entry = dirs.entry((kind.to_string(), dir)).or_default();
+                    let entry = dirs.entry((kind.to_string(), dir)).or_insert((0, 0, true));
                     entry.0 += bytes;
                     entry.1 += 1;
+                    entry.2 &= same;
                 }
                 None => self.items.push(Item {
                     kind: artifact.kind.clone(),
                     path: artifact.path.clone(),
                     bytes,
                     files: 1,
+                    unchanged: same,
                 }),
             }
         }
-        for ((kind, path), (bytes, files)) in dirs {
+        for ((kind, path), (bytes, files, unchanged)) in dirs {
             self.items.push(Item {
                 kind,
                 path,
                 bytes,
                 files,
+                unchanged,
             });
         }
         self.items
@@ -83,8 +90,12 @@ impl Summary {
 
     /// The summary as an operator reads it.
     pub fn text(&self) -> String {
+        let unchanged = match self.items.iter().filter(|i| i.unchanged).count() {
+            0 => String::new(),
+            n => format!(" ({n} unchanged)"),
+        };
         let mut out = format!(
-            "cargo xtask {}: made {} in {:.1} s\n",
+            "cargo xtask {}: made {}{unchanged} in {:.1} s\n",
             self.command,
             match self.items.len() {
                 1 => "1 thing".to_string(),
@@ -99,8 +110,9 @@ impl Summary {
                 1 => String::new(),
                 n => format!(", {n} files"),
             };
+            let unchanged = if item.unchanged { ", unchanged" } else { "" };
             out.push_str(&format!(
-                "  {:<7} {}  ({}{files})\n",
+                "  {:<7} {}  ({}{files}{unchanged})\n",
                 item.kind,
                 path.display(),
                 size(item.bytes)

@@ -44,7 +44,10 @@ impl Manifest {
         let path = dir.join("manifest.json");
         let mut json = serde_json::to_string_pretty(&self)?;
         json.push('\n');
-        crate::files::write_whole(&path, json.as_bytes())?;
+        // The same list is not written again (a run with nothing to do rewrites no file).
+        if std::fs::read(&path).ok().as_deref() != Some(json.as_bytes()) {
+            crate::files::write_whole(&path, json.as_bytes())?;
+        }
         Ok(path)
     }
 

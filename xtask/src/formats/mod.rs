@@ -4,5 +4,6 @@ pub mod apt_index;
 pub mod archive;
 pub mod deb;
 pub mod disk;
+pub mod jks;
 pub mod manifest;
 pub mod signing;

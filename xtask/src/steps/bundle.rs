@@ -8,11 +8,9 @@
 //! bytes. gzip, not zstd: a minbase root has gzip (Essential) but no zstd, and the bundle must
 //! unpack on a bare node; the pool's .debs are compressed already, so zstd would gain nothing.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
 
 use crate::formats::archive::{Contents, Member, Members};
 use crate::formats::manifest::Artifact;
@@ -56,7 +54,10 @@ pub fn run(options: &Options) -> Result<Artifact> {
     let mut members = Members::new();
     members.insert(format!("{top}/"), Member::Dir);
     for (relative, mode, source) in &files {
-        sums.push_str(&format!("{}  {relative}\n", sha256_file(source)?));
+        sums.push_str(&format!(
+            "{}  {relative}\n",
+            crate::files::sha256_file(source)?
+        ));
         let mut dir = top.clone();
         let parts: Vec<&str> = relative.split('/').collect();
         for part in &parts[..parts.len() - 1] {
@@ -92,7 +93,7 @@ pub fn run(options: &Options) -> Result<Artifact> {
         std::io::Write::flush(&mut buffered)
             .with_context(|| format!("cannot write {}", path.display()))
     })?;
-    let sha256 = sha256_file(&path)?;
+    let sha256 = crate::files::sha256_file(&path)?;
     let size = std::fs::metadata(&path)?.len();
     step.note(format!("{:.1} MB, sha256 {sha256}", size as f64 / 1e6));
     step.done();
@@ -111,20 +112,4 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
             dir.display()
         )
     })
-}
-
-/// The sha256 of a file, streamed (images and bundles do not fit in memory comfortably).
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }

@@ -22,6 +22,25 @@ pub struct Options {
     pub tools: bool,
 }
 
+/// What the packages are made of: `packaging/`, the version and epoch, and for `mesos-role-tools`
+/// what cargo-deb builds it from (the crate, the lock file, the flags).
+pub fn inputs(options: &Options) -> Result<String> {
+    let root = crate::inputs::workspace::root();
+    let mut inputs = crate::stamps::Inputs::new("debs")?
+        .text("version", &options.version)
+        .text("epoch", options.source_date_epoch)
+        .text("tools", options.tools)
+        .dir(&packaging::dir())?;
+    if options.tools {
+        inputs = inputs
+            .dir(&root.join("mesos-role"))?
+            .file(&root.join("Cargo.toml"))?
+            .file(&root.join("Cargo.lock"))?
+            .text("rustflags", crate::steps::tools_deb::rustflags());
+    }
+    Ok(inputs.finish())
+}
+
 /// Builds every role package into `options.out` and returns what it wrote. All packages are built in
 /// memory first, so a bad definition leaves no new file behind.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {

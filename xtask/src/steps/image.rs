@@ -29,7 +29,7 @@ pub const SOURCES_PATH: &str = "etc/apt/sources.list.d/mesos-roles.sources";
 /// The disk's templates (grub.cfg, fstab), relative to the workspace root.
 const DISK_TEMPLATES: &str = "images/disk";
 /// Bumped when a step changes what it puts into the root, so stale cached roots are not reused.
-const RECIPE: &str = "image-root-1";
+const RECIPE: &str = "image-root-2";
 
 /// What an image is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -116,6 +116,17 @@ pub fn file_name(options: &Options) -> String {
     )
 }
 
+/// What the image is made of: what its root is (the cache key) and its name.
+pub fn inputs(options: &Options) -> Result<String> {
+    let packages = packages(options, kernel_package(&options.arch)?);
+    Ok(
+        crate::stamps::Inputs::new(&format!("image-{}", options.kind.name()))?
+            .text("root", cache_key(options, &packages)?)
+            .text("name", file_name(options))
+            .finish(),
+    )
+}
+
 /// Builds the image (reusing a cached root when its inputs are unchanged) and returns it.
 pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
     crate::inputs::workspace::check_suite(&options.suite)?;
@@ -131,39 +142,55 @@ pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
     let cache = crate::inputs::workspace::cache_dir().join("images");
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the cache {}", cache.display()))?;
-    let key = cache_key(options, &packages)?;
-    let root = cache.join(format!(
-        "{}-{}-{}-{key}",
-        options.kind.name(),
-        options.suite,
-        options.arch
+    let stem = format!("{}-{}-{}", options.kind.name(), options.suite, options.arch);
+    let installed = cache.join(format!(
+        "installed-{stem}-{}",
+        installed_key(options, &packages)?
     ));
+    let root = cache.join(format!("{stem}-{}", cache_key(options, &packages)?));
     // One build of a root at a time per role, suite and architecture: a second waits, then finds
     // it cached (and pruning never removes a root another build is reading).
-    let lock = File::create(cache.join(format!(
-        "{}-{}-{}.lock",
-        options.kind.name(),
-        options.suite,
-        options.arch
-    )))?;
+    let lock = File::create(cache.join(format!("{stem}.lock")))?;
     lock.lock()?;
     if root.is_dir() {
         step.note(format!("root unchanged: cached {}", root.display()));
     } else {
+        if installed.is_dir() {
+            step.note(format!(
+                "packages unchanged: cached {}",
+                installed.display()
+            ));
+        } else {
+            let work = tempfile::Builder::new()
+                .prefix(".build-")
+                .tempdir_in(&cache)?;
+            let new = work.path().join("root");
+            let done = install(tools, options, &packages, &new, &step);
+            // The file-mirror hook bind-mounts the repository into the root; whatever happened,
+            // nothing may stay mounted before the work directory is deleted.
+            unmount_below(tools, work.path())?;
+            done?;
+            clean(&new, &options.repo, &step)?;
+            normalise(tools, &new, options.source_date_epoch, &step)?;
+            std::fs::rename(&new, &installed).context("cannot move the new root into the cache")?;
+        }
+        // The configured root shares the installed root's files (hard links): every step after
+        // install replaces a file rather than writing into it, so the cached layer stays as it was.
         let work = tempfile::Builder::new()
             .prefix(".build-")
             .tempdir_in(&cache)?;
         let new = work.path().join("root");
-        let installed = install(tools, options, &packages, &new, &step);
-        // The file-mirror hook bind-mounts the repository into the root; whatever happened,
-        // nothing may stay mounted before the work directory is deleted.
-        unmount_below(tools, work.path())?;
-        installed?;
+        tools.run(
+            "link the installed root's files into a new root",
+            "cp",
+            &["-al", &installed.to_string_lossy(), &new.to_string_lossy()],
+        )?;
         configure(options, &new, &step)?;
         clean(&new, &options.repo, &step)?;
         normalise(tools, &new, options.source_date_epoch, &step)?;
         std::fs::rename(&new, &root).context("cannot move the new root into the cache")?;
     }
+    prune(&cache, &installed, &step)?;
     prune(&cache, &root, &step)?;
     let artifact = make_disk(tools, options, &root, &step)?;
     step.done();
@@ -268,9 +295,9 @@ fn packages(options: &Options, kernel: &str) -> Vec<String> {
     packages.into_iter().map(String::from).collect()
 }
 
-/// A hash of everything the cached root is made of: the recipe, suite, architecture, mirror,
-/// packages, epoch, the repository's files, the overlays and the boot files.
-fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
+/// A hash of everything the installed root is made of: the recipe, suite, architecture, mirror,
+/// packages, epoch and the repository's files.
+fn installed_key(options: &Options, packages: &[String]) -> Result<String> {
     let mut hash = Sha256::new();
     let line = format!(
         "{RECIPE}\n{}\n{}\n{}\n{}\n{packages:?}\n{}\n",
@@ -281,15 +308,19 @@ fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
         options.source_date_epoch
     );
     hash.update(line.as_bytes());
-    let overlays = crate::inputs::workspace::root().join("overlays");
-    for dir in [&options.repo, &overlays] {
-        for file in files_below(dir)? {
-            hash.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
-            hash.update(
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
-            );
-        }
-    }
+    hash_files(&mut hash, &options.repo)?;
+    Ok(hex::encode(&hash.finalize()[..8]))
+}
+
+/// A hash of everything the configured root is made of: the installed root, the overlays and
+/// the boot files.
+fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
+    let mut hash = Sha256::new();
+    hash.update(installed_key(options, packages)?.as_bytes());
+    hash_files(
+        &mut hash,
+        &crate::inputs::workspace::root().join("overlays"),
+    )?;
     for (path, text) in
         crate::formats::disk::boot_files(&crate::inputs::workspace::root().join(DISK_TEMPLATES))?
     {
@@ -297,6 +328,17 @@ fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
         hash.update(text.as_bytes());
     }
     Ok(hex::encode(&hash.finalize()[..8]))
+}
+
+/// Each file below `dir`: its path relative to `dir`, and its contents.
+fn hash_files(hash: &mut Sha256, dir: &Path) -> Result<()> {
+    for file in files_below(dir)? {
+        hash.update(file.strip_prefix(dir)?.to_string_lossy().as_bytes());
+        hash.update(
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?,
+        );
+    }
+    Ok(())
 }
 
 /// Every file below `dir`, sorted (none if `dir` does not exist).
@@ -310,7 +352,7 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
     for path in paths {
         if path.is_dir() {
             files.extend(files_below(&path)?);
-        } else if path.file_name().is_none_or(|n| n != crate::files::MARKER) {
+        } else if !crate::files::is_bookkeeping(&path) {
             files.push(path);
         }
     }
@@ -467,10 +509,26 @@ fn clean(root: &Path, repo: &Path, parent: &Step) -> Result<()> {
     Ok(())
 }
 
-/// normalise: every mtime later than SOURCE_DATE_EPOCH clamped to it (what the build wrote);
-/// the packages' own files keep theirs.
+/// Java's keystore, which ca-certificates-java dates with the build's clock.
+const JAVA_CACERTS: &str = "etc/ssl/certs/java/cacerts";
+
+/// normalise: Java's keystore dated SOURCE_DATE_EPOCH, and every mtime later than it clamped to
+/// it (what the build wrote); the packages' own files keep theirs.
 fn normalise(tools: &Tools, root: &Path, epoch: u64, parent: &Step) -> Result<()> {
-    let step = parent.child("normalise mtimes");
+    let step = parent.child("normalise dates");
+    let cacerts = root.join(JAVA_CACERTS);
+    if cacerts.is_file() {
+        let store = std::fs::read(&cacerts)?;
+        let store = crate::formats::jks::redate(
+            &store,
+            crate::formats::jks::CACERTS_PASSWORD,
+            epoch * 1000,
+        )
+        .with_context(|| format!("cannot redate /{JAVA_CACERTS}"))?;
+        if store != std::fs::read(&cacerts)? {
+            write_bytes(&cacerts, &store)?;
+        }
+    }
     let date = format!("@{epoch}");
     tools.run(
         "clamp the root's mtimes to SOURCE_DATE_EPOCH",
@@ -526,7 +584,7 @@ fn make_disk(tools: &Tools, options: &Options, root: &Path, parent: &Step) -> Re
     let path = options.out.join(file_name(options));
     std::fs::rename(&qcow2, &path)
         .with_context(|| format!("cannot move the image to {}", path.display()))?;
-    let sha256 = sha256_file(&path)?;
+    let sha256 = crate::files::sha256_file(&path)?;
     let size = std::fs::metadata(&path)?.len();
     step.note(format!("{} ({:.1} MB)", path.display(), size as f64 / 1e6));
     step.done();
@@ -535,21 +593,6 @@ fn make_disk(tools: &Tools, options: &Options, root: &Path, parent: &Step) -> Re
         path,
         sha256,
     })
-}
-
-/// The image's sha256, streamed (images are too large to hold in memory).
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut hash = Sha256::new();
-    let mut file = File::open(path)?;
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        let n = std::io::Read::read(&mut file, &mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buffer[..n]);
-    }
-    Ok(hex::encode(hash.finalize()))
 }
 
 /// Unmounts whatever is mounted below `dir`, deepest first.
@@ -587,6 +630,8 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    // A new file, never written through a hard link into the cached installed root.
+    remove(to)?;
     std::fs::copy(from, to)
         .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
     std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
@@ -594,12 +639,17 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    // Never through a symlink the root may have there (resolv.conf is one on some systems).
+    // Never through a symlink the root may have there (resolv.conf is one on some systems), nor
+    // through a hard link into the cached installed root.
     remove(path)?;
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn remove(path: &Path) -> Result<()> {

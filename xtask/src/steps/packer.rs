@@ -80,7 +80,7 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             options.base_image.display()
         );
     }
-    let checksum = crate::steps::bundle::sha256_file(&options.base_image)?;
+    let checksum = crate::files::sha256_file(&options.base_image)?;
     let templates = crate::inputs::workspace::root().join(TEMPLATES);
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for path in crate::files::files_below(&templates)? {

@@ -78,6 +78,24 @@ impl File {
     }
 }
 
+/// What the repository is made of, or `None` with the closure (whatever the mirror serves now).
+pub fn inputs(options: &Options) -> Result<Option<String>> {
+    if options.closure {
+        return Ok(None);
+    }
+    let mut inputs = crate::stamps::Inputs::new("repo")?
+        .text("suite", &options.suite)
+        .text("arch", &options.arch)
+        .text("epoch", options.source_date_epoch);
+    for deb in options.debs.iter().chain(&options.upstream) {
+        inputs = inputs.file(deb)?;
+    }
+    let key = match &options.signing_key {
+        KeySource::File(path) | KeySource::Development(path) => path,
+    };
+    Ok(Some(inputs.file(key)?.finish()))
+}
+
 /// Builds the repository into `options.out` (replacing what was there) and returns what it wrote.
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {
     crate::inputs::workspace::check_suite(&options.suite)?;

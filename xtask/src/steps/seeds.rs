@@ -44,6 +44,15 @@ pub struct Seed {
     pub image: Vec<u8>,
 }
 
+/// What the seeds are made of: the inventory, the templates and the epoch.
+pub fn inputs(options: &Options) -> Result<String> {
+    Ok(crate::stamps::Inputs::new("seeds")?
+        .text("inventory", format!("{:?}", options.inventory))
+        .text("epoch", options.source_date_epoch)
+        .dir(&crate::inputs::workspace::root().join(TEMPLATES))?
+        .finish())
+}
+
 /// Writes every node's seed into `options.out` and returns them as artifacts (`seed` for each
 /// file, `seed-image` for each image).
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {

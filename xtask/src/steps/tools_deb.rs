@@ -127,7 +127,7 @@ pub fn build(
 
 /// The builder's flags plus one: the crates' sources live under CARGO_HOME, whose path panic
 /// messages keep; mapped to `/cargo`, the binary does not depend on the builder's home.
-fn rustflags() -> String {
+pub(crate) fn rustflags() -> String {
     let mut flags: Vec<String> = match std::env::var("CARGO_ENCODED_RUSTFLAGS") {
         Ok(encoded) if !encoded.is_empty() => encoded.split('\x1f').map(String::from).collect(),
         _ => std::env::var("RUSTFLAGS")
