@@ -176,3 +176,106 @@ fn a_text_file_is_refused_as_base_image_or_bundle() -> Result<()> {
     }
     Ok(())
 }
+
+/// Every path of a tree with its type and size (`d`, `l` or the byte count).
+fn tree(root: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let meta = std::fs::symlink_metadata(&path)?;
+            let what = if meta.is_dir() {
+                dirs.push(path.clone());
+                "d".to_string()
+            } else if meta.is_symlink() {
+                "l".to_string()
+            } else {
+                meta.len().to_string()
+            };
+            out.push(format!("{} {what}", path.strip_prefix(root)?.display()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Packer's clean.sh and the native image's clean step both read images/clean.list, and clean a
+/// tree holding everything it names to the same tree: the two paths make the same content.
+#[test]
+fn packer_and_native_images_are_cleaned_by_the_one_list() -> Result<()> {
+    let workspace = mesos_roles_tests::workspace();
+    let list_path = workspace.join(xtask::steps::image::CLEAN_LIST);
+    let list = std::fs::read_to_string(&list_path)?;
+    let dir = scratch("clean-list")?;
+    // A root with something at every path of the list, and a file nothing names.
+    let model = dir.path().join("model");
+    let mut entries = 0;
+    for line in list
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (action, path) = line.split_once(char::is_whitespace).unwrap();
+        let path = model.join(path.trim().trim_end_matches('*'));
+        match action {
+            "empty" | "remove" => {
+                let file = match line.ends_with('*') {
+                    true => path.with_file_name(format!(
+                        "{}key",
+                        path.file_name().unwrap().to_string_lossy()
+                    )),
+                    false => path,
+                };
+                std::fs::create_dir_all(file.parent().unwrap())?;
+                std::fs::write(&file, "the build's")?;
+            }
+            "clear" | "clear-files" => {
+                std::fs::create_dir_all(path.join("sub"))?;
+                std::fs::write(path.join("sub/file"), "the build's")?;
+                std::fs::write(path.join("file"), "the build's")?;
+            }
+            "mkdir" => {}
+            other => panic!("unknown action {other}"),
+        }
+        entries += 1;
+    }
+    assert!(entries > 10, "the list names {entries} paths");
+    std::fs::create_dir_all(model.join("etc"))?;
+    std::fs::write(model.join("etc/keep"), "the image's")?;
+    let (native, packer) = (dir.path().join("native"), dir.path().join("packer"));
+    for copy in [&native, &packer] {
+        run(
+            "copy the model root",
+            Command::new("cp").arg("-a").arg(&model).arg(copy),
+        )?;
+    }
+    xtask::steps::image::scrub(&native, &list)?;
+    run(
+        "clean a tree with Packer's clean.sh",
+        Command::new("sh")
+            .arg(workspace.join("images/packer/scripts/clean.sh"))
+            .env("ROOT", &packer)
+            .env("CLEAN_LIST", &list_path),
+    )?;
+    let cleaned = tree(&native)?;
+    assert_eq!(cleaned, tree(&packer)?, "the two paths clean differently");
+    assert!(cleaned.contains(&"etc/keep 11".to_string()));
+    assert!(cleaned.contains(&"etc/machine-id 0".to_string()));
+    assert!(cleaned.contains(&"var/lib/apt/lists/partial d".to_string()));
+    assert!(cleaned.contains(&"var/log/sub d".to_string()));
+    assert!(
+        !cleaned
+            .iter()
+            .any(|l| l.ends_with(" 11") && l != "etc/keep 11"),
+        "the build's files are left: {cleaned:#?}"
+    );
+    // And the templates carry the list for clean.sh.
+    let templates = dir.path().join("templates");
+    let artifacts = write_templates(&templates)?;
+    let carried = templates
+        .join("packer")
+        .join(xtask::steps::packer::CLEAN_LIST);
+    assert!(artifacts.iter().any(|a| a.path == carried));
+    assert_eq!(std::fs::read_to_string(carried)?, list);
+    Ok(())
+}

@@ -160,8 +160,14 @@ build {
     destination = "/tmp/mesos-roles-finish.sh"
   }
 
+  # What clean.sh removes: images/clean.list, the list the native images are cleaned by.
+  provisioner "file" {
+    source      = "scripts/clean.list"
+    destination = "/tmp/mesos-roles-clean.list"
+  }
+
   provisioner "shell" {
-    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz"]
+    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz", "CLEAN_LIST=/tmp/mesos-roles-clean.list"]
     execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
     scripts          = ["scripts/provision.sh", "scripts/clean.sh"]
   }

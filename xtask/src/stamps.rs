@@ -23,11 +23,17 @@ impl Inputs {
     /// Starts with the step's name and the running pipeline itself (the executable's size and
     /// mtime): a change to the code that writes the outputs makes them again.
     pub fn new(step: &str) -> Result<Self> {
-        let exe = std::env::current_exe().context("cannot find the running executable")?;
-        let (bytes, mtime) = size_and_mtime(&exe)?;
+        // An executable replaced while it runs (a rebuild) matches no stamp: the code changed.
+        let pipeline = std::env::current_exe()
+            .map_err(anyhow::Error::from)
+            .and_then(|exe| {
+                let (bytes, mtime) = size_and_mtime(&exe)?;
+                Ok(format!("{} {bytes} {mtime}", exe.display()))
+            })
+            .unwrap_or_else(|_| format!("replaced while running ({})", std::process::id()));
         Ok(Self(Sha256::new())
             .text("step", step)
-            .text("pipeline", format!("{} {bytes} {mtime}", exe.display())))
+            .text("pipeline", pipeline))
     }
 
     pub fn text(mut self, name: &str, value: impl std::fmt::Display) -> Self {

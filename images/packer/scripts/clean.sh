@@ -1,18 +1,39 @@
 #!/bin/sh
-# Golden-image hygiene (root), as `cargo xtask image` leaves its roots: no Docker state or engine id,
-# no machine-id, no SSH host keys, no apt lists, no logs, cloud-init ready to run again.
+# Golden-image hygiene (root): what images/clean.list names, the one list `cargo xtask image`
+# cleans its roots by. ROOT cleans a tree instead of this machine (the tests compare both paths);
+# CLEAN_LIST is the list's path (Packer uploads it there).
 set -eu
 
-# Docker ran while provisioning: stop it, then drop its state (engine id included).
-systemctl stop docker.service docker.socket containerd.service 2>/dev/null || true
-rm -rf /var/lib/docker /var/lib/containerd
+root=${ROOT:-}
+list=${CLEAN_LIST:-/tmp/mesos-roles-clean.list}
 
-apt-get clean
-rm -rf /var/lib/apt/lists/*
-cloud-init clean --logs --seed
-rm -f /etc/ssh/ssh_host_*
-: >/etc/machine-id
-rm -f /var/lib/dbus/machine-id
-find /var/log -type f -delete
-rm -f /root/.bash_history
+if [ -z "$root" ]; then
+    # Docker ran while provisioning: stopped before its state is dropped.
+    systemctl stop docker.service docker.socket containerd.service 2>/dev/null || true
+fi
+
+while read -r action path; do
+    case $action in
+    '' | '#'*) continue ;;
+    esac
+    target=$root/$path
+    case $action in
+    empty)
+        rm -f "$target"
+        : >"$target"
+        ;;
+    remove)
+        # The pattern expands here (`*` at the end of a name).
+        # shellcheck disable=SC2086
+        for file in $target; do rm -f "$file"; done
+        ;;
+    clear) if [ -d "$target" ]; then find "$target" -mindepth 1 -delete; fi ;;
+    clear-files) if [ -d "$target" ]; then find "$target" ! -type d -delete; fi ;;
+    mkdir) mkdir -p "$target" ;;
+    *)
+        echo "clean.sh: unknown action '$action' in $list" >&2
+        exit 1
+        ;;
+    esac
+done <"$list"
 echo "clean.sh: the image is clean"

@@ -309,6 +309,8 @@ fn installed_key(options: &Options, packages: &[String]) -> Result<String> {
     );
     hash.update(line.as_bytes());
     hash_files(&mut hash, &options.repo)?;
+    let list = crate::inputs::workspace::root().join(CLEAN_LIST);
+    hash.update(std::fs::read(&list).with_context(|| format!("cannot read {}", list.display()))?);
     Ok(hex::encode(&hash.finalize()[..8]))
 }
 
@@ -458,43 +460,18 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
     Ok(())
 }
 
-/// clean: what a golden image must not carry, because each node must make its own (machine-id,
-/// SSH host keys, Docker's engine id, cloud-init's instance) or because it is the build's (apt lists
-/// and caches, logs, the build host's resolver, the file-mirror hook's empty mount points).
+/// The list of what a golden image must not carry (Packer's clean.sh reads the same file).
+pub const CLEAN_LIST: &str = "images/clean.list";
+
+/// clean: what `images/clean.list` says a golden image must not carry (machine-id, SSH host
+/// keys, Docker's engine id, cloud-init's instance, apt lists, logs...), then what this builder
+/// leaves (the file-mirror hook's empty mount points, mmdebstrap's policy-rc.d).
 fn clean(root: &Path, repo: &Path, parent: &Step) -> Result<()> {
     let step = parent.child("clean");
-    // Empty, not absent: systemd then treats the first boot as the first boot and writes a new one.
-    write(&root.join("etc/machine-id"), "")?;
-    remove(&root.join("var/lib/dbus/machine-id"))?;
-    for name in read_names(&root.join("etc/ssh"))? {
-        if name.starts_with("ssh_host_") {
-            remove(&root.join("etc/ssh").join(name))?;
-        }
-    }
-    for dir in [
-        "var/lib/apt/lists",
-        "var/cache/apt",
-        "var/lib/cloud",
-        "tmp",
-        "var/tmp",
-    ] {
-        empty_dir(&root.join(dir))?;
-    }
-    std::fs::create_dir_all(root.join("var/lib/apt/lists/partial"))?;
-    for path in [
-        "var/lib/docker/engine-id",
-        "etc/resolv.conf",
-        "var/cache/ldconfig/aux-cache",
-        "var/lib/systemd/random-seed",
-        "var/lib/dpkg/status-old",
-        "var/lib/dpkg/available-old",
-        "var/cache/debconf/config.dat-old",
-        "var/cache/debconf/templates.dat-old",
-        "var/cache/debconf/passwords.dat-old",
-    ] {
-        remove(&root.join(path))?;
-    }
-    remove_files_below(&root.join("var/log"))?;
+    let list = crate::inputs::workspace::root().join(CLEAN_LIST);
+    let list = std::fs::read_to_string(&list)
+        .with_context(|| format!("cannot read {}", list.display()))?;
+    scrub(root, &list)?;
     // The hook's mount point is the repository's path on this host: drop the empty directories.
     let mut dir = root.join(repo.canonicalize()?.strip_prefix("/")?);
     while dir != root && std::fs::remove_dir(&dir).is_ok() {
@@ -506,6 +483,40 @@ fn clean(root: &Path, repo: &Path, parent: &Step) -> Result<()> {
         }
     }
     step.done();
+    Ok(())
+}
+
+/// Applies a clean list (`images/clean.list`'s syntax: `ACTION PATH` lines) to `root`.
+pub fn scrub(root: &Path, list: &str) -> Result<()> {
+    for line in list.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (action, path) = line
+            .split_once(char::is_whitespace)
+            .with_context(|| format!("{CLEAN_LIST}: `{line}` is not ACTION PATH"))?;
+        let target = root.join(path.trim());
+        match action {
+            "empty" => write(&target, "")?,
+            "remove" => match target.to_string_lossy().strip_suffix('*') {
+                Some(prefix) => {
+                    let prefix = Path::new(prefix);
+                    let dir = prefix.parent().unwrap_or(root);
+                    let start = prefix.file_name().unwrap_or_default().to_string_lossy();
+                    for name in read_names(dir)? {
+                        if name.starts_with(&*start) {
+                            remove(&dir.join(name))?;
+                        }
+                    }
+                }
+                None => remove(&target)?,
+            },
+            "clear" => empty_dir(&target)?,
+            "clear-files" => remove_files_below(&target)?,
+            "mkdir" => std::fs::create_dir_all(&target)?,
+            other => bail!("{CLEAN_LIST}: unknown action `{other}` in `{line}`"),
+        }
+    }
     Ok(())
 }
 

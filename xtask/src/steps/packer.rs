@@ -31,6 +31,9 @@ pub struct Options {
     pub out: PathBuf,
 }
 
+/// Where the templates carry `images/clean.list` (uploaded for clean.sh).
+pub const CLEAN_LIST: &str = "scripts/clean.list";
+
 /// The base image's file name as `cargo xtask image --role base` writes it, from the bundle's
 /// name (`mesos-roles-<version>-<suite>-<arch>`).
 pub fn base_image_name(bundle_name: &str) -> String {
@@ -88,6 +91,10 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         files.push((path.strip_prefix(&templates)?.to_path_buf(), bytes));
     }
+    // clean.sh cleans by the list the native images are cleaned by.
+    let list = crate::inputs::workspace::root().join(crate::steps::image::CLEAN_LIST);
+    let bytes = std::fs::read(&list).with_context(|| format!("cannot read {}", list.display()))?;
+    files.push((CLEAN_LIST.into(), bytes));
     let variables = variables(options, &checksum)?;
     files.push((VARIABLES.into(), variables.into_bytes()));
     files.sort();
