@@ -72,6 +72,28 @@ pub enum Step {
         after_help = "Examples:\n  cargo xtask test            # every tier (root)\n  cargo xtask test --quick    # tier 1 only: no root, no set-up, seconds"
     )]
     Test(Test),
+    /// Time each step beside its floor and its rival, interleaved, and print medians and ratios
+    /// (seeds, no-op and one-change rebuilds, indexing, bake). Not a test.
+    #[command(
+        after_help = "Examples:\n  cargo xtask bench --upstream upstream/                 # every row (the bake takes minutes)\n  cargo xtask bench --only noop --runs 9\n  cargo xtask bench --only bake --upstream upstream/"
+    )]
+    Bench(Bench),
+}
+
+#[derive(Args)]
+pub struct Bench {
+    /// Only this row
+    #[arg(long, value_enum)]
+    pub only: Option<crate::steps::bench::Row>,
+    /// Timed runs of each row [default: 5 for the fast rows, 3 for change, 1 for bake]
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Directory of your mesos and marathon .debs (the images need them) [default: upstream/]
+    #[arg(long)]
+    pub upstream: Option<PathBuf>,
+    /// Directory of .debs for the index row [default: the closure's download cache]
+    #[arg(long)]
+    pub debs: Option<PathBuf>,
 }
 
 /// What a repository is made of: shared by `repo`, `bundle`, `image` and `dist`.
@@ -248,6 +270,17 @@ impl Xtask {
             Step::Setup(setup) => return crate::steps::setup::run(setup.dry_run),
             Step::Test(test) => return crate::steps::test::run(test.quick, test.no_setup),
             Step::Verify(verify) => return verify.run(),
+            Step::Bench(bench) => {
+                return crate::steps::bench::run(
+                    &Build::from_env()?,
+                    &crate::steps::bench::Options {
+                        only: bench.only,
+                        runs: bench.runs,
+                        upstream: bench.upstream,
+                        debs: bench.debs,
+                    },
+                );
+            }
             Step::Debs(debs) => Request {
                 command: "debs".into(),
                 targets: vec![Target::Debs],

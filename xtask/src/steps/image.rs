@@ -361,6 +361,16 @@ fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// mmdebstrap alone, with the packages and sources of the image (the bake's floor in `bench.rs`).
+pub fn install_alone(tools: &Tools, options: &Options, root: &Path) -> Result<()> {
+    let packages = packages(options, kernel_package(&options.arch)?);
+    let step = Step::start(format!("mmdebstrap alone -> {}", root.display()));
+    let done = install(tools, options, &packages, root, &step);
+    unmount_below(tools, root)?;
+    step.done();
+    done
+}
+
 /// install: mmdebstrap builds the root from the mirror and the signed repository (trusted through
 /// its keyring, never `trusted=yes`).
 fn install(

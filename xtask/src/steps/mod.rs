@@ -1,6 +1,7 @@
 //! The steps of the pipeline, one module each: each reads files and writes files and returns the
 //! artifacts it wrote.
 
+pub mod bench;
 pub mod bundle;
 pub mod closure;
 pub mod debs;

@@ -1,0 +1,493 @@
+//! `cargo xtask bench`: each step beside its floor (the least any tool must do) and its rival (what
+//! an operator would use instead), run interleaved in one process tree so that the ratios hold on
+//! a loaded machine, with the median of each. Not a test: it prints a table and fails only when a
+//! contender fails.
+//!
+//! Rows: `seeds` (1,000 nodes vs writing the same files), `noop` (`dist --images` again with nothing
+//! changed vs the plan's checks alone), `change` (one overlay file changed: `dist --images` vs
+//! the master disk write alone), `index` (the repository's indexer vs apt-ftparchive,
+//! dpkg-scanpackages, and sha256sum as the floor), `bake` (the native image command with cold
+//! roots vs mmdebstrap of the same packages and sources).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::inputs::workspace::{self, Build};
+use crate::plan::{Request, Target};
+use crate::steps::image::Kind;
+use crate::tool::Tools;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Row {
+    Seeds,
+    Noop,
+    Change,
+    Index,
+    Bake,
+}
+
+impl Row {
+    /// Runs of a row unless `--runs` says otherwise: the slow rows once.
+    fn default_runs(self) -> usize {
+        match self {
+            Row::Seeds | Row::Noop | Row::Index => 5,
+            Row::Change => 3,
+            Row::Bake => 1,
+        }
+    }
+}
+
+pub struct Options {
+    pub only: Option<Row>,
+    pub runs: Option<usize>,
+    /// Your mesos and marathon (the images need them) [default: upstream/].
+    pub upstream: Option<PathBuf>,
+    /// The .debs the index row indexes [default: the closure's download cache].
+    pub debs: Option<PathBuf>,
+}
+
+/// One contender of a row: its name and one timed run.
+pub type Contender<'a> = (&'a str, Box<dyn FnMut() -> Result<()> + 'a>);
+
+/// Runs the contenders interleaved (`runs` rounds after a warm-up round when `warm_up`) and
+/// prints each one's median and its ratio to the first, the floor. Returns the medians.
+pub fn interleave(
+    title: &str,
+    runs: usize,
+    warm_up: bool,
+    contenders: &mut [Contender],
+) -> Result<Vec<f64>> {
+    println!(
+        "\n{title}: {runs} run(s){}",
+        if warm_up { " after a warm-up" } else { "" }
+    );
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+    for round in 0..runs + usize::from(warm_up) {
+        for (i, (name, run)) in contenders.iter_mut().enumerate() {
+            let start = Instant::now();
+            run().with_context(|| format!("{title}: {name} failed"))?;
+            if round > 0 || !warm_up {
+                times[i].push(start.elapsed());
+            }
+        }
+    }
+    let medians: Vec<f64> = times
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            t.sort();
+            t[t.len() / 2].as_secs_f64()
+        })
+        .collect();
+    println!("  {:<44} {:>10} {:>9}", "", "median s", "x floor");
+    for ((name, _), median) in contenders.iter().zip(&medians) {
+        println!(
+            "  {name:<44} {median:>10.3} {:>9.2}",
+            median / medians[0].max(1e-9)
+        );
+    }
+    Ok(medians)
+}
+
+pub fn run(build: &Build, options: &Options) -> Result<()> {
+    let rows = match options.only {
+        Some(row) => vec![row],
+        None => vec![Row::Seeds, Row::Noop, Row::Change, Row::Index, Row::Bake],
+    };
+    let scratch_base = workspace::root().join("target");
+    std::fs::create_dir_all(&scratch_base)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("xtask-bench-")
+        .tempdir_in(&scratch_base)?;
+    // apt's `_apt` user reads the repository of the images from here.
+    std::fs::set_permissions(
+        scratch.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    println!(
+        "cargo xtask bench on {} cores, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for row in rows {
+        let runs = options.runs.unwrap_or(row.default_runs()).max(1);
+        let dir = scratch.path().join(format!("{row:?}").to_lowercase());
+        std::fs::create_dir_all(&dir)?;
+        match row {
+            Row::Seeds => seeds(build, &dir, runs)?,
+            Row::Noop => noop(build, options, &dir, runs)?,
+            Row::Change => change(build, options, &dir, runs)?,
+            Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop)?,
+            Row::Bake => bake(build, options, &dir, runs)?,
+        }
+    }
+    Ok(())
+}
+
+/// The example inventory grown to `nodes` nodes (one /16, agents numbered on).
+fn big_inventory(nodes: usize) -> Result<crate::inputs::inventory::Inventory> {
+    let example = workspace::root().join("cluster.toml");
+    let mut text = std::fs::read_to_string(&example)
+        .with_context(|| format!("cannot read {}", example.display()))?
+        .replace("prefix_len = 24", "prefix_len = 16")
+        .replace(
+            "ExampleKeyReplaceWithYourOwnPublicKey0",
+            "BenchmarkKeyOfNoOneAtAllForSeedsOnly00",
+        );
+    let masters = text.matches("[[masters]]").count();
+    let agents = text.matches("[[agents]]").count();
+    for i in agents..nodes.saturating_sub(masters) {
+        text.push_str(&format!(
+            "\n[[agents]]\nname = \"agent-{}\"\naddress = \"10.77.{}.{}\"\n",
+            i + 1,
+            1 + i / 200,
+            10 + i % 200
+        ));
+    }
+    crate::inputs::inventory::Inventory::parse(&text)
+}
+
+fn seeds(build: &Build, dir: &Path, runs: usize) -> Result<()> {
+    use crate::steps::seeds;
+    let inventory = big_inventory(1000)?;
+    let epoch = build.source_date_epoch;
+    let rendered = seeds::render(&inventory, epoch)?;
+    let floor = dir.join("floor");
+    let ours = dir.join("seeds");
+    interleave(
+        "seeds for 1,000 nodes",
+        runs,
+        true,
+        &mut [
+            (
+                "writing the same files (floor)",
+                Box::new(|| {
+                    let _ = std::fs::remove_dir_all(&floor);
+                    for seed in &rendered {
+                        let node = floor.join(&seed.node.name);
+                        std::fs::create_dir_all(&node)?;
+                        for (name, text) in &seed.files {
+                            std::fs::write(node.join(name), text)?;
+                        }
+                        crate::files::write_whole_sparse(
+                            &floor.join(seeds::image_name(&seed.node)),
+                            &seed.image,
+                        )?;
+                    }
+                    Ok(())
+                }),
+            ),
+            (
+                "cargo xtask seeds",
+                Box::new(|| {
+                    seeds::run(&seeds::Options {
+                        inventory: inventory.clone(),
+                        out: ours.clone(),
+                        source_date_epoch: epoch,
+                    })
+                    .map(drop)
+                }),
+            ),
+        ],
+    )?;
+    Ok(())
+}
+
+/// `dist --images` into `dist` (what `cargo xtask dist --images --upstream DIR --out` would ask).
+fn dist_images(options: &Options, dist: &Path) -> Request {
+    let mut targets = vec![Target::Debs, Target::Repo, Target::Manifest];
+    targets.extend([Kind::Base, Kind::Master, Kind::Agent].map(Target::Image));
+    Request {
+        command: "dist".into(),
+        targets,
+        upstream: options.upstream.clone(),
+        dist: Some(dist.to_path_buf()),
+        ..Request::default()
+    }
+}
+
+fn pipeline(build: &Build, request: Request) -> Result<crate::summary::Summary> {
+    request.plan(build)?.execute(build)
+}
+
+fn noop(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
+    let dist = dir.join("dist");
+    eprintln!("bench noop: a first dist --images (the roots are cached after the first time)");
+    pipeline(build, dist_images(options, &dist))?;
+    let manifest = std::fs::metadata(dist.join("manifest.json"))?.modified()?;
+    interleave(
+        "dist --images again, nothing changed",
+        runs,
+        false,
+        &mut [
+            (
+                "the plan's checks alone (floor)",
+                Box::new(|| dist_images(options, &dist).plan(build).map(drop)),
+            ),
+            (
+                "cargo xtask dist --images",
+                Box::new(|| {
+                    let summary = pipeline(build, dist_images(options, &dist))?;
+                    if summary.items.iter().any(|i| !i.unchanged) {
+                        bail!("a no-op run made something again");
+                    }
+                    Ok(())
+                }),
+            ),
+        ],
+    )?;
+    if std::fs::metadata(dist.join("manifest.json"))?.modified()? != manifest {
+        bail!("a no-op run rewrote manifest.json");
+    }
+    Ok(())
+}
+
+/// A file in `overlays/master/` for the length of the change row, removed on every path.
+struct OverlayFile(PathBuf);
+
+impl Drop for OverlayFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let mut dir = self.0.parent().map(Path::to_path_buf);
+        while let Some(d) = dir {
+            if d.ends_with("master") || std::fs::remove_dir(&d).is_err() {
+                break;
+            }
+            dir = d.parent().map(Path::to_path_buf);
+        }
+    }
+}
+
+fn change(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
+    let dist = dir.join("dist");
+    eprintln!("bench change: a first dist --images (the roots are cached after the first time)");
+    pipeline(build, dist_images(options, &dist))?;
+    let file = OverlayFile(workspace::root().join("overlays/master/etc/mesos-roles-bench/changed"));
+    std::fs::create_dir_all(file.0.parent().context("no parent")?)?;
+    let repo = dist.join("repo");
+    let mut n = 0;
+    interleave(
+        "dist --images with one overlay file changed (master)",
+        runs,
+        false,
+        &mut [
+            (
+                "the master disk write alone (floor)",
+                Box::new(|| {
+                    // The root is cached: image::run only writes the disk.
+                    crate::steps::image::run(
+                        &build.tools,
+                        &image_options(build, Kind::Master, &repo, &dir.join("floor"))?,
+                    )
+                    .map(drop)
+                }),
+            ),
+            (
+                "cargo xtask dist --images",
+                Box::new(|| {
+                    n += 1;
+                    std::fs::write(&file.0, format!("change {n}\n"))?;
+                    let summary = pipeline(build, dist_images(options, &dist))?;
+                    let redone: Vec<String> = summary
+                        .items
+                        .iter()
+                        .filter(|i| !i.unchanged && i.kind == "image")
+                        .map(|i| i.path.display().to_string())
+                        .collect();
+                    if redone.len() != 1 || !redone[0].contains("-master-") {
+                        bail!("one overlay file of the master made these images again: {redone:?}");
+                    }
+                    Ok(())
+                }),
+            ),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The image options `dist` would give `kind`, with `repo` and `out`.
+fn image_options(
+    build: &Build,
+    kind: Kind,
+    repo: &Path,
+    out: &Path,
+) -> Result<crate::steps::image::Options> {
+    Ok(crate::steps::image::Options {
+        kind,
+        version: workspace::default_version().to_string(),
+        suite: workspace::host_suite()?,
+        arch: workspace::host_arch(&build.tools)?,
+        mirror: crate::inputs::mirror::debian()?,
+        repo: repo.to_path_buf(),
+        out: out.to_path_buf(),
+        source_date_epoch: build.source_date_epoch,
+    })
+}
+
+fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
+    let repo = dir.join("repo");
+    pipeline(
+        build,
+        Request {
+            command: "repo".into(),
+            targets: vec![Target::Repo],
+            upstream: options.upstream.clone(),
+            repo_out: Some(repo.clone()),
+            debs_out: Some(dir.join("debs")),
+            ..Request::default()
+        },
+    )?;
+    for kind in [Kind::Master, Kind::Agent] {
+        let image = image_options(build, kind, &repo, &dir.join("images"))?;
+        let mut n = 0;
+        let exe = std::env::current_exe()?;
+        let floor_root = dir.join("floor-root");
+        interleave(
+            &format!("bake {} (cold roots)", kind.name()),
+            runs,
+            false,
+            &mut [
+                (
+                    "mmdebstrap, same packages and sources (floor)",
+                    Box::new(|| {
+                        let _ = std::fs::remove_dir_all(&floor_root);
+                        crate::steps::image::install_alone(&build.tools, &image, &floor_root)?;
+                        std::fs::remove_dir_all(&floor_root)?;
+                        Ok(())
+                    }),
+                ),
+                (
+                    "cargo xtask image (whole command)",
+                    Box::new(|| {
+                        n += 1;
+                        // A cache of its own: every root is built cold.
+                        let cache = dir.join(format!("cache-{}-{n}", kind.name()));
+                        let mut command = std::process::Command::new(&exe);
+                        command
+                            .args(["image", "--role", kind.name(), "--out"])
+                            .arg(dir.join("images"))
+                            .env("MESOS_ROLES_CACHE", &cache);
+                        if let Some(upstream) = &options.upstream {
+                            command.arg("--upstream").arg(upstream);
+                        }
+                        crate::tool::run_command(
+                            "bake an image with cargo xtask image",
+                            &mut command,
+                        )?;
+                        std::fs::remove_dir_all(&cache)?;
+                        Ok(())
+                    }),
+                ),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The indexing row: the repository's indexer against `apt-ftparchive packages` and
+/// `dpkg-scanpackages` over the same .debs (by default the closure's downloads: `cargo xtask repo
+/// --closure` fills them), `sha256sum` as the floor. Returns the medians (floor, indexer,
+/// apt-ftparchive, dpkg-scanpackages). `cargo bench -p xtask --bench index` runs it too.
+pub fn index(tools: &Tools, dir: Option<PathBuf>, runs: usize) -> Result<Vec<f64>> {
+    let arch = workspace::host_arch(tools)?;
+    let dir = match dir {
+        Some(dir) => dir,
+        None => crate::steps::closure::cache_for(&workspace::host_suite()?, &arch)
+            .join("cache/archives"),
+    };
+    let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| {
+            format!(
+                "cannot read {}: run cargo xtask repo --closure first, or give a directory of .debs",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    if debs.is_empty() {
+        bail!("no .debs in {}", dir.display());
+    }
+    let bytes: u64 = debs
+        .iter()
+        .map(|d| std::fs::metadata(d).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let mut sha256sum_args = vec!["--".to_string()];
+    sha256sum_args.extend(debs.iter().map(|d| d.to_string_lossy().into_owned()));
+    let sha256sum_args: Vec<&str> = sha256sum_args.iter().map(String::as_str).collect();
+    let nonempty = |out: String, name: &str| match out.is_empty() {
+        true => bail!("{name} produced nothing"),
+        false => Ok(()),
+    };
+    let medians = interleave(
+        &format!(
+            "index {} .debs ({:.1} MB in {})",
+            debs.len(),
+            bytes as f64 / 1e6,
+            dir.display()
+        ),
+        runs,
+        true,
+        &mut [
+            (
+                "sha256sum (floor)",
+                Box::new(|| {
+                    nonempty(
+                        tools.read("hash the files", "sha256sum", &sha256sum_args)?,
+                        "sha256sum",
+                    )
+                }),
+            ),
+            (
+                "mesos-roles indexer",
+                Box::new(|| {
+                    nonempty(
+                        crate::steps::repo::packages_index(&debs, &arch)?,
+                        "the indexer",
+                    )
+                }),
+            ),
+            (
+                "apt-ftparchive packages (rival)",
+                Box::new(|| {
+                    nonempty(
+                        tools.read(
+                            "index with apt-ftparchive",
+                            "apt-ftparchive",
+                            &["packages", &dir_arg],
+                        )?,
+                        "apt-ftparchive",
+                    )
+                }),
+            ),
+            (
+                "dpkg-scanpackages (rival)",
+                Box::new(|| {
+                    nonempty(
+                        tools.read(
+                            "index with dpkg-scanpackages",
+                            "dpkg-scanpackages",
+                            &["--multiversion", &dir_arg, "/dev/null"],
+                        )?,
+                        "dpkg-scanpackages",
+                    )
+                }),
+            ),
+        ],
+    )?;
+    println!(
+        "  indexer / apt-ftparchive = {:.2}, indexer / sha256sum = {:.2}",
+        medians[1] / medians[2],
+        medians[1] / medians[0]
+    );
+    Ok(medians)
+}
