@@ -348,10 +348,12 @@ fn owned(out: &Out) -> Option<&Path> {
 
 /// Runs a step (`make`) unless the stamp in `out` vouches for what it made from the same
 /// `inputs`: then its artifacts are those of the last run, added to `unchanged`. A step with no
-/// `out` (an intermediate in scratch) always runs.
+/// `out` (an intermediate in scratch) always runs. The steps that replace `out` whole (repo,
+/// seeds: `whole`) run again when it holds a file they did not write.
 fn stamped(
     out: Option<&Path>,
     step: &str,
+    whole: bool,
     inputs: String,
     unchanged: &mut Vec<PathBuf>,
     make: impl FnOnce() -> Result<Vec<Artifact>>,
@@ -366,7 +368,7 @@ fn stamped(
     }
     stamps::forget(out, step)?;
     let artifacts = make()?;
-    stamps::record(out, step, &inputs, &artifacts)?;
+    stamps::record(out, step, &inputs, whole, &artifacts)?;
     Ok(artifacts)
 }
 
@@ -406,6 +408,7 @@ impl Plan {
             let artifacts = stamped(
                 owned(out),
                 "debs",
+                false,
                 debs::inputs(&options)?,
                 &mut unchanged,
                 || debs::run(&options),
@@ -431,7 +434,7 @@ impl Plan {
             };
             let inputs = repo::inputs(&options)?;
             let artifacts = match inputs {
-                Some(inputs) => stamped(owned(out), "repo", inputs, &mut unchanged, || {
+                Some(inputs) => stamped(owned(out), "repo", true, inputs, &mut unchanged, || {
                     repo::run(&options)
                 })?,
                 None => repo::run(&options)?,
@@ -472,6 +475,7 @@ impl Plan {
             let artifacts = stamped(
                 Some(out.path()),
                 &format!("image-{}", kind.name()),
+                false,
                 image::inputs(&options)?,
                 &mut unchanged,
                 || Ok(vec![image::run(&build.tools, &options)?]),
@@ -490,6 +494,7 @@ impl Plan {
             made.extend(stamped(
                 Some(out.path()),
                 "seeds",
+                true,
                 seeds::inputs(&options)?,
                 &mut unchanged,
                 || seeds::run(&options),

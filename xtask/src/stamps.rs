@@ -76,6 +76,9 @@ impl Inputs {
 #[derive(Serialize, Deserialize)]
 struct Stamp {
     inputs: String,
+    /// The step makes the whole directory (repository, seeds): a file it did not write there means
+    /// it must run again (and so removes it).
+    whole: bool,
     files: Vec<File>,
 }
 
@@ -100,6 +103,10 @@ pub fn fresh(out: &Path, step: &str, inputs: &str) -> Option<Vec<Artifact>> {
     if stamp.inputs != inputs {
         return None;
     }
+    // Every file the stamp names is checked below: as many files in all means no other.
+    if stamp.whole && crate::files::files_below(out).ok()?.len() != stamp.files.len() {
+        return None;
+    }
     let mut artifacts = Vec::new();
     for file in stamp.files {
         let path = out.join(&file.path);
@@ -118,8 +125,15 @@ pub fn fresh(out: &Path, step: &str, inputs: &str) -> Option<Vec<Artifact>> {
     Some(artifacts)
 }
 
-/// Records that `step` made `artifacts` (all below `out`) from `inputs`.
-pub fn record(out: &Path, step: &str, inputs: &str, artifacts: &[Artifact]) -> Result<()> {
+/// Records that `step` made `artifacts` (all below `out`; all of `out` when `whole`) from
+/// `inputs`.
+pub fn record(
+    out: &Path,
+    step: &str,
+    inputs: &str,
+    whole: bool,
+    artifacts: &[Artifact],
+) -> Result<()> {
     let mut files = Vec::new();
     for artifact in artifacts {
         let (bytes, mtime) = size_and_mtime(&artifact.path)?;
@@ -139,6 +153,7 @@ pub fn record(out: &Path, step: &str, inputs: &str, artifacts: &[Artifact]) -> R
     }
     let stamp = Stamp {
         inputs: inputs.to_string(),
+        whole,
         files,
     };
     crate::files::write_whole(

@@ -407,6 +407,8 @@ fn install(
             "--aptopt=Acquire::Check-Valid-Until \"false\"",
             // apt hands file: packages to dpkg by path: the hook makes that path exist in the root.
             "--hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount",
+            // dpkg without fsync inside the throwaway root (the hook removes itself after).
+            "--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata",
             &options.suite,
             &root_arg,
             &debian,
