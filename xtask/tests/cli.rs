@@ -379,3 +379,51 @@ fn the_inventory_checks_an_operator_needs() {
         "{stderr}"
     );
 }
+
+/// Every file below `dir` with its mtime: what a run rewrote shows.
+fn mtimes(dir: &std::path::Path) -> Vec<(String, std::time::SystemTime)> {
+    listing(dir)
+        .into_iter()
+        .map(|name| {
+            let modified = std::fs::metadata(dir.join(&name))
+                .unwrap()
+                .modified()
+                .unwrap();
+            (name, modified)
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_with_nothing_changed_rewrites_no_file_and_says_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = inventory_in(dir.path());
+    let seeds = ["seeds", "--inventory", "cluster.toml", "--out", "seeds"];
+    let (ok, _, stderr, _) = xtask_in(dir.path(), &seeds);
+    assert!(ok, "{stderr}");
+    let before = mtimes(&dir.path().join("seeds"));
+    let (ok, stdout, stderr, _) = xtask_in(dir.path(), &seeds);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("cargo xtask seeds: made 1 thing (1 unchanged) in "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("16 files, unchanged)"), "{stdout}");
+    assert_eq!(
+        mtimes(&dir.path().join("seeds")),
+        before,
+        "files were rewritten"
+    );
+    // A changed input makes the seeds again.
+    let text = std::fs::read_to_string(&inventory).unwrap();
+    std::fs::write(&inventory, text.replace("10.77.0.21", "10.77.0.22")).unwrap();
+    let (ok, stdout, stderr, _) = xtask_in(dir.path(), &seeds);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("unchanged"), "{stdout}");
+    // So does a file the step did not write, which goes with the run.
+    std::fs::write(dir.path().join("seeds/stale"), "old").unwrap();
+    let (ok, stdout, stderr, _) = xtask_in(dir.path(), &seeds);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("unchanged"), "{stdout}");
+    assert!(!dir.path().join("seeds/stale").exists());
+}
