@@ -377,10 +377,12 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
                         if let Some(upstream) = &options.upstream {
                             command.arg("--upstream").arg(upstream);
                         }
-                        crate::tool::run_command(
-                            "bake an image with cargo xtask image",
-                            &mut command,
-                        )?;
+                        let output = crate::tool::command_output("bake an image", &mut command)?;
+                        let progress = String::from_utf8_lossy(&output.stderr);
+                        if !output.status.success() {
+                            bail!("cargo xtask image failed:\n{progress}");
+                        }
+                        phases(&progress);
                         std::fs::remove_dir_all(&cache)?;
                         Ok(())
                     }),
@@ -389,6 +391,26 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
         )?;
     }
     Ok(())
+}
+
+/// Where a run's time went: its progress lines' finished phases (`<== name (Ns)`), as a table.
+fn phases(progress: &str) {
+    println!("  phases of the native bake:");
+    for line in progress.lines() {
+        let Some(done) = line.trim_start().strip_prefix("<== ") else {
+            continue;
+        };
+        let depth = (line.len() - line.trim_start().len()) / 2;
+        if let Some((name, seconds)) = done.rsplit_once(" (") {
+            let name: String = name.chars().take(60).collect();
+            println!(
+                "    {}{name:<width$} {:>8}",
+                "  ".repeat(depth),
+                seconds.trim_end_matches(')'),
+                width = 60 - 2 * depth
+            );
+        }
+    }
 }
 
 /// The indexing row: the repository's indexer against `apt-ftparchive packages` and
