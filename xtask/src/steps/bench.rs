@@ -257,7 +257,7 @@ impl Drop for OverlayFile {
         let _ = std::fs::remove_file(&self.0);
         let mut dir = self.0.parent().map(Path::to_path_buf);
         while let Some(d) = dir {
-            if d.ends_with("master") || std::fs::remove_dir(&d).is_err() {
+            if d.ends_with("overlays") || std::fs::remove_dir(&d).is_err() {
                 break;
             }
             dir = d.parent().map(Path::to_path_buf);

@@ -319,10 +319,11 @@ fn installed_key(options: &Options, packages: &[String]) -> Result<String> {
 fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
     let mut hash = Sha256::new();
     hash.update(installed_key(options, packages)?.as_bytes());
-    hash_files(
-        &mut hash,
-        &crate::inputs::workspace::root().join("overlays"),
-    )?;
+    // Only the overlays configure lays into this image: another role's change is not its input.
+    let overlays = crate::inputs::workspace::root().join("overlays");
+    for dir in [overlays.join("all"), overlays.join(options.kind.name())] {
+        hash_files(&mut hash, &dir)?;
+    }
     for (path, text) in
         crate::formats::disk::boot_files(&crate::inputs::workspace::root().join(DISK_TEMPLATES))?
     {
