@@ -298,10 +298,12 @@ fn a_build_replaces_the_packages_of_another_version() -> Result<()> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    // Beside the marker, the stamp of what the step made.
     assert_eq!(
         names,
         [
             xtask::files::MARKER,
+            &format!("{}.debs", xtask::files::MARKER),
             "mesos-agent-role_1.1-1_all.deb",
             "mesos-master-role_1.1-1_all.deb"
         ]

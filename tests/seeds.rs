@@ -71,8 +71,9 @@ fn every_node_gets_a_seed_that_cloud_init_accepts() -> Result<()> {
         .iter()
         .flat_map(|n| [n.to_string(), format!("{n}.cidata.img")])
         .collect();
-    // And the marker that lets the next run replace the directory.
+    // And the marker that lets the next run replace the directory, and the stamp beside it.
     expected.push(xtask::files::MARKER.to_string());
+    expected.push(format!("{}.seeds", xtask::files::MARKER));
     expected.sort();
     assert_eq!(
         entries, expected,

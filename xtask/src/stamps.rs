@@ -103,8 +103,7 @@ pub fn fresh(out: &Path, step: &str, inputs: &str) -> Option<Vec<Artifact>> {
     if stamp.inputs != inputs {
         return None;
     }
-    // Every file the stamp names is checked below: as many files in all means no other.
-    if stamp.whole && crate::files::files_below(out).ok()?.len() != stamp.files.len() {
+    if stamp.whole && !only(out, &stamp.files)? {
         return None;
     }
     let mut artifacts = Vec::new();
@@ -123,6 +122,30 @@ pub fn fresh(out: &Path, step: &str, inputs: &str) -> Option<Vec<Artifact>> {
         });
     }
     Some(artifacts)
+}
+
+/// Whether `out` holds nothing but `files` and their directories (and the bookkeeping).
+fn only(out: &Path, files: &[File]) -> Option<bool> {
+    let mut named = std::collections::HashSet::new();
+    for file in files {
+        named.extend(file.path.ancestors().map(Path::to_path_buf));
+    }
+    let mut dirs = vec![out.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let path = entry.ok()?.path();
+            if crate::files::is_bookkeeping(&path) {
+                continue;
+            }
+            if !named.contains(path.strip_prefix(out).ok()?) {
+                return Some(false);
+            }
+            if path.is_dir() && !path.is_symlink() {
+                dirs.push(path);
+            }
+        }
+    }
+    Some(true)
 }
 
 /// Records that `step` made `artifacts` (all below `out`; all of `out` when `whole`) from
