@@ -13,9 +13,8 @@ use serde::Deserialize;
 /// Tier 1 besides the unit tests: the integration tests that need no root and no installed tool.
 const QUICK: [&str; 3] = ["cli", "answers_table", "shipped_code"];
 
-/// One test binary: how to ask cargo for it, and what to call it in the table.
+/// One test binary (or the unit tests): how to ask cargo for it, and what to call it in the table.
 struct Binary {
-    package: String,
     selector: Vec<String>,
     name: String,
 }
@@ -65,7 +64,7 @@ pub fn run(quick: bool, no_setup: bool) -> Result<()> {
         eprintln!("==> {}", binary.name);
         let start = Instant::now();
         let mut child = Command::new(&cargo)
-            .args(["test", "--quiet", "-p", &binary.package])
+            .args(["test", "--quiet", "--workspace"])
             .args(&binary.selector)
             .stdout(Stdio::piped())
             .spawn()
@@ -138,26 +137,25 @@ fn binaries(cargo: &str, quick: bool) -> Result<Vec<Binary>> {
         .filter(|p| metadata.workspace_members.contains(&p.id))
         .collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut binaries = Vec::new();
-    for package in packages {
-        let mut targets: Vec<&Target> = package.targets.iter().filter(|t| t.test).collect();
-        targets.sort_by_key(|t| (rank(t), t.name.clone()));
-        for target in targets {
-            let (selector, unit) = match rank(target) {
-                0 => (vec!["--lib".to_string()], true),
-                1 => (vec!["--bin".to_string(), target.name.clone()], true),
-                2 => (vec!["--test".to_string(), target.name.clone()], false),
-                _ => continue,
-            };
-            if quick && !unit && !QUICK.contains(&target.name.as_str()) {
-                continue;
-            }
-            binaries.push(Binary {
-                package: package.name.clone(),
-                name: format!("{}::{}", package.name, target.name),
-                selector,
-            });
-        }
+    // Every run selects the whole workspace: a run of one package would resolve its dependencies'
+    // features anew and rebuild them.
+    let mut binaries = vec![Binary {
+        name: "unit tests (every crate)".into(),
+        selector: vec!["--lib".into(), "--bins".into()],
+    }];
+    let mut tests: Vec<String> = packages
+        .iter()
+        .flat_map(|p| &p.targets)
+        .filter(|t| t.test && rank(t) == 2)
+        .map(|t| t.name.clone())
+        .filter(|name| !quick || QUICK.contains(&name.as_str()))
+        .collect();
+    tests.sort();
+    for name in tests {
+        binaries.push(Binary {
+            selector: vec!["--test".into(), name.clone()],
+            name,
+        });
     }
     Ok(binaries)
 }
