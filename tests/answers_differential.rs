@@ -206,19 +206,18 @@ fn generate(function: &str, random: &mut Random) -> Vec<Call> {
         .collect()
 }
 
-/// A string with a byte outside printable ASCII and tab: every check must refuse it.
+/// A byte outside printable ASCII and tab: every check must refuse an answer with one.
+fn hostile_byte(b: &u8) -> bool {
+    *b != b'\t' && !(b' '..=b'~').contains(b)
+}
+
 fn hostile(input: &str) -> bool {
-    input
-        .bytes()
-        .any(|b| b != b'\t' && !(b' '..=b'~').contains(&b))
+    input.bytes().any(|b| hostile_byte(&b))
 }
 
 /// The first such byte as both sides print it.
 fn first_hostile_escape(input: &str) -> String {
-    let b = input
-        .bytes()
-        .find(|b| *b != b'\t' && !(b' '..=b'~').contains(b))
-        .expect("a hostile input");
+    let b = input.bytes().find(hostile_byte).expect("a hostile input");
     format!("\\x{b:02x}")
 }
 

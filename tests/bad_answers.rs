@@ -139,7 +139,11 @@ const AGENT_CASES: &[(&str, &str, &str)] = &[
     ),
     ("masters", "10.213.0.41\r10.213.0.42 10.213.0.43", r"\x0d"),
     // Work dirs.
-    ("work-dir", "/var/lib/mesos/../../../etc", "not a normalised path"),
+    (
+        "work-dir",
+        "/var/lib/mesos/../../../etc",
+        "not a normalised path",
+    ),
     ("work-dir", "/", "a system directory"),
     ("work-dir", "/etc", "a system directory"),
     ("work-dir", "/var/lib/dpkg/mesos", "a system directory"),

@@ -38,14 +38,19 @@ fn seed(node: &Node, package: &str, answers: &[(&str, String)]) -> Result<()> {
     preseed(node, package, &pairs)
 }
 
-/// `dpkg-reconfigure -fnoninteractive`; returns what it printed.
-fn reconfigure(node: &Node, package: &str) -> Result<String> {
-    let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", package])?;
-    let text = format!(
+/// Everything a command printed, stdout then stderr.
+fn printed(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
+    )
+}
+
+/// `dpkg-reconfigure -fnoninteractive`; returns what it printed.
+fn reconfigure(node: &Node, package: &str) -> Result<String> {
+    let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", package])?;
+    let text = printed(&out);
     ensure!(
         out.status.success(),
         "{}: reconfigure failed:\n{text}",
@@ -547,7 +552,13 @@ fn agent_edits_become_defaults_and_mesos_and_zookeeper_upgrades_keep_the_agent(
 
 /// An admin's edit that `config` must not import: (what, file, shell that edits it, question
 /// whose answer stays, a phrase of the one line that says why).
-type Refused = (&'static str, &'static str, &'static str, &'static str, &'static str);
+type Refused = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 const MASTER_REFUSED: &[Refused] = &[
     (
@@ -678,11 +689,7 @@ fn refuse_edits(node: &Node, package: &str, cases: &[Refused]) -> Result<()> {
         let etc = etc_listing(node)?;
         let edited = node.read(file)?;
         let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", package])?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = printed(&out);
         ensure!(out.status.success(), "{case}: reconfigure failed:\n{text}");
         let lines = said(&text, package);
         let kept = format!("{package}: kept {package}/{question} = ");
@@ -691,7 +698,11 @@ fn refuse_edits(node: &Node, package: &str, cases: &[Refused]) -> Result<()> {
             "{case}: want one line {kept:?}..., got {lines:?}"
         );
         for needed in [format!("your edit of {file}"), phrase.to_string()] {
-            ensure!(lines[0].contains(&needed), "{case}: no {needed:?} in {}", lines[0]);
+            ensure!(
+                lines[0].contains(&needed),
+                "{case}: no {needed:?} in {}",
+                lines[0]
+            );
         }
         ensure!(
             lines[0].bytes().all(|b| (b' '..=b'~').contains(&b)),
@@ -748,7 +759,11 @@ fn master_edits_that_are_no_answers_are_kept_and_never_imported(suite: &str) -> 
         "/etc/zookeeper/conf/zoo.cfg".into(),
         format!("{}{observer}\n", files["/etc/zookeeper/conf/zoo.cfg"]),
     );
-    assert_eq!(master_files(node)?, with_observer, "an observer changed files");
+    assert_eq!(
+        master_files(node)?,
+        with_observer,
+        "an observer changed files"
+    );
 
     // An edit Mesos takes and the role refuses no longer blocks an upgrade of the role.
     node.sh(
@@ -776,7 +791,9 @@ fn master_edits_that_are_no_answers_are_kept_and_never_imported(suite: &str) -> 
     let lines = said(&out, MASTER);
     assert!(
         lines.len() == 2
-            && lines.iter().any(|l| l.contains("kept mesos-master-role/hostname"))
+            && lines
+                .iter()
+                .any(|l| l.contains("kept mesos-master-role/hostname"))
             && lines
                 .iter()
                 .any(|l| l.contains("the merge would have two server.4 lines")),
@@ -835,7 +852,14 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
         "umask 022; echo canary > /etc/canary; mkdir /etc/canary.d; echo canary > /etc/mesos-slave/canary",
     )?;
     let before = root_listing(node)?;
-    let services_before = units(node, &["systemd-networkd", "mesos-slave"])?;
+    // Purge gives back enablement (it starts and stops nothing): compare that.
+    let enablement = |node: &Node| -> Result<Vec<String>> {
+        Ok(units(node, &["systemd-networkd", "mesos-slave", "docker"])?
+            .into_values()
+            .map(|(enabled, _)| enabled)
+            .collect())
+    };
+    let services_before = enablement(node)?;
 
     // Under umask 000 and 077: the files as dpkg would have made them, the state root's alone.
     seed(node, AGENT, &agent_answers(NODE))?;
@@ -904,7 +928,7 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
     )?;
     let out = node.output(&["apt-get", "purge", "-y", AGENT])?;
     ensure!(out.status.success(), "purge failed: {out:?}");
-    let out = String::from_utf8_lossy(&out.stderr).into_owned();
+    let out = printed(&out);
     let warnings = said(&out, AGENT);
     for needed in [
         "files lists \"/etc/canary\"",
@@ -917,10 +941,7 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
         );
     }
     same_root(&before, &root_listing(node)?).context("after the purge")?;
-    assert_eq!(
-        units(node, &["systemd-networkd", "mesos-slave"])?,
-        services_before
-    );
+    assert_eq!(enablement(node)?, services_before);
     Ok(())
 }
 
