@@ -849,7 +849,8 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
     // Files the role never wrote, in places its lists name: they must outlive every run.
     node.sh(
         "plant canaries",
-        "umask 022; echo canary > /etc/canary; mkdir /etc/canary.d; echo canary > /etc/mesos-slave/canary",
+        "umask 022; echo canary > /etc/canary; chmod 0664 /etc/canary; mkdir /etc/canary.d
+        echo canary > /etc/mesos-slave/canary",
     )?;
     let before = root_listing(node)?;
     // Purge gives back enablement (it starts and stops nothing): compare that.
@@ -885,13 +886,15 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
         agent_running(node)?;
     }
 
-    // A state an earlier version left open to everyone (a local user added a symbolic link),
-    // and lists that name paths the role never wrote: said, put right, left alone.
+    // A state an earlier version left open to everyone (a local user added a symbolic link, and
+    // a hard link to a file whose mode a recursive chmod would change), and lists that name paths
+    // the role never wrote: said, put right, left alone.
     node.sh(
         "open the state and add foreign entries",
         "cd /var/lib/mesos-roles
         chmod -R a+w .
         ln -s /etc mesos-agent-role/written/evil
+        ln /etc/canary mesos-agent-role/written/hard
         echo 'mesos-slave /etc/canary' >> mesos-agent-role/files
         echo 'mesos-slave /etc/mesos-slave/canary' >> mesos-agent-role/files
         echo 'mesos-slave /etc/mesos-slave/attributes/../canary' >> mesos-agent-role/files
@@ -902,8 +905,9 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
     let out = reconfigure(node, AGENT)?;
     let warnings = said(&out, AGENT);
     for needed in [
-        "was writable by others",
-        "removed the symbolic link \"/var/lib/mesos-roles/mesos-agent-role/written/evil\"",
+        "/var/lib/mesos-roles was open to others",
+        "removed \"/var/lib/mesos-roles/mesos-agent-role/written/evil\" from the roles' state",
+        "removed \"/var/lib/mesos-roles/mesos-agent-role/written/hard\" from the roles' state",
         "files lists \"/etc/canary\", which mesos-agent-role does not write: left it alone",
         "files lists \"/etc/mesos-slave/canary\"",
         "files lists \"/etc/mesos-slave/attributes/../canary\"",
@@ -913,7 +917,7 @@ fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_path
             "no one line {needed:?} in {warnings:?}"
         );
     }
-    ensure!(warnings.len() == 5, "{warnings:?}");
+    ensure!(warnings.len() == 6, "{warnings:?}");
     assert_eq!(writable_by_others(node)?, "", "after the repair");
     assert_eq!(node.read("/etc/mesos-slave/attributes/rack")?, "r3\n");
     ensure!(

@@ -72,9 +72,6 @@ mr_readback() {
 		"$MR_PKG" "$mr_rb_q" "$(mr__q "$RET")" "$mr_rb_f" "$mr_rb_why" >&2
 }
 
-MR_NL='
-'
-
 # The value of a generated file that holds one value: its one line (the newline at the end is
 # optional). A second line or a NUL byte is refused, not read: it would break the debconf protocol.
 mr_file_value() (

@@ -5,6 +5,10 @@
 # the role's state would be writable by everyone.
 umask 022
 
+# shellcheck disable=SC2034 # not every script that includes this reads lines
+MR_NL='
+'
+
 
 # Our own files: marathon.env, the diverted originals, temp files. Never a directory that the
 # Mesos wrapper reads as flags.

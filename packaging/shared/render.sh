@@ -59,11 +59,15 @@ mr_begin() {
 	fi
 }
 
-# The state is the roles' alone: root's, writable by root only, and with no symbolic link in it
-# (the roles make none; one would send what is written there elsewhere). A node that an earlier
-# version configured under a loose umask is put right, and said so.
+# The state is the roles' alone: root's, writable by root only, with nothing in it that the roles
+# did not make (a symbolic link would send what is written there elsewhere). A state that an
+# earlier version left open (configured under a loose umask) is closed, and said. No recursive
+# chmod or chown, which would follow a hard link someone put there: directories are closed top
+# down, each checked not to be a link once its parent is closed (nobody else can swap it then);
+# then, with nothing left open, what is not a plain, root-owned file with one link is removed.
 mr_state_dir() {
-	for mr_d in "${MR_STATE%/*}" "$MR_STATE"; do
+	mr_sd=${MR_STATE%/*}
+	for mr_d in "$mr_sd" "$MR_STATE"; do
 		if [ -L "$mr_d" ] || { [ -e "$mr_d" ] && [ ! -d "$mr_d" ]; }; then
 			printf '%s: %s is not a directory but the state of %s should be there: move it away, then run dpkg --configure -a\n' \
 				"$MR_PKG" "$mr_d" "$MR_PKG" >&2
@@ -71,15 +75,22 @@ mr_state_dir() {
 		fi
 		[ -d "$mr_d" ] || mkdir -m 0755 "$mr_d"
 	done
-	find "${MR_STATE%/*}" -type l | while IFS= read -r mr_l; do
-		rm -f "$mr_l"
-		mr_warn "removed the symbolic link $(mr__q "$mr_l") from the roles' state (they make none)"
+	[ -n "$(find "$mr_sd" \( ! -user 0 -o ! -group 0 -o -perm /022 -o \( ! -type d ! -type f \) -o -links +1 ! -type d \) -print -quit)" ] || return 0
+	mr_warn "$mr_sd was open to others (an earlier run under a loose umask): made it root's alone, and removed what the roles did not make"
+	find "$mr_sd" -name "*$MR_NL*" -prune -o -type d -print | while IFS= read -r mr_p; do
+		[ ! -L "$mr_p" ] || continue
+		chown 0:0 "$mr_p"
+		chmod 0755 "$mr_p"
 	done
-	if [ -n "$(find "${MR_STATE%/*}" \( ! -user 0 -o ! -group 0 -o -perm /022 \) -print -quit)" ]; then
-		chown -R 0:0 "${MR_STATE%/*}"
-		chmod -R go-w "${MR_STATE%/*}"
-		mr_warn "${MR_STATE%/*} was writable by others (an earlier run under a loose umask): made it root's alone"
-	fi
+	find "$mr_sd" -depth -name "*$MR_NL*" -exec rm -rf {} +
+	find "$mr_sd" ! -type d | while IFS= read -r mr_p; do
+		if [ -f "$mr_p" ] && [ ! -L "$mr_p" ] && [ "$(stat -c %h:%u:%g "$mr_p")" = 1:0:0 ]; then
+			chmod 0644 "$mr_p"
+		else
+			rm -f "$mr_p"
+			mr_warn "removed $(mr__q "$mr_p") from the roles' state (they did not make it)"
+		fi
+	done
 }
 
 # The diversion of PATH, if it is not ours: empty, the other role's (removed but not purged:
