@@ -277,7 +277,7 @@ mr_abs_path() (
 	for c in $p; do
 		case $c in
 		'') ;;
-		. | ..) mr__err "$(mr__q "$p"): not a normalised path (no \".\" or \"..\" components: write the directory itself, e.g. /var/lib/mesos)"; return 1 ;;
+		'.' | '..') mr__err "$(mr__q "$p"): not a normalised path (no \".\" or \"..\" components: write the directory itself, e.g. /var/lib/mesos)"; return 1 ;;
 		*) n="$n/$c" ;;
 		esac
 	done
