@@ -30,7 +30,8 @@ die() {
 	exit 1
 }
 
-# PATH as the path of a file: URI: every byte but letters, digits and / . _ ~ - as %XX.
+# PATH as the path of a file: URI: every byte but letters, digits and / . _ ~ - as %XX. (The byte
+# walk of mr__q in shared/answers.sh: the installer is copied into the bundle alone, so it has its own.)
 uri_path() (
 	LC_ALL=C
 	s=$1 out=
