@@ -1,13 +1,12 @@
 //! One table of answer cases (`tests/cases/answers.toml`) drives both implementations of the answer
 //! syntax: the POSIX shell library the packages run on the node (under dash, as /bin/sh on Debian)
-//! and the Rust parser of the inventory. Every case must give the same result in both.
-
-use std::process::Command;
+//! and the Rust parser of the inventory. Every case must give the same result in both, and every
+//! message must be one line of printable ASCII.
 
 use anyhow::{Context, Result};
+use mesos_roles_tests::answers::{self, Call, FUNCTIONS, one_printable_line};
 use mesos_roles_tests::workspace;
 use serde::Deserialize;
-use xtask::inputs::answers;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +26,16 @@ struct Case {
     err: Option<String>,
 }
 
+impl Case {
+    fn call(&self) -> Call {
+        Call {
+            function: self.function.clone(),
+            arg: self.arg.clone(),
+            input: self.input.clone(),
+        }
+    }
+}
+
 fn table() -> Result<Vec<Case>> {
     let path = workspace().join("tests/cases/answers.toml");
     let text = std::fs::read_to_string(&path).context("cannot read the answer cases")?;
@@ -38,62 +47,6 @@ fn table() -> Result<Vec<Case>> {
         );
     }
     Ok(table.case)
-}
-
-/// The Rust result of a case: the normal form, or the error message.
-fn rust(case: &Case) -> Result<String, String> {
-    let arg = case.arg.as_deref().unwrap_or_default();
-    match case.function.as_str() {
-        "masters" => answers::masters(&case.input).map(|l| answers::masters_normal(&l)),
-        "quorum" => answers::quorum(
-            arg.parse().expect("quorum cases give the count in arg"),
-            &case.input,
-        )
-        .map(|q| q.to_string()),
-        "host" => answers::host(&case.input),
-        "ipv4" => answers::ipv4(&case.input),
-        "kv" => answers::kv(&case.input),
-        "abs_path" => answers::abs_path(&case.input),
-        "duration" => answers::duration(&case.input),
-        "containerizers" => answers::containerizers(&case.input),
-        "name" => answers::name(&case.input),
-        "self" => {
-            let list = answers::masters(arg).expect("self cases give a valid master list in arg");
-            answers::self_id(&list, &case.input).map(|id| id.to_string())
-        }
-        other => panic!("unknown fn {other:?} in the answer table"),
-    }
-}
-
-/// The shell result of a case: stdout on success, stderr on failure.
-fn shell(case: &Case) -> Result<String, String> {
-    let library = workspace().join("packaging/shared/answers.sh");
-    let mut command = Command::new("dash");
-    command
-        .arg("-c")
-        .arg(r#"set -e; . "$0"; f=$1; shift; "mr_$f" "$@""#)
-        .arg(&library)
-        .arg(&case.function);
-    if let Some(arg) = &case.arg {
-        command.arg(arg);
-    }
-    let out = command.arg(&case.input).output().expect("dash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
-    if out.status.success() {
-        assert!(
-            stderr.is_empty(),
-            "{case:?}: success must be silent on stderr, got {stderr:?}"
-        );
-        Ok(stdout)
-    } else {
-        assert_eq!(
-            stderr.lines().count(),
-            1,
-            "{case:?}: one message, got {stderr:?}"
-        );
-        Err(stderr)
-    }
 }
 
 fn check(case: &Case, side: &str, result: Result<String, String>) -> Option<String> {
@@ -128,16 +81,27 @@ fn shell_and_rust_agree_with_every_case_of_the_table() -> Result<()> {
         "the table has only {} cases",
         cases.len()
     );
-    let failures: Vec<String> = cases
-        .iter()
-        .flat_map(|case| {
-            [
-                check(case, "rust", rust(case)),
-                check(case, "shell", shell(case)),
-            ]
-        })
-        .flatten()
-        .collect();
+    let calls: Vec<Call> = cases.iter().map(Case::call).collect();
+    let shell = answers::shell(&calls)?;
+    let mut failures = Vec::new();
+    for (case, out) in cases.iter().zip(&shell) {
+        let rust = answers::rust(&case.call());
+        if let Err(message) = &rust
+            && !one_printable_line(message.as_bytes())
+        {
+            failures.push(format!(
+                "rust: {case:?}: not one printable line: {message:?}"
+            ));
+        }
+        if out.success && !out.stderr.is_empty() {
+            failures.push(format!("shell: {case:?}: success is not silent: {out:?}"));
+        }
+        if !out.success && !one_printable_line(&out.stderr) {
+            failures.push(format!("shell: {case:?}: not one printable line: {out:?}"));
+        }
+        failures.extend(check(case, "rust", rust));
+        failures.extend(check(case, "shell", out.result()));
+    }
     assert!(
         failures.is_empty(),
         "{} of {} checks failed:\n{}",
@@ -152,18 +116,7 @@ fn shell_and_rust_agree_with_every_case_of_the_table() -> Result<()> {
 #[test]
 fn every_function_of_both_sides_has_valid_and_invalid_cases() -> Result<()> {
     let cases = table()?;
-    for function in [
-        "masters",
-        "quorum",
-        "host",
-        "ipv4",
-        "kv",
-        "abs_path",
-        "duration",
-        "containerizers",
-        "name",
-        "self",
-    ] {
+    for function in FUNCTIONS {
         let of = |valid: bool| {
             cases
                 .iter()

@@ -1,5 +1,6 @@
 //! Every bad answer, each in a real install on a booted node: refused by the postinst with one
-//! message that names the question and the fix, exit status non-zero, nothing written under /etc;
+//! message that names the question and the fix (one line of printable ASCII, a control character
+//! or non-ASCII byte of the answer shown as \xNN), exit status non-zero, nothing written under /etc;
 //! then the answer fixed and `dpkg --configure -a` completes the install, and purge gives /etc back
 //! as it was. On bookworm and trixie.
 
@@ -64,6 +65,44 @@ const MASTER_CASES: &[(&str, &str, &str)] = &[
     ("work-dir", "var/lib/mesos", "not an absolute path"),
     ("hostname", "host name", "not a valid host"),
     ("cluster-name", "my cluster", "not a valid name"),
+    // Control characters, DEL and non-ASCII: refused in every answer, shown as \xNN. (Mid-value:
+    // debconf-set-selections drops white space at the end of a line.)
+    (
+        "masters",
+        "10.213.0.41\u{1b}[31m, 10.213.0.42, 10.213.0.43",
+        r"10.213.0.41\x1b[31m",
+    ),
+    (
+        "masters",
+        "10.213.0.41\r 10.213.0.42 10.213.0.43",
+        r"10.213.0.41\x0d 10.213.0.42",
+    ),
+    (
+        "masters",
+        "10.213.0.41\u{b}10.213.0.42\u{b}10.213.0.43",
+        r"10.213.0.41\x0b10.213.0.42",
+    ),
+    (
+        "masters",
+        "10.213.0.41\u{c}10.213.0.42\u{c}10.213.0.43",
+        r"\x0c",
+    ),
+    (
+        "masters",
+        "10.213.0.41\u{a0}10.213.0.42\u{a0}10.213.0.43",
+        r"10.213.0.41\xc2\xa010.213.0.42",
+    ),
+    ("self", "10.213.0.41\u{7f}", r"10.213.0.41\x7f"),
+    ("cluster-name", "prod\u{1}x", r"prod\x01x"),
+    ("hostname", "master\rx", r"master\x0dx"),
+    ("quorum", "2\u{1b}x", r"2\x1bx"),
+    // Work dirs: absolute, normalised, not a system directory.
+    ("work-dir", "/", "a system directory"),
+    ("work-dir", "/etc", "a system directory"),
+    ("work-dir", "/usr/lib/mesos", "a system directory"),
+    ("work-dir", "/var/lib", "a system directory"),
+    ("work-dir", "/var/lib/../../etc", "not a normalised path"),
+    ("work-dir", "/var/lib/./mesos", "not a normalised path"),
 ];
 const AGENT_CASES: &[(&str, &str, &str)] = &[
     (
@@ -82,6 +121,37 @@ const AGENT_CASES: &[(&str, &str, &str)] = &[
         "not a valid duration",
     ),
     ("work-dir", "relative", "not an absolute path"),
+    // Control characters and non-ASCII would reach the flag files.
+    ("attributes", "rack:r1\u{1b}[2J", r"rack:r1\x1b[2J"),
+    ("attributes", "zone:a\u{a0}b", r"zone:a\xc2\xa0b"),
+    ("resources", "cpus:4\u{1};mem:2048", r"cpus:4\x01"),
+    ("ip", "10.213.\u{b}0.41", r"10.213.\x0b0.41"),
+    (
+        "hostname",
+        "agent\u{1b}]0;title\u{7}x",
+        r"agent\x1b]0;title\x07x",
+    ),
+    ("containerizers", "docker,\u{c}mesos", r"docker,\x0cmesos"),
+    (
+        "executor-registration-timeout",
+        "10\u{a0}mins",
+        r"10\xc2\xa0mins",
+    ),
+    ("masters", "10.213.0.41\r10.213.0.42 10.213.0.43", r"\x0d"),
+    // Work dirs.
+    (
+        "work-dir",
+        "/var/lib/mesos/../../../etc",
+        "not a normalised path",
+    ),
+    ("work-dir", "/", "a system directory"),
+    ("work-dir", "/etc", "a system directory"),
+    ("work-dir", "/var/lib/dpkg/mesos", "a system directory"),
+    (
+        "work-dir",
+        "/var/lib/mesos-roles/mesos-agent-role",
+        "a system directory",
+    ),
 ];
 
 /// Fails with `what` and the lines that differ when /etc is not as listed in `before`.
@@ -129,6 +199,10 @@ fn refuse_each(
             "{case}: want one message, got {said:?} in:\n{out}"
         );
         let message = said[0];
+        ensure!(
+            message.bytes().all(|b| (b' '..=b'~').contains(&b)),
+            "{case}: the message is not printable ASCII: {message:?}"
+        );
         for needed in [
             format!("{package}/{question}"),
             phrase.to_string(),

@@ -265,7 +265,20 @@ fn dist_with_closure_adds_the_closure_and_the_bundle_to_the_manifest() -> Result
 /// Runs `script` with /bin/sh in the root `root`, in new network, mount and pid namespaces: the
 /// network namespace has only `lo` (down), so nothing can reach any host.
 fn offline(root: &Path, script: &str) -> Result<String> {
-    run(
+    let out = offline_output(root, script)?;
+    ensure!(
+        out.status.success(),
+        "a script in the root without network exited with {}:\n{script}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// [`offline`], whatever the script's exit status.
+fn offline_output(root: &Path, script: &str) -> Result<std::process::Output> {
+    output(
         "run a script in the root without network",
         Command::new("unshare")
             .args(["--net", "--mount", "--pid", "--fork", "--kill-child"])
@@ -357,15 +370,20 @@ fn installs_offline(suite: &str, role: &str) -> Result<()> {
     )?;
     std::fs::set_permissions(&policy, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
 
+    // Unpacked below a directory whose name has a space and a newline, with CDPATH exported.
+    let under = "/root/bundles dir\nTrusted: yes";
     let log = offline(
         &root,
         &format!(
             "cat /proc/net/dev > /root/net.before
-cd /root
-tar -xzf {name}.tar.gz
+mkdir -p {dir}
+cd {dir}
+tar -xzf /root/{name}.tar.gz
+export CDPATH=/:/usr
 ./{name}/install.sh {role} --preseed /root/answers.preseed
 ./{name}/install.sh {role} --preseed /root/answers.preseed > /root/second.log 2>&1
-cat /proc/net/dev > /root/net.after"
+cat /proc/net/dev > /root/net.after",
+            dir = sh_quote(under)
         ),
     )?;
     for when in ["before", "after"] {
@@ -419,14 +437,43 @@ cat /proc/net/dev > /root/net.after"
     }
     // The source the installer added: this bundle only, through its keyring.
     let source = read("/etc/apt/sources.list.d/mesos-roles.sources")?;
-    assert!(
-        source.contains(&format!("URIs: file:/root/{name}/repo\n"))
-            && source.contains(&format!("Suites: {suite}\n"))
-            && source.contains("Signed-By: /usr/share/keyrings/mesos-roles-archive-keyring.gpg\n")
-            && !source.contains("trusted"),
-        "{source}"
+    assert_eq!(
+        source,
+        expected_source(&format!("{under}/{name}/repo"), suite)
     );
     Ok(())
+}
+
+/// `text` in single quotes for sh.
+fn sh_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A path as the installer writes it in a `file:` URI: every byte but letters, digits and
+/// `/._~-` percent-encoded.
+fn uri_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'~' | b'-' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The whole apt source the installer writes for the repository at `repo`: these lines, no other.
+fn expected_source(repo: &str, suite: &str) -> String {
+    let uri = uri_path(repo);
+    format!(
+        "# Added by the install.sh of the mesos-roles bundle at file:{uri}
+Types: deb
+URIs: file:{uri}
+Suites: {suite}
+Components: main
+Signed-By: /usr/share/keyrings/mesos-roles-archive-keyring.gpg
+"
+    )
 }
 
 fn master_installs_offline_from_the_bundle(suite: &str) -> Result<()> {
@@ -437,7 +484,317 @@ fn agent_installs_offline_from_the_bundle(suite: &str) -> Result<()> {
     installs_offline(suite, "agent")
 }
 
+// ---------------------------------------------------------------------------------------------
+// The installer against odd directories, a failing apt-get update and an interruption, in a plain
+// minbase root without network. What is tested is how it handles the source and the keyring, so
+// the test's apt-get downloads the role instead of installing it (the offline installs above
+// install it for real); update is apt's own.
+
+const KEYRING: &str = "/usr/share/keyrings/mesos-roles-archive-keyring.gpg";
+const SOURCE: &str = "/etc/apt/sources.list.d/mesos-roles.sources";
+
+/// PATH's first apt-get in the root: `install` downloads the role instead; with /root/interrupt
+/// present, `update` sends the installer SIGTERM first, as a Ctrl-C in the middle would.
+const APT_GET_WRAPPER: &str = r#"#!/bin/sh
+case " $* " in
+*" install "*) cd /root/downloads && exec /usr/bin/apt-get download mesos-master-role ;;
+*" update "*) [ ! -e /root/interrupt ] || kill -TERM "$PPID" ;;
+esac
+exec /usr/bin/apt-get "$@"
+"#;
+
+/// Paths, types, modes and SHA-256 of everything under /etc and /usr/share/keyrings.
+fn etc_and_keyrings(root: &Path) -> Result<String> {
+    offline(
+        root,
+        r#"find /etc /usr/share/keyrings -printf '%p %y %m\n' | LC_ALL=C sort
+find /etc /usr/share/keyrings -type f -exec sha256sum {} + | LC_ALL=C sort -k 2"#,
+    )
+}
+
+/// The lines of `after` not in `before` and those of `before` not in `after`, with their paths.
+fn changed_paths(before: &str, after: &str) -> Vec<String> {
+    let path = |l: &str| {
+        l.rsplit_once("  ")
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_else(|| l.rsplitn(3, ' ').nth(2).unwrap_or(l).to_string())
+    };
+    let mut paths: Vec<String> = after
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l))
+        .chain(before.lines().filter(|l| !after.lines().any(|a| a == *l)))
+        .map(path)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+struct InstallerCase {
+    what: &'static str,
+    /// The directory the bundle is unpacked in (below /root).
+    dir: &'static str,
+    /// The keyring and source before the run: none, ours from an earlier run, or a stranger keyring.
+    before: Before,
+    /// The bundle's keyring is another key's: apt-get update fails on the signature.
+    wrong_key: bool,
+    interrupt: bool,
+    status: i32,
+    says: &'static str,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Before {
+    Nothing,
+    EarlierRun,
+    OtherKeyring,
+}
+
+const INSTALLER_CASES: &[InstallerCase] = &[
+    InstallerCase {
+        what: "a space in the path",
+        dir: "bundle dir",
+        before: Before::Nothing,
+        wrong_key: false,
+        interrupt: false,
+        status: 0,
+        says: "install.sh: mesos-master-role installed from file:/root/bundle%20dir/",
+    },
+    InstallerCase {
+        what: "a newline and a source field in the path",
+        dir: "x\nTrusted: yes\nSigned-By: /dev/null\n",
+        before: Before::Nothing,
+        wrong_key: false,
+        interrupt: false,
+        status: 0,
+        says: "file:/root/x%0ATrusted%3A%20yes%0ASigned-By%3A%20/dev/null%0A/",
+    },
+    InstallerCase {
+        what: "percent signs, quotes, a hash and non-ASCII in the path",
+        dir: "100%25 'q\"#\u{e9}",
+        before: Before::Nothing,
+        wrong_key: false,
+        interrupt: false,
+        status: 0,
+        says: "file:/root/100%2525%20%27q%22%23%C3%A9/",
+    },
+    InstallerCase {
+        what: "a different keyring in place",
+        dir: "bundle",
+        before: Before::OtherKeyring,
+        wrong_key: false,
+        interrupt: false,
+        status: 0,
+        says: "install.sh: replacing /usr/share/keyrings/mesos-roles-archive-keyring.gpg with this bundle's keyring",
+    },
+    InstallerCase {
+        what: "apt-get update fails on a first run",
+        dir: "bundle",
+        before: Before::Nothing,
+        wrong_key: true,
+        interrupt: false,
+        status: 1,
+        says: "install.sh: apt-get update failed on the bundle's repository (see above): put back the apt source and keyring as they were",
+    },
+    InstallerCase {
+        what: "apt-get update fails over an earlier run",
+        dir: "bundle 2",
+        before: Before::EarlierRun,
+        wrong_key: true,
+        interrupt: false,
+        status: 1,
+        says: "install.sh: apt-get update failed on the bundle's repository",
+    },
+    InstallerCase {
+        what: "interrupted during apt-get update",
+        dir: "bundle",
+        before: Before::Nothing,
+        wrong_key: false,
+        interrupt: true,
+        status: 1,
+        says: "install.sh: interrupted: put back the apt source and keyring as they were",
+    },
+    InstallerCase {
+        what: "interrupted over an earlier run",
+        dir: "bundle 2",
+        before: Before::EarlierRun,
+        wrong_key: false,
+        interrupt: true,
+        status: 1,
+        says: "install.sh: interrupted: put back",
+    },
+];
+
+/// Unpacks `bundle` into `dir` (created) with the host's tar; `keyring`, if given, replaces the
+/// bundle's keyring and its line in SHA256SUMS, so that only apt's signature check can tell.
+fn unpack_bundle(bundle: &Path, dir: &Path, keyring: Option<&Path>) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    run(
+        "unpack the bundle",
+        Command::new("tar")
+            .arg("-C")
+            .arg(dir)
+            .args(["--strip-components=1", "-xzf"])
+            .arg(bundle),
+    )?;
+    if let Some(keyring) = keyring {
+        let member = "repo/mesos-roles-archive-keyring.gpg";
+        std::fs::copy(keyring, dir.join(member))?;
+        let sum = run(
+            "hash the other keyring",
+            Command::new("sha256sum").arg(member).current_dir(dir),
+        )?;
+        let sums: String = std::fs::read_to_string(dir.join("SHA256SUMS"))?
+            .lines()
+            .map(|l| {
+                if l.ends_with(member) {
+                    sum.clone()
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(dir.join("SHA256SUMS"), sums)?;
+    }
+    Ok(())
+}
+
+fn the_installer_survives_odd_directories_and_failures_and_leaves_apt_as_it_was(
+    suite: &str,
+) -> Result<()> {
+    require_root_and_tools(&["mmdebstrap", "unshare", "chroot", "apt-get", "dpkg-deb"])?;
+    let dir = scratch(&format!("installer-{suite}"))?;
+    let options = repo_options(dir.path(), suite, &["mesos", "marathon"], false)?;
+    let bundle = build_bundle(&options, &dir.path().join("out"))?;
+    // Another key's keyring: a repository signed by a second development key.
+    let other_repo = dir.path().join("other-repo");
+    pipeline(Request {
+        repo_out: Some(other_repo.clone()),
+        signing_key: Some(KeySource::Development(dir.path().join("other-key.asc"))),
+        ..repo_options(dir.path(), suite, &[], false)?
+    })?;
+    let other_keyring = other_repo.join("mesos-roles-archive-keyring.gpg");
+
+    let tarball = roots::minbase(suite)?;
+    for (i, case) in INSTALLER_CASES.iter().enumerate() {
+        let what = format!("{suite}: {}", case.what);
+        let root = dir.path().join(format!("root{i}"));
+        roots::unpack_tarball(&tarball, &root)?;
+        std::fs::create_dir_all(root.join("usr/local/sbin"))?;
+        std::fs::create_dir_all(root.join("root/downloads"))?;
+        let wrapper = root.join("usr/local/sbin/apt-get");
+        std::fs::write(&wrapper, APT_GET_WRAPPER)?;
+        std::fs::set_permissions(
+            &wrapper,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )?;
+        let run_installer = |dir: &str| {
+            offline_output(
+                &root,
+                &format!(
+                    "export PATH=/usr/local/sbin:$PATH CDPATH=/:/usr
+cd /
+exec {}/install.sh master",
+                    sh_quote(&format!("/root/{dir}"))
+                ),
+            )
+        };
+        match case.before {
+            Before::Nothing => {}
+            Before::OtherKeyring => {
+                std::fs::copy(&other_keyring, root.join(&KEYRING[1..]))?;
+            }
+            Before::EarlierRun => {
+                unpack_bundle(&bundle, &root.join("root/bundle"), None)?;
+                let out = run_installer("bundle")?;
+                ensure!(
+                    out.status.success(),
+                    "{what}: the earlier run failed: {out:?}"
+                );
+            }
+        }
+        unpack_bundle(
+            &bundle,
+            &root.join("root").join(case.dir),
+            case.wrong_key.then_some(other_keyring.as_path()),
+        )?;
+        if case.interrupt {
+            std::fs::write(root.join("root/interrupt"), "")?;
+        }
+        let before = etc_and_keyrings(&root)?;
+        let out = run_installer(case.dir)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let said = format!("{stdout}{stderr}");
+        ensure!(
+            out.status.code() == Some(case.status),
+            "{what}: exit {:?}, want {}:\n{said}",
+            out.status.code(),
+            case.status
+        );
+        ensure!(
+            said.contains(case.says),
+            "{what}: no {:?} in:\n{said}",
+            case.says
+        );
+        // Said exactly when a keyring in place differs from the bundle's.
+        let replaces = case.before == Before::OtherKeyring
+            || (case.before == Before::EarlierRun && case.wrong_key);
+        ensure!(
+            said.contains("install.sh: replacing ") == replaces,
+            "{what}: the keyring replacement is said exactly when it replaces another:\n{said}"
+        );
+
+        // What changed under /etc and the keyrings: the source and the keyring on success,
+        // nothing at all on failure (an earlier run's source and keyring are back, byte for byte).
+        let after = etc_and_keyrings(&root)?;
+        let changed = changed_paths(&before, &after);
+        let mut allowed: Vec<String> = vec![];
+        if case.status == 0 {
+            allowed.push(KEYRING.into());
+            allowed.push(SOURCE.into());
+        }
+        ensure!(
+            changed.iter().all(|p| allowed.contains(p)),
+            "{what}: changed {changed:?}, only {allowed:?} may change"
+        );
+        ensure!(
+            !after.contains(".mesos-roles"),
+            "{what}: a temporary file stayed:\n{after}"
+        );
+        if case.status == 0 {
+            let source = std::fs::read_to_string(root.join(&SOURCE[1..]))?;
+            let repo = format!("/root/{}/repo", case.dir);
+            ensure!(
+                source == expected_source(&repo, suite),
+                "{what}: the source is\n{source}"
+            );
+            let bundled = root
+                .join("root")
+                .join(case.dir)
+                .join("repo/mesos-roles-archive-keyring.gpg");
+            ensure!(
+                std::fs::read(root.join(&KEYRING[1..]))? == std::fs::read(bundled)?,
+                "{what}: the keyring is not the bundle's"
+            );
+            // apt read the source: the role came from the bundle's pool.
+            let downloads: Vec<_> = std::fs::read_dir(root.join("root/downloads"))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            ensure!(
+                downloads == [format!("mesos-master-role_{VERSION}_all.deb")],
+                "{what}: downloaded {downloads:?}\n{said}"
+            );
+        }
+        std::fs::remove_dir_all(&root)?;
+    }
+    eprintln!("{suite}: {} installer cases", INSTALLER_CASES.len());
+    Ok(())
+}
+
 on_suites!(
     master_installs_offline_from_the_bundle,
     agent_installs_offline_from_the_bundle,
+    the_installer_survives_odd_directories_and_failures_and_leaves_apt_as_it_was,
 );

@@ -38,14 +38,19 @@ fn seed(node: &Node, package: &str, answers: &[(&str, String)]) -> Result<()> {
     preseed(node, package, &pairs)
 }
 
-/// `dpkg-reconfigure -fnoninteractive`; returns what it printed.
-fn reconfigure(node: &Node, package: &str) -> Result<String> {
-    let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", package])?;
-    let text = format!(
+/// Everything a command printed, stdout then stderr.
+fn printed(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
+    )
+}
+
+/// `dpkg-reconfigure -fnoninteractive`; returns what it printed.
+fn reconfigure(node: &Node, package: &str) -> Result<String> {
+    let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", package])?;
+    let text = printed(&out);
     ensure!(
         out.status.success(),
         "{}: reconfigure failed:\n{text}",
@@ -543,6 +548,407 @@ fn agent_edits_become_defaults_and_mesos_and_zookeeper_upgrades_keep_the_agent(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Hostile edits of generated files: read back only as answers the question accepts.
+
+/// An admin's edit that `config` must not import: (what, file, shell that edits it, question
+/// whose answer stays, a phrase of the one line that says why).
+type Refused = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const MASTER_REFUSED: &[Refused] = &[
+    (
+        "a fourth server line",
+        "/etc/zookeeper/conf_mesos-roles/zoo.cfg",
+        "echo server.4=10.213.1.54:2888:3888 >> /etc/zookeeper/conf/zoo.cfg",
+        "masters",
+        "4 masters given",
+    ),
+    (
+        "a duplicate server id",
+        "/etc/zookeeper/conf_mesos-roles/zoo.cfg",
+        "echo server.1=10.213.1.59:2888:3888 >> /etc/zookeeper/conf/zoo.cfg",
+        "masters",
+        "duplicate id 1",
+    ),
+    (
+        "a second line",
+        "/etc/mesos-master/quorum",
+        "printf '3\\n# changed\\n' > /etc/mesos-master/quorum",
+        "quorum",
+        "it has 2 lines",
+    ),
+    (
+        "a debconf command on a second line",
+        "/etc/mesos-master/work_dir",
+        "printf '/var/lib/mesos\\nSET mesos-master-role/work-dir /etc\\n' > /etc/mesos-master/work_dir",
+        "work-dir",
+        "it has 2 lines",
+    ),
+    (
+        "a name Mesos takes and the role does not",
+        "/etc/mesos-master/hostname",
+        "echo master_1.lab > /etc/mesos-master/hostname",
+        "hostname",
+        "\"master_1.lab\": not a valid host",
+    ),
+    (
+        "an escape sequence",
+        "/etc/mesos-master/cluster",
+        "printf 'prod\\033[31m\\n' > /etc/mesos-master/cluster",
+        "cluster-name",
+        r#""prod\x1b[31m": not printable ASCII"#,
+    ),
+    (
+        "a system directory",
+        "/etc/mesos-master/work_dir",
+        "echo /etc > /etc/mesos-master/work_dir",
+        "work-dir",
+        "a system directory",
+    ),
+    (
+        "a NUL byte",
+        "/etc/mesos-master/quorum",
+        "printf '3\\000\\n' > /etc/mesos-master/quorum",
+        "quorum",
+        "it has a NUL byte",
+    ),
+];
+
+const AGENT_REFUSED: &[Refused] = &[
+    (
+        "a second line",
+        "/etc/mesos-slave/ip",
+        "printf '10.213.1.22\\n# changed\\n' > /etc/mesos-slave/ip",
+        "ip",
+        "it has 2 lines",
+    ),
+    (
+        "a debconf command on a second line",
+        "/etc/mesos-slave/hostname",
+        "printf 'agent-1\\nSET mesos-agent-role/work-dir /etc\\n' > /etc/mesos-slave/hostname",
+        "hostname",
+        "it has 2 lines",
+    ),
+    (
+        "a name Mesos takes and the role does not",
+        "/etc/mesos-slave/hostname",
+        "echo agent_1.lab > /etc/mesos-slave/hostname",
+        "hostname",
+        "\"agent_1.lab\": not a valid host",
+    ),
+    (
+        "four masters",
+        "/etc/mesos/zk",
+        "echo zk://10.213.1.51:2181,10.213.1.52:2181,10.213.1.53:2181,10.213.1.54:2181/mesos > /etc/mesos/zk",
+        "masters",
+        "4 masters given",
+    ),
+    (
+        "a port the role does not use",
+        "/etc/mesos/zk",
+        "echo zk://10.213.1.51:2182,10.213.1.52:2181,10.213.1.53:2181/mesos > /etc/mesos/zk",
+        "masters",
+        "leave out the port",
+    ),
+    (
+        "a carriage return",
+        "/etc/mesos-slave/containerizers",
+        "printf 'docker,mesos\\r\\n' > /etc/mesos-slave/containerizers",
+        "containerizers",
+        r#""docker,mesos\x0d": not printable ASCII"#,
+    ),
+    (
+        "a no-break space",
+        "/etc/mesos-slave/executor_registration_timeout",
+        "printf '10\\302\\240mins\\n' > /etc/mesos-slave/executor_registration_timeout",
+        "executor-registration-timeout",
+        r#""10\xc2\xa0mins": not printable ASCII"#,
+    ),
+    (
+        "dot components",
+        "/etc/mesos-slave/work_dir",
+        "echo /var/lib/../../etc > /etc/mesos-slave/work_dir",
+        "work-dir",
+        "not a normalised path",
+    ),
+];
+
+/// Each edit in turn on a configured node: `dpkg-reconfigure` succeeds, says in one line which
+/// answer it kept and why, keeps every answer and leaves /etc as the admin left it (the edited
+/// file included); then the file is put back as the role wrote it.
+fn refuse_edits(node: &Node, package: &str, cases: &[Refused]) -> Result<()> {
+    for (what, file, edit, question, phrase) in cases {
+        let case = format!("{package}: {what} in {file}");
+        let answers_before = answers(node, package)?;
+        node.sh(&format!("{case}: edit"), edit)?;
+        let etc = etc_listing(node)?;
+        let edited = node.read(file)?;
+        let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", package])?;
+        let text = printed(&out);
+        ensure!(out.status.success(), "{case}: reconfigure failed:\n{text}");
+        let lines = said(&text, package);
+        let kept = format!("{package}: kept {package}/{question} = ");
+        ensure!(
+            lines.len() == 1 && lines[0].starts_with(&kept),
+            "{case}: want one line {kept:?}..., got {lines:?}"
+        );
+        for needed in [format!("your edit of {file}"), phrase.to_string()] {
+            ensure!(
+                lines[0].contains(&needed),
+                "{case}: no {needed:?} in {}",
+                lines[0]
+            );
+        }
+        ensure!(
+            lines[0].bytes().all(|b| (b' '..=b'~').contains(&b)),
+            "{case}: not printable ASCII: {:?}",
+            lines[0]
+        );
+        ensure!(
+            answers(node, package)? == answers_before,
+            "{case}: the answers changed"
+        );
+        ensure!(node.read(file)? == edited, "{case}: the edit was not kept");
+        ensure!(etc_listing(node)? == etc, "{case}: /etc changed");
+        node.sh(
+            &format!("{case}: put the file back"),
+            &format!("cp /var/lib/mesos-roles/{package}/written{file} {file}"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The server lines of a zoo.cfg, as `id host:ports` pairs, in order.
+fn server_lines(zoo: &str) -> Vec<(String, String)> {
+    zoo.lines()
+        .filter_map(|l| l.strip_prefix("server."))
+        .filter_map(|l| l.split_once('='))
+        .map(|(id, rest)| (id.to_string(), rest.to_string()))
+        .collect()
+}
+
+fn master_edits_that_are_no_answers_are_kept_and_never_imported(suite: &str) -> Result<()> {
+    const NODE: &str = "10.213.1.15";
+    let cluster = boot(&format!("hem{}", &suite[..1]), suite, &[NODE])?;
+    let node = &cluster.nodes[0];
+    let (mesos, marathon) = cluster_debs(&cluster);
+    seed(node, MASTER, &master_answers(NODE))?;
+    install(node, &[mesos, marathon, cluster.deb(MASTER)])?;
+    refuse_edits(node, MASTER, MASTER_REFUSED)?;
+
+    // An observer is the admin's line: not a master (quorum, zk and Marathon as they were).
+    let files = master_files(node)?;
+    let observer = "server.4=10.213.1.60:2888:3888:observer";
+    node.sh(
+        "add an observer",
+        &format!("echo {observer} >> /etc/zookeeper/conf/zoo.cfg"),
+    )?;
+    let out = reconfigure(node, MASTER)?;
+    assert_eq!(said(&out, MASTER), Vec::<&str>::new(), "{out}");
+    assert_eq!(
+        answer(node, MASTER, "masters")?,
+        format!("1={NODE} 2=10.213.1.52 3=10.213.1.53")
+    );
+    let mut with_observer = files.clone();
+    with_observer.insert(
+        "/etc/zookeeper/conf/zoo.cfg".into(),
+        format!("{}{observer}\n", files["/etc/zookeeper/conf/zoo.cfg"]),
+    );
+    assert_eq!(
+        master_files(node)?,
+        with_observer,
+        "an observer changed files"
+    );
+
+    // An edit Mesos takes and the role refuses no longer blocks an upgrade of the role.
+    node.sh(
+        "edit the hostname",
+        "echo master_1.lab > /etc/mesos-master/hostname",
+    )?;
+    let (_v2, v2) = role_v2(node)?;
+    let v2_master = v2.iter().find(|d| d.contains(MASTER)).unwrap();
+    let out = install(node, &[v2_master])?;
+    assert!(out.contains("kept mesos-master-role/hostname"), "{out}");
+    assert_eq!(node.read("/etc/mesos-master/hostname")?, "master_1.lab\n");
+    master_running(node)?;
+
+    // Five masters: the fourth takes id 4, which the observer has. The merge would name
+    // server.4 twice, so the admin's file stays and the new one waits beside it.
+    seed(
+        node,
+        MASTER,
+        &[(
+            "masters",
+            format!("{NODE} 10.213.1.52 10.213.1.53 10.213.1.54 10.213.1.55"),
+        )],
+    )?;
+    let out = reconfigure(node, MASTER)?;
+    let lines = said(&out, MASTER);
+    assert!(
+        lines.len() == 2
+            && lines
+                .iter()
+                .any(|l| l.contains("kept mesos-master-role/hostname"))
+            && lines
+                .iter()
+                .any(|l| l.contains("the merge would have two server.4 lines")),
+        "{out}"
+    );
+    let zoo = node.read("/etc/zookeeper/conf/zoo.cfg")?;
+    let servers = server_lines(&zoo);
+    let mut ids: Vec<&String> = servers.iter().map(|(id, _)| id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), servers.len(), "duplicate server ids:\n{zoo}");
+    assert!(zoo.ends_with(&format!("{observer}\n")), "{zoo}");
+    let proposed = node.read(
+        "/var/lib/mesos-roles/mesos-master-role/proposed/etc/zookeeper/conf_mesos-roles/zoo.cfg",
+    )?;
+    assert!(
+        proposed.contains("server.4=10.213.1.54:2888:3888\n") && !proposed.contains(observer),
+        "{proposed}"
+    );
+    Ok(())
+}
+
+fn agent_edits_that_are_no_answers_are_kept_and_never_imported(suite: &str) -> Result<()> {
+    const NODE: &str = "10.213.1.16";
+    let cluster = boot(&format!("hea{}", &suite[..1]), suite, &[NODE])?;
+    let node = &cluster.nodes[0];
+    seed(node, AGENT, &agent_answers(NODE))?;
+    install(node, &[cluster.deb("mesos"), cluster.deb(AGENT)])?;
+    refuse_edits(node, AGENT, AGENT_REFUSED)?;
+    agent_running(node)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Permissions: the role's own umask, its state root's alone, and deletions checked.
+
+/// Files and directories of the role and its state that others could write, with their modes.
+fn writable_by_others(node: &Node) -> Result<String> {
+    node.sh(
+        "find what others could write",
+        "find /var/lib/mesos-roles /etc/mesos-roles /etc/mesos-slave /etc/mesos \\
+            \\( -perm /022 -o ! -user root \\) ! -type l -printf '%p %m %u\\n'",
+    )
+}
+
+fn agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_paths(
+    suite: &str,
+) -> Result<()> {
+    const NODE: &str = "10.213.1.17";
+    let cluster = boot(&format!("prm{}", &suite[..1]), suite, &[NODE])?;
+    let node = &cluster.nodes[0];
+    install(node, &[cluster.deb("mesos")])?;
+    // Files the role never wrote, in places its lists name: they must outlive every run.
+    node.sh(
+        "plant canaries",
+        "umask 022; echo canary > /etc/canary; chmod 0664 /etc/canary; mkdir /etc/canary.d
+        echo canary > /etc/mesos-slave/canary",
+    )?;
+    let before = root_listing(node)?;
+    // Purge gives back enablement (it starts and stops nothing): compare that.
+    let enablement = |node: &Node| -> Result<Vec<String>> {
+        Ok(units(node, &["systemd-networkd", "mesos-slave", "docker"])?
+            .into_values()
+            .map(|(enabled, _)| enabled)
+            .collect())
+    };
+    let services_before = enablement(node)?;
+
+    // Under umask 000 and 077: the files as dpkg would have made them, the state root's alone.
+    seed(node, AGENT, &agent_answers(NODE))?;
+    install(node, &[cluster.deb(AGENT)])?;
+    for (umask, attributes) in [("000", "rack:r1"), ("077", "rack:r2;zone:a")] {
+        seed(node, AGENT, &[("attributes", attributes.into())])?;
+        node.sh(
+            "reconfigure under a umask",
+            &format!("umask {umask}; dpkg-reconfigure -fnoninteractive {AGENT}"),
+        )?;
+        assert_eq!(writable_by_others(node)?, "", "umask {umask}");
+        let modes = node.sh(
+            "read modes",
+            "stat -c '%a %n' /etc/mesos-slave/ip /etc/mesos-slave/attributes /etc/mesos-slave/attributes/rack \\
+                /var/lib/mesos-roles/mesos-agent-role/files /var/lib/mesos-roles/mesos-agent-role/written",
+        )?;
+        assert_eq!(
+            modes,
+            "644 /etc/mesos-slave/ip\n755 /etc/mesos-slave/attributes\n644 /etc/mesos-slave/attributes/rack\n\
+             644 /var/lib/mesos-roles/mesos-agent-role/files\n755 /var/lib/mesos-roles/mesos-agent-role/written\n",
+            "umask {umask}"
+        );
+    }
+
+    // A state an earlier version left open to everyone (a local user added a symbolic link, and
+    // a hard link to a file whose mode a recursive chmod would change), and lists that name paths
+    // the role never wrote: said, put right, left alone.
+    node.sh(
+        "open the state and add foreign entries",
+        "cd /var/lib/mesos-roles
+        chmod -R a+w .
+        ln -s /etc mesos-agent-role/written/evil
+        ln /etc/canary mesos-agent-role/written/hard
+        echo 'mesos-slave /etc/canary' >> mesos-agent-role/files
+        echo 'mesos-slave /etc/mesos-slave/canary' >> mesos-agent-role/files
+        echo 'mesos-slave /etc/mesos-slave/attributes/../canary' >> mesos-agent-role/files
+        echo /etc/canary.d >> mesos-agent-role/dirs
+        echo 'unit:systemd-networkd.service enabled' >> services",
+    )?;
+    seed(node, AGENT, &[("attributes", "rack:r3".into())])?;
+    let out = reconfigure(node, AGENT)?;
+    let warnings = said(&out, AGENT);
+    for needed in [
+        "/var/lib/mesos-roles was open to others",
+        "removed \"/var/lib/mesos-roles/mesos-agent-role/written/evil\" from the roles' state",
+        "removed \"/var/lib/mesos-roles/mesos-agent-role/written/hard\" from the roles' state",
+        "files lists \"/etc/canary\", which mesos-agent-role does not write: left it alone",
+        "files lists \"/etc/mesos-slave/canary\"",
+        "files lists \"/etc/mesos-slave/attributes/../canary\"",
+    ] {
+        ensure!(
+            warnings.iter().filter(|l| l.contains(needed)).count() == 1,
+            "no one line {needed:?} in {warnings:?}"
+        );
+    }
+    ensure!(warnings.len() == 6, "{warnings:?}");
+    assert_eq!(writable_by_others(node)?, "", "after the repair");
+    assert_eq!(node.read("/etc/mesos-slave/attributes/rack")?, "r3\n");
+    ensure!(
+        !node.path("/etc/mesos-slave/attributes/zone").exists(),
+        "a key no longer given stays"
+    );
+
+    // Purge: the foreign entries are said and left; the root is as it was, canaries included.
+    node.sh(
+        "add foreign entries again",
+        "echo 'mesos-slave /etc/canary' >> /var/lib/mesos-roles/mesos-agent-role/files",
+    )?;
+    let out = node.output(&["apt-get", "purge", "-y", AGENT])?;
+    ensure!(out.status.success(), "purge failed: {out:?}");
+    let out = printed(&out);
+    let warnings = said(&out, AGENT);
+    for needed in [
+        "files lists \"/etc/canary\"",
+        "dirs lists \"/etc/canary.d\"",
+        "services lists \"unit:systemd-networkd.service enabled\"",
+    ] {
+        ensure!(
+            warnings.iter().any(|l| l.contains(needed)),
+            "purge: no {needed:?} in {out}"
+        );
+    }
+    same_root(&before, &root_listing(node)?).context("after the purge")?;
+    assert_eq!(enablement(node)?, services_before);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Remove and purge.
 
 /// Paths left out of the root listing, each with the reason.
@@ -766,4 +1172,7 @@ on_suites!(
     master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeeper,
     agent_edits_become_defaults_and_mesos_and_zookeeper_upgrades_keep_the_agent,
     remove_keeps_the_node_running_and_purge_gives_the_whole_root_back,
+    master_edits_that_are_no_answers_are_kept_and_never_imported,
+    agent_edits_that_are_no_answers_are_kept_and_never_imported,
+    agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_paths,
 );

@@ -6,19 +6,51 @@
 # message (the problem and the fix) on stderr and returns 1; the caller names the question.
 # Pure functions: no files, no external tools but tr. Bodies run in subshells, so set -f and IFS
 # stay local to them.
+#
+# An answer is printable ASCII: a control character or a non-ASCII byte (a no-break space looks
+# like a blank) is refused before any other rule, and every message shows what it echoes through
+# mr__q, so that a bad byte is visible and the message stays one line. Blanks are space and tab.
 
 # Spelled out rather than [a-z]: ranges in patterns depend on the locale.
 MR_ALNUM=abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
+# Printable ASCII but '"' and '\', which mr__q escapes.
+MR_PRINT=' !#$%&'"'"'()*+,-./:;<=>?@[]^_`{|}~'$MR_ALNUM
 
 mr__err() {
 	printf '%s\n' "$*" >&2
 	return 1
 }
 
-# Leading and trailing white space of an answer is ignored.
+# "TEXT" for a message: '"' and '\' escaped, every other byte that is not printable ASCII as \xNN.
+mr__q() (
+	LC_ALL=C
+	s=$1 out=
+	while [ -n "$s" ]; do
+		r=${s#?}
+		c=${s%"$r"}
+		s=$r
+		case $c in
+		'"' | \\) out="$out\\$c" ;;
+		[!"$MR_PRINT"]) out="$out$(printf '\\x%02x' "'$c")" ;;
+		*) out=$out$c ;;
+		esac
+	done
+	printf '"%s"' "$out"
+)
+
+# Refuses an answer with a byte that is not printable ASCII or a tab (checked before anything else).
+mr__text() {
+	case $1 in
+	*[!"$MR_PRINT"'"\	']*)
+		mr__err "$(mr__q "$1"): not printable ASCII text (control characters and non-ASCII characters such as a no-break space are refused; shown here as \\xNN): retype the answer"
+		;;
+	esac
+}
+
+# Leading and trailing blanks (space, tab) of an answer are ignored.
 mr__trim() {
-	set -- "${1#"${1%%[![:space:]]*}"}"
-	printf '%s' "${1%"${1##*[![:space:]]}"}"
+	set -- "${1#"${1%%[! 	]*}"}"
+	printf '%s' "${1%"${1##*[! 	]}"}"
 }
 
 mr__lower() {
@@ -44,7 +76,7 @@ mr__is_ipv4() (
 )
 
 mr__ipv4_err() {
-	mr__err "\"$1\": not a valid IPv4 address (four numbers 0-255 separated by dots, without leading zeros)"
+	mr__err "$(mr__q "$1"): not a valid IPv4 address (four numbers 0-255 separated by dots, without leading zeros)"
 }
 
 # A host: an IPv4 address, or a DNS name (printed in lower case). No trimming: callers do that.
@@ -55,13 +87,13 @@ mr__host() (
 	[!:]*:[0123456789] | [!:]*:[0123456789]*[0123456789])
 		case $h in
 		*:*:* | *:*[!0123456789]*) ;;
-		*) mr__err "\"$h\": not a valid host (leave out the port: the ports are fixed)"; return 1 ;;
+		*) mr__err "$(mr__q "$h"): not a valid host (leave out the port: the ports are fixed)"; return 1 ;;
 		esac
 		;;
 	esac
 	case $h in
-	*:*) mr__err "\"$h\": IPv6 addresses are not supported (give an IPv4 address or a DNS name)"; return 1 ;;
-	*[!${MR_ALNUM}.-]*) mr__err "\"$h\": not a valid host (a DNS name has only letters, digits, '-' and '.')"; return 1 ;;
+	*:*) mr__err "$(mr__q "$h"): IPv6 addresses are not supported (give an IPv4 address or a DNS name)"; return 1 ;;
+	*[!${MR_ALNUM}.-]*) mr__err "$(mr__q "$h"): not a valid host (a DNS name has only letters, digits, '-' and '.')"; return 1 ;;
 	*[!0123456789.]*) ;;
 	*)
 		# Only digits and dots: meant as an address (this also refuses a name whose last label is numeric).
@@ -71,9 +103,9 @@ mr__host() (
 		;;
 	esac
 	case $h in
-	.* | *. | *..*) mr__err "\"$h\": not a valid host (empty label: no dot at either end, no two dots in a row)"; return 1 ;;
+	.* | *. | *..*) mr__err "$(mr__q "$h"): not a valid host (empty label: no dot at either end, no two dots in a row)"; return 1 ;;
 	esac
-	[ ${#h} -le 253 ] || { mr__err "\"$h\": not a valid host (longer than 253 characters)"; return 1; }
+	[ ${#h} -le 253 ] || { mr__err "$(mr__q "$h"): not a valid host (longer than 253 characters)"; return 1; }
 	h=$(mr__lower "$h")
 	IFS=.
 	set -f
@@ -81,13 +113,13 @@ mr__host() (
 	set -- $h
 	for l; do
 		case $l in
-		-* | *-) mr__err "\"$h\": not a valid host (label \"$l\" starts or ends with '-')"; return 1 ;;
+		-* | *-) mr__err "$(mr__q "$h"): not a valid host (label $(mr__q "$l") starts or ends with '-')"; return 1 ;;
 		esac
-		[ ${#l} -le 63 ] || { mr__err "\"$h\": not a valid host (label \"$l\" is longer than 63 characters)"; return 1; }
+		[ ${#l} -le 63 ] || { mr__err "$(mr__q "$h"): not a valid host (label $(mr__q "$l") is longer than 63 characters)"; return 1; }
 	done
 	case $l in
 	*[!0123456789]*) ;;
-	*) mr__err "\"$h\": not a valid host (the last label must not be all digits)"; return 1 ;;
+	*) mr__err "$(mr__q "$h"): not a valid host (the last label must not be all digits)"; return 1 ;;
 	esac
 	printf '%s\n' "$h"
 )
@@ -102,21 +134,21 @@ mr__decimal() {
 mr__id() (
 	id=$1
 	case $id in
-	'' | *[!0123456789]*) mr__err "entry \"$2\": id \"$id\" is not a number (ids are 1 to 255)"; return 1 ;;
+	'' | *[!0123456789]*) mr__err "entry $(mr__q "$2"): id $(mr__q "$id") is not a number (ids are 1 to 255)"; return 1 ;;
 	esac
 	id=$(mr__decimal "$id")
 	case $id in
-	0 | ????*) mr__err "entry \"$2\": id out of range: $id (ids are 1 to 255)"; return 1 ;;
+	0 | ????*) mr__err "entry $(mr__q "$2"): id out of range: $id (ids are 1 to 255)"; return 1 ;;
 	esac
-	[ "$id" -le 255 ] || { mr__err "entry \"$2\": id out of range: $id (ids are 1 to 255)"; return 1; }
+	[ "$id" -le 255 ] || { mr__err "entry $(mr__q "$2"): id out of range: $id (ids are 1 to 255)"; return 1; }
 	printf '%s\n' "$id"
 )
 
 # mr_masters INPUT: the master ensemble -> "1=h1 2=h2 3=h3" (empty input -> empty output).
 mr_masters() (
+	mr__text "$1" || return 1
 	set -f
-	IFS=', 	
-'
+	IFS=', 	'
 	n=0
 	out=
 	for e in $1; do
@@ -126,22 +158,22 @@ mr_masters() (
 		*=*)
 			id=$(mr__id "${e%%=*}" "$e") || return 1
 			h=${e#*=}
-			[ -n "$h" ] || { mr__err "entry \"$e\" has no host: not a valid host (write id=host)"; return 1; }
-			from="entry \"$e\""
+			[ -n "$h" ] || { mr__err "entry $(mr__q "$e") has no host: not a valid host (write id=host)"; return 1; }
+			from="entry $(mr__q "$e")"
 			;;
 		*)
-			[ $n -le 255 ] || { mr__err "entry \"$e\": id out of range: $n (an entry without an id gets its position, and ids are 1 to 255)"; return 1; }
-			id=$n h=$e from="entry \"$e\" (id $n from its position)"
+			[ $n -le 255 ] || { mr__err "entry $(mr__q "$e"): id out of range: $n (an entry without an id gets its position, and ids are 1 to 255)"; return 1; }
+			id=$n h=$e from="entry $(mr__q "$e") (id $n from its position)"
 			;;
 		esac
 		h=$(mr__host "$h") || return 1
 		for o in $out; do
 			if [ "${o%%=*}" = "$id" ]; then
-				mr__err "duplicate id $id: $from and entry \"$o\" (give each master its own id, or leave ids out to number them by position)"
+				mr__err "duplicate id $id: $from and entry $(mr__q "$o") (give each master its own id, or leave ids out to number them by position)"
 				return 1
 			fi
 			if [ "${o#*=}" = "$h" ]; then
-				mr__err "duplicate host $h (ids ${o%%=*} and $id): list each master once"
+				mr__err "duplicate host $(mr__q "$h") (ids ${o%%=*} and $id): list each master once"
 				return 1
 			fi
 		done
@@ -156,12 +188,13 @@ mr_masters() (
 
 # mr_quorum COUNT INPUT: "auto" or empty -> floor(COUNT/2)+1; a number must be > COUNT/2 and <= COUNT.
 mr_quorum() (
+	mr__text "$2" || return 1
 	n=$1
 	q=$(mr__trim "$2")
 	auto=$((n / 2 + 1))
 	case $q in
 	'' | [Aa][Uu][Tt][Oo]) printf '%s\n' "$auto"; return 0 ;;
-	*[!0123456789]*) mr__err "\"$q\": not a number (give auto, or a number from $auto to $n for $n masters)"; return 1 ;;
+	*[!0123456789]*) mr__err "$(mr__q "$q"): not a number (give auto, or a number from $auto to $n for $n masters)"; return 1 ;;
 	esac
 	q=$(mr__decimal "$q")
 	if [ ${#q} -gt 4 ] || [ $((2 * q)) -le "$n" ] || [ "$q" -gt "$n" ]; then
@@ -173,14 +206,16 @@ mr_quorum() (
 
 # mr_host INPUT: an IPv4 address or a DNS name, lower-cased.
 mr_host() {
+	mr__text "$1" || return 1
 	mr__host "$(mr__trim "$1")"
 }
 
 # mr_ipv4 INPUT: an IPv4 address.
 mr_ipv4() (
+	mr__text "$1" || return 1
 	a=$(mr__trim "$1")
 	case $a in
-	*:*) mr__err "\"$a\": IPv6 addresses are not supported (give an IPv4 address)"; return 1 ;;
+	*:*) mr__err "$(mr__q "$a"): IPv6 addresses are not supported (give an IPv4 address)"; return 1 ;;
 	esac
 	mr__is_ipv4 "$a" || { mr__ipv4_err "$a"; return 1; }
 	printf '%s\n' "$a"
@@ -188,6 +223,7 @@ mr_ipv4() (
 
 # mr_kv INPUT: attributes or resources, "k:v;k:v" (empty input -> empty output).
 mr_kv() (
+	mr__text "$1" || return 1
 	set -f
 	IFS=';'
 	out=
@@ -199,22 +235,22 @@ mr_kv() (
 		v=${e#*:}
 		case $e in
 		*:*) ;;
-		*) mr__err "\"$e\": not of the form k:v (a key, ':', a value; entries separated by ';')"; return 1 ;;
+		*) mr__err "$(mr__q "$e"): not of the form k:v (a key, ':', a value; entries separated by ';')"; return 1 ;;
 		esac
 		case $k in
 		'' | [.-]* | *[!${MR_ALNUM}_.-]*)
-			mr__err "\"$e\": not of the form k:v (a key has letters, digits, '_', '.', '-', and starts with a letter, digit or '_')"
+			mr__err "$(mr__q "$e"): not of the form k:v (a key has letters, digits, '_', '.', '-', and starts with a letter, digit or '_')"
 			return 1
 			;;
 		esac
 		case $v in
-		'' | *:* | *[[:space:]]*)
-			mr__err "\"$e\": not of the form k:v (a value is not empty and has no white space, ';' or ':')"
+		'' | *:* | *[' 	']*)
+			mr__err "$(mr__q "$e"): not of the form k:v (a value is not empty and has no white space, ';' or ':')"
 			return 1
 			;;
 		esac
 		case $keys in
-		*" $k "*) mr__err "duplicate key \"$k\": give each key once"; return 1 ;;
+		*" $k "*) mr__err "duplicate key $(mr__q "$k"): give each key once"; return 1 ;;
 		esac
 		keys="$keys$k "
 		out="$out${out:+;}$k:$v"
@@ -222,21 +258,46 @@ mr_kv() (
 	[ -z "$out" ] || printf '%s\n' "$out"
 )
 
-# mr_abs_path INPUT: an absolute path without white space.
+# mr_abs_path INPUT: a work dir: an absolute path without white space and without "." or ".."
+# components, that is not a system directory. Normal form: repeated and trailing slashes dropped.
+# Keep the system directories the same as SYSTEM_TREES and SYSTEM_DIRS of the Rust side.
 mr_abs_path() (
+	mr__text "$1" || return 1
 	p=$(mr__trim "$1")
 	case $p in
 	/*) ;;
-	*) mr__err "\"$p\": not an absolute path (it must start with /, e.g. /var/lib/mesos)"; return 1 ;;
+	*) mr__err "$(mr__q "$p"): not an absolute path (it must start with /, e.g. /var/lib/mesos)"; return 1 ;;
 	esac
 	case $p in
-	*[[:space:]]*) mr__err "\"$p\": not an absolute path without white space (Mesos flags cannot carry it)"; return 1 ;;
+	*[' 	']*) mr__err "$(mr__q "$p"): not an absolute path without white space (Mesos flags cannot carry it)"; return 1 ;;
 	esac
-	printf '%s\n' "$p"
+	set -f
+	IFS=/
+	n=
+	for c in $p; do
+		case $c in
+		'') ;;
+		'.' | '..') mr__err "$(mr__q "$p"): not a normalised path (no \".\" or \"..\" components: write the directory itself, e.g. /var/lib/mesos)"; return 1 ;;
+		*) n="$n/$c" ;;
+		esac
+	done
+	case ${n:-/} in
+	/ | /bin | /bin/* | /boot | /boot/* | /dev | /dev/* | /etc | /etc/* | /lib | /lib/* | /lib32 | /lib32/* | \
+		/lib64 | /lib64/* | /libx32 | /libx32/* | /proc | /proc/* | /sbin | /sbin/* | /sys | /sys/* | \
+		/usr | /usr/* | /var/lib/dpkg | /var/lib/dpkg/* | /var/lib/apt | /var/lib/apt/* | \
+		/var/lib/mesos-roles | /var/lib/mesos-roles/* | /home | /media | /mnt | /opt | /root | /run | \
+		/srv | /tmp | /var | /var/backups | /var/cache | /var/lib | /var/local | /var/log | /var/mail | \
+		/var/opt | /var/spool | /var/tmp)
+		mr__err "$(mr__q "$p"): a system directory, not a work dir of its own (give a directory for Mesos alone, e.g. /var/lib/mesos)"
+		return 1
+		;;
+	esac
+	printf '%s\n' "$n"
 )
 
 # mr_duration INPUT: a Mesos duration, e.g. 10mins.
 mr_duration() (
+	mr__text "$1" || return 1
 	d=$(mr__trim "$1")
 	num=${d%%[!0123456789.]*}
 	unit=${d#"$num"}
@@ -248,12 +309,13 @@ mr_duration() (
 	ns | us | ms | secs | mins | hrs | days | weeks) ;;
 	*) ok= ;;
 	esac
-	[ -n "$ok" ] || { mr__err "\"$d\": not a valid duration (a number and a unit: ns us ms secs mins hrs days weeks, e.g. 10mins)"; return 1; }
+	[ -n "$ok" ] || { mr__err "$(mr__q "$d"): not a valid duration (a number and a unit: ns us ms secs mins hrs days weeks, e.g. 10mins)"; return 1; }
 	printf '%s\n' "$d"
 )
 
 # mr_containerizers INPUT: comma-separated docker/mesos -> e.g. "docker,mesos" (order kept, repeats dropped).
 mr_containerizers() (
+	mr__text "$1" || return 1
 	set -f
 	IFS=,
 	out=
@@ -262,28 +324,30 @@ mr_containerizers() (
 		[ -n "$c" ] || continue
 		case $c in
 		docker | mesos) ;;
-		*) mr__err "\"$c\": unknown containerizer (use docker, mesos or both, e.g. docker,mesos)"; return 1 ;;
+		*) mr__err "$(mr__q "$c"): unknown containerizer (use docker, mesos or both, e.g. docker,mesos)"; return 1 ;;
 		esac
 		case ",$out," in
 		*",$c,"*) ;;
 		*) out="$out${out:+,}$c" ;;
 		esac
 	done
-	[ -n "$out" ] || { mr__err "no containerizer given: unknown containerizer list \"$1\" (use docker, mesos or both, e.g. docker,mesos)"; return 1; }
+	[ -n "$out" ] || { mr__err "no containerizer given: unknown containerizer list $(mr__q "$1") (use docker, mesos or both, e.g. docker,mesos)"; return 1; }
 	printf '%s\n' "$out"
 )
 
 # mr_name INPUT: the cluster name.
 mr_name() (
+	mr__text "$1" || return 1
 	s=$(mr__trim "$1")
 	case $s in
-	'' | *[!${MR_ALNUM}._-]*) mr__err "\"$s\": not a valid name (letters, digits, '.', '_' and '-' only, not empty)"; return 1 ;;
+	'' | *[!${MR_ALNUM}._-]*) mr__err "$(mr__q "$s"): not a valid name (letters, digits, '.', '_' and '-' only, not empty)"; return 1 ;;
 	esac
 	printf '%s\n' "$s"
 )
 
 # mr_self NORMAL_MASTERS INPUT: the id of the entry whose host is INPUT (case-insensitive).
 mr_self() (
+	mr__text "$2" || return 1
 	s=$(mr__trim "$2")
 	hosts=
 	for e in $1; do
@@ -297,7 +361,7 @@ mr_self() (
 			return 0
 		fi
 	done
-	mr__err "\"$s\" is not in the master list (answer with this node's host as written in the list: $hosts)"
+	mr__err "$(mr__q "$s") is not in the master list (answer with this node's host as written in the list: $hosts)"
 	return 1
 )
 
@@ -333,6 +397,7 @@ mr_is_ipv4() {
 }
 
 # mr_check FN ARGS...: run a check; MR_OUT gets the normal form, or MR_ERR the message (then rc 1).
+# shellcheck disable=SC2034 # for the callers (postrm, which includes this for mr__q, has none)
 mr_check() {
 	MR_ERR=
 	if MR_OUT=$("$@" 2>/dev/null); then

@@ -45,18 +45,42 @@ mr_host_opt() {
 	mr_host "$1"
 }
 
-# An admin's edit of a generated file becomes the default of its question, unless the answer
+# An admin's edit of a generated file becomes the answer to its question, unless the answer
 # changed in debconf (preseeded) since the files were rendered from it: then the answer wins.
-mr_readback() { # QUESTION FILE [FILTER...]: the answer is FILTER's output on FILE, or FILE itself
-	mr_rb_q=$1 mr_rb_f=$2
-	shift 2
+# Only an edit that the question accepts is imported, as its normal form (so nothing but one line
+# of printable ASCII reaches the debconf protocol); otherwise the answer stays, the file stays as
+# the admin left it, and one line says what was kept and why.
+# mr_readback QUESTION FILE READ CHECK [ARG]: READ FILE prints the value, or fails with the reason;
+# CHECK [ARG] VALUE checks it as mr_check does.
+mr_readback() {
+	mr_rb_q=$1 mr_rb_f=$2 mr_rb_read=$3
+	shift 3
 	mr_edited "$mr_rb_f" && [ -f "$MR_STATE/answers" ] || return 0
 	db_get "$mr_rb_q"
 	[ "$RET" = "$(awk -v q="$mr_rb_q=" 'index($0, q) == 1 { print substr($0, length(q) + 1) }' "$MR_STATE/answers")" ] || return 0
-	if [ $# -gt 0 ]; then
-		mr_rb_v=$("$@" <"$mr_rb_f")
+	if ! mr_rb_v=$("$mr_rb_read" "$mr_rb_f" 2>/dev/null); then
+		mr_rb_why=$("$mr_rb_read" "$mr_rb_f" 2>&1 >/dev/null) || true
+	elif [ -z "$mr_rb_v" ]; then
+		return 0
+	elif mr_check "$@" "$mr_rb_v"; then
+		[ "$MR_OUT" = "$RET" ] || db_set "$mr_rb_q" "$MR_OUT"
+		return 0
 	else
-		mr_rb_v=$(cat "$mr_rb_f")
+		mr_rb_why=$MR_ERR
 	fi
-	[ -z "$mr_rb_v" ] || [ "$mr_rb_v" = "$RET" ] || db_set "$mr_rb_q" "$mr_rb_v"
+	printf '%s: kept %s = %s: your edit of %s is not an answer it accepts: %s\n' \
+		"$MR_PKG" "$mr_rb_q" "$(mr__q "$RET")" "$mr_rb_f" "$mr_rb_why" >&2
 }
+
+# The value of a generated file that holds one value: its one line (the newline at the end is
+# optional). A second line or a NUL byte is refused, not read: it would break the debconf protocol.
+mr_file_value() (
+	v=$(cat "$1" && echo .) || return 1
+	v=${v%.}
+	v=${v%"$MR_NL"}
+	case $v in
+	*"$MR_NL"*) mr__err "it has $(printf '%s\n' "$v" | wc -l) lines, and the file holds one value on one line"; return 1 ;;
+	esac
+	[ "$(tr -d '\000' <"$1" | wc -c)" -eq "$(wc -c <"$1")" ] || { mr__err "it has a NUL byte"; return 1; }
+	printf '%s\n' "$v"
+)

@@ -1,10 +1,13 @@
 # Purge in postrm: every file this package generated, the directories it created, its
 # diversions (the originals come back) and its state. Remove alone keeps all of it, so that the
-# node keeps running as configured. Idempotent: a second purge finds nothing to do.
+# node keeps running as configured. Idempotent: a second purge finds nothing to do. The lists of
+# what was generated are data on disk: an entry that is not the package's own (mr_ours) is said
+# and left alone.
 
 mr_purge_files() {
 	if [ -f "$MR_STATE/files" ]; then
 		while read -r _ mr_path; do
+			mr_ours "$mr_path" || { mr_not_ours files "$mr_path"; continue; }
 			# A path that the other role diverts now is the other role's (a role switch).
 			mr_owner=$(dpkg-divert --listpackage "$mr_path")
 			[ -z "$mr_owner" ] || [ "$mr_owner" = "$MR_PKG" ] || continue
@@ -33,6 +36,11 @@ mr_purge_services() {
 		[ ! -d "$mr_dir" ] || [ "${mr_dir%/}" = "$MR_STATE" ] || return 0
 	done
 	while read -r mr_what mr_was; do
+		case "$mr_what $mr_was" in
+		"unit:mesos-master.service "* | "unit:mesos-slave.service "* | "unit:marathon.service "* | \
+			"unit:docker.service "* | "sysv:zookeeper "*) ;;
+		*) mr_not_ours services "$mr_what $mr_was" && continue ;;
+		esac
 		mr_name=${mr_what#*:}
 		mr_act=disable
 		[ "$mr_was" != enabled ] || mr_act=enable
@@ -56,7 +64,11 @@ mr_purge_state() {
 	# Created directories, deepest first; one that still holds something stays.
 	if [ -f "$MR_STATE/dirs" ]; then
 		LC_ALL=C sort -r "$MR_STATE/dirs" | while read -r mr_dir; do
-			rmdir "$mr_dir" 2>/dev/null || true
+			if mr_our_dir "$mr_dir"; then
+				rmdir "$mr_dir" 2>/dev/null || true
+			else
+				mr_not_ours dirs "$mr_dir"
+			fi
 		done
 	fi
 	# Directories of diverted originals that the other role created and left empty.

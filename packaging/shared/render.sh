@@ -47,7 +47,7 @@ mr_mkdir() {
 
 mr_begin() {
 	mr_divert_check
-	mkdir -p "$MR_STATE"
+	mr_state_dir
 	mr_mkdir "$MR_ETC"
 	MR_TMP=$(mktemp -d "$MR_ETC/.run.XXXXXX")
 	trap 'rm -rf "$MR_TMP"' EXIT
@@ -57,6 +57,40 @@ mr_begin() {
 	if [ -f "$MR_STATE/restart" ]; then
 		mr_changed "$(tr '\n' , <"$MR_STATE/restart")"
 	fi
+}
+
+# The state is the roles' alone: root's, writable by root only, with nothing in it that the roles
+# did not make (a symbolic link would send what is written there elsewhere). A state that an
+# earlier version left open (configured under a loose umask) is closed, and said. No recursive
+# chmod or chown, which would follow a hard link someone put there: directories are closed top
+# down, each checked not to be a link once its parent is closed (nobody else can swap it then);
+# then, with nothing left open, what is not a plain, root-owned file with one link is removed.
+mr_state_dir() {
+	mr_sd=${MR_STATE%/*}
+	for mr_d in "$mr_sd" "$MR_STATE"; do
+		if [ -L "$mr_d" ] || { [ -e "$mr_d" ] && [ ! -d "$mr_d" ]; }; then
+			printf '%s: %s is not a directory but the state of %s should be there: move it away, then run dpkg --configure -a\n' \
+				"$MR_PKG" "$mr_d" "$MR_PKG" >&2
+			exit 1
+		fi
+		[ -d "$mr_d" ] || mkdir -m 0755 "$mr_d"
+	done
+	[ -n "$(find "$mr_sd" \( ! -user 0 -o ! -group 0 -o -perm /022 -o \( ! -type d ! -type f \) -o -links +1 ! -type d \) -print -quit)" ] || return 0
+	mr_warn "$mr_sd was open to others (an earlier run under a loose umask): made it root's alone, and removed what the roles did not make"
+	find "$mr_sd" -name "*$MR_NL*" -prune -o -type d -print | while IFS= read -r mr_p; do
+		[ ! -L "$mr_p" ] || continue
+		chown 0:0 "$mr_p"
+		chmod 0755 "$mr_p"
+	done
+	find "$mr_sd" -depth -name "*$MR_NL*" -exec rm -rf {} +
+	find "$mr_sd" ! -type d | while IFS= read -r mr_p; do
+		if [ -f "$mr_p" ] && [ ! -L "$mr_p" ] && [ "$(stat -c %h:%u:%g "$mr_p")" = 1:0:0 ]; then
+			chmod 0644 "$mr_p"
+		else
+			rm -f "$mr_p"
+			mr_warn "removed $(mr__q "$mr_p") from the roles' state (they did not make it)"
+		fi
+	done
 }
 
 # The diversion of PATH, if it is not ours: empty, the other role's (removed but not purged:
@@ -107,7 +141,8 @@ mr_divert() {
 	esac
 }
 
-# mr_put PATH SERVICES CONTENT: PATH gets CONTENT and a newline. MR_WROTE=1 when it changed.
+# mr_put PATH SERVICES CONTENT [CHECK]: PATH gets CONTENT and a newline. MR_WROTE=1 when it
+# changed. CHECK FILE, if given, vets a merge (one line on stderr says why it is refused).
 # What was written is kept under $MR_STATE/written: a file that differs from it was edited by
 # the admin. An edit stays; a new rendering is merged into it with diff3 when that is clean, and
 # otherwise goes to $MR_STATE/proposed, named in one line (ucf cannot be used: it leaves
@@ -122,12 +157,13 @@ mr_put() {
 	cp "$MR_TMP/new" "$MR_TMP/rendered"
 	mr_last=$MR_STATE/written$1
 	mr_prop=$MR_STATE/proposed$1
-	mr_keep=
+	mr_keep='' mr_why=''
 	if mr_edited "$1"; then
 		if cmp -s "$MR_TMP/rendered" "$mr_last"; then
 			# Nothing new to bring in.
 			cp "$1" "$MR_TMP/new"
-		elif diff3 -m -E "$1" "$mr_last" "$MR_TMP/rendered" >"$MR_TMP/new" 2>/dev/null; then
+		elif diff3 -m -E "$1" "$mr_last" "$MR_TMP/rendered" >"$MR_TMP/new" 2>/dev/null &&
+			mr_why=$({ [ -z "${4:-}" ] || "$4" "$MR_TMP/new"; } 2>&1); then
 			cmp -s "$1" "$MR_TMP/new" ||
 				printf '%s: %s: merged your local edits with the new configuration (what %s wrote before: %s)\n' \
 					"$MR_PKG" "$1" "$MR_PKG" "$mr_last"
@@ -137,8 +173,8 @@ mr_put() {
 			cp "$MR_TMP/rendered" "$mr_prop"
 			cp "$1" "$MR_TMP/new"
 			mr_keep=1
-			printf '%s: %s has local edits that conflict with the new configuration: kept it; the new version is %s (merge it by hand, then dpkg-reconfigure %s)\n' \
-				"$MR_PKG" "$1" "$mr_prop" "$MR_PKG"
+			printf '%s: %s has local edits that conflict with the new configuration%s: kept it; the new version is %s (merge it by hand, then dpkg-reconfigure %s)\n' \
+				"$MR_PKG" "$1" "${mr_why:+ ($mr_why)}" "$mr_prop" "$MR_PKG"
 		fi
 	fi
 	chmod 0644 "$MR_TMP/new"
@@ -164,9 +200,13 @@ mr_finish() {
 	sed 's/^[^ ]* //' "$MR_TMP/files" >"$MR_TMP/paths"
 	if [ -f "$MR_STATE/files" ]; then
 		while read -r mr_svc mr_path; do
-			if ! grep -qxF "$mr_path" "$MR_TMP/paths"; then
+			if grep -qxF "$mr_path" "$MR_TMP/paths"; then
+				continue
+			elif mr_ours "$mr_path"; then
 				rm -f "$mr_path" "$MR_STATE/written$mr_path" "$MR_STATE/proposed$mr_path"
 				mr_changed "$mr_svc"
+			else
+				mr_not_ours files "$mr_path"
 			fi
 		done <"$MR_STATE/files"
 	fi

@@ -1,6 +1,7 @@
 //! Support for the integration tests: running tools, the cached Debian roots, the test doubles of
 //! `mesos` and `marathon`, and booted systemd-nspawn nodes on private networks.
 
+pub mod answers;
 pub mod cluster;
 pub mod doubles;
 pub mod images;

@@ -1,6 +1,12 @@
 //! The answer syntax of the role packages (docs/debconf.md), in Rust for the inventory. The packages
 //! check the same syntax in POSIX shell (`packaging/shared/answers.sh`); `tests/cases/answers.toml`
-//! drives both, so the two cannot drift apart. Errors are one sentence naming the problem and the fix.
+//! drives both, and `tests/answers_differential.rs` compares them on generated strings, so the two
+//! cannot drift apart. Errors are one line naming the problem and the fix.
+//!
+//! An answer is printable ASCII: a control character or a non-ASCII character (a no-break space
+//! looks like a blank) is refused before any other rule, and every message shows what it echoes
+//! through [`quote`], so that a bad byte is visible and the message stays one line. Blanks are
+//! space and tab, as in the shell.
 
 use std::net::Ipv4Addr;
 
@@ -13,11 +19,54 @@ pub struct Master {
     pub host: String,
 }
 
-/// Parses a master list (`host` or `id=host` entries, separated by commas and/or white space).
+/// `` `text` `` for a message: `` ` `` and `\` escaped, every other byte that is not printable
+/// ASCII as `\xNN` (the shell's `mr__q` writes the same bytes between double quotes).
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('`');
+    for b in text.bytes() {
+        match b {
+            b'`' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            b' '..=b'~' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// Refuses an answer with a character that is not printable ASCII or a tab.
+fn text(input: &str) -> Answer<()> {
+    if input
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "{} is not printable ASCII text (control characters and non-ASCII characters such as a no-break space are refused; shown here as \\xNN): retype the answer",
+        quote(input)
+    ))
+}
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Leading and trailing blanks of an answer are ignored.
+fn trim(input: &str) -> &str {
+    input.trim_matches(is_blank)
+}
+
+/// Parses a master list (`host` or `id=host` entries, separated by commas and/or blanks).
 /// An empty list is valid: it is the unconfigured state.
 pub fn masters(input: &str) -> Answer<Vec<Master>> {
+    text(input)?;
     let entries: Vec<&str> = input
-        .split(|c: char| c == ',' || c.is_whitespace())
+        .split(|c: char| c == ',' || is_blank(c))
         .filter(|e| !e.is_empty())
         .collect();
     let mut list: Vec<Master> = Vec::with_capacity(entries.len());
@@ -28,21 +77,23 @@ pub fn masters(input: &str) -> Answer<Vec<Master>> {
         };
         if position >= 255 {
             return Err(format!(
-                "id out of range: `{entry}` is entry {} and ids stop at 255: use at most 255 masters",
+                "id out of range: {} is entry {} and ids stop at 255: use at most 255 masters",
+                quote(entry),
                 position + 1
             ));
         }
         let host = self::host(host)?;
         if let Some(other) = list.iter().find(|m| m.host == host) {
             return Err(format!(
-                "duplicate host `{}`: list each master once",
-                other.host
+                "duplicate host {}: list each master once",
+                quote(&other.host)
             ));
         }
         if let Some(other) = list.iter().find(|m| m.id == id) {
             return Err(format!(
-                "duplicate id {id} (`{}` and `{host}`): give each master its own id, or leave ids out to number masters by position",
-                other.host
+                "duplicate id {id} ({} and {}): give each master its own id, or leave ids out to number masters by position",
+                quote(&other.host),
+                quote(&host)
             ));
         }
         list.push(Master { id, host });
@@ -67,45 +118,54 @@ pub fn masters_normal(list: &[Master]) -> String {
 fn id_number(text: &str) -> Answer<u8> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "`{text}` is not a number: an id is 1 to 255, as in `2=10.0.0.2`"
+            "{} is not a number: an id is 1 to 255, as in `2=10.0.0.2`",
+            quote(text)
         ));
     }
     match text.parse::<u32>() {
         Ok(id @ 1..=255) => Ok(id as u8),
-        _ => Err(format!("id out of range: `{text}` must be from 1 to 255")),
+        _ => Err(format!(
+            "id out of range: {} must be from 1 to 255",
+            quote(text)
+        )),
     }
 }
 
 /// floor(n/2)+1 for `auto` or empty; an explicit quorum must be a strict majority and at most n.
 pub fn quorum(count: usize, input: &str) -> Answer<usize> {
-    let input = input.trim();
+    text(input)?;
+    let input = trim(input);
     let lowest = count / 2 + 1;
     if input.is_empty() || input.eq_ignore_ascii_case("auto") {
         return Ok(lowest);
     }
     if !input.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "`{input}` is not a number: give auto, or a number from {lowest} to {count} for {count} masters"
+            "{} is not a number: give auto, or a number from {lowest} to {count} for {count} masters",
+            quote(input)
         ));
     }
     match input.parse::<usize>() {
         Ok(q) if q >= lowest && q <= count => Ok(q),
         _ => Err(format!(
-            "quorum must be more than half of the {count} masters and at most {count} (from {lowest} to {count}), or `auto`; `{input}` is not"
+            "quorum must be more than half of the {count} masters and at most {count} (from {lowest} to {count}), or `auto`; {} is not",
+            quote(input)
         )),
     }
 }
 
 /// An IPv4 address or a DNS name; DNS names come back in lower case.
 pub fn host(input: &str) -> Answer<String> {
-    let input = input.trim();
+    text(input)?;
+    let input = trim(input);
     if let Some((_, port)) = input.split_once(':')
         && !port.is_empty()
         && port.bytes().all(|b| b.is_ascii_digit())
         && !input.starts_with(':')
     {
         return Err(format!(
-            "`{input}` is not a valid host: leave out the port, the ports are fixed"
+            "{} is not a valid host: leave out the port, the ports are fixed",
+            quote(input)
         ));
     }
     if input.contains(':') {
@@ -127,19 +187,24 @@ pub fn host(input: &str) -> Answer<String> {
         .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
     if name.is_empty() || name.len() > 253 || !labels.iter().all(label_ok) || last_numeric {
         return Err(format!(
-            "`{input}` is not a valid host: use an IPv4 address or a DNS name (letters, digits and `-` in dot-separated labels)"
+            "{} is not a valid host: use an IPv4 address or a DNS name (letters, digits and `-` in dot-separated labels)",
+            quote(input)
         ));
     }
     Ok(name)
 }
 
 fn ipv6_refused(input: &str) -> String {
-    format!("IPv6 addresses are not supported (`{input}`): use an IPv4 address or a DNS name")
+    format!(
+        "IPv6 addresses are not supported ({}): use an IPv4 address or a DNS name",
+        quote(input)
+    )
 }
 
 /// A dotted-quad IPv4 address: four numbers 0-255 without leading zeros.
 pub fn ipv4(input: &str) -> Answer<String> {
-    let input = input.trim();
+    text(input)?;
+    let input = trim(input);
     if input.contains(':') {
         return Err(ipv6_refused(input));
     }
@@ -148,31 +213,33 @@ pub fn ipv4(input: &str) -> Answer<String> {
         .map(|a| a.to_string())
         .map_err(|_| {
             format!(
-                "`{input}` is not a valid IPv4 address: use four numbers 0-255 without leading zeros, as in 10.0.0.1"
+                "{} is not a valid IPv4 address: use four numbers 0-255 without leading zeros, as in 10.0.0.1",
+                quote(input)
             )
         })
 }
 
 /// `k:v;k:v` (attributes and resources), in normal form.
 pub fn kv(input: &str) -> Answer<String> {
+    text(input)?;
     let mut pairs: Vec<(&str, &str)> = Vec::new();
-    for entry in input.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in input.split(';').map(trim).filter(|e| !e.is_empty()) {
         let pair = entry.split_once(':').filter(|(k, v)| {
             let key_ok = k
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
                 && k.bytes().next().is_some_and(|b| b != b'.' && b != b'-');
-            let value_ok =
-                !v.is_empty() && !v.contains(|c: char| c.is_whitespace() || c == ':' || c == ';');
+            let value_ok = !v.is_empty() && !v.contains(|c: char| is_blank(c) || c == ':');
             key_ok && value_ok
         });
         let Some((key, value)) = pair else {
             return Err(format!(
-                "`{entry}` is not of the form k:v: write entries as key:value separated by `;`, as in rack:r1;zone:a"
+                "{} is not of the form k:v: write entries as key:value separated by `;`, as in rack:r1;zone:a",
+                quote(entry)
             ));
         };
         if pairs.iter().any(|(k, _)| *k == key) {
-            return Err(format!("duplicate key `{key}`: give each key once"));
+            return Err(format!("duplicate key {}: give each key once", quote(key)));
         }
         pairs.push((key, value));
     }
@@ -183,19 +250,87 @@ pub fn kv(input: &str) -> Answer<String> {
         .join(";"))
 }
 
+/// Directories a work dir may not be, nor be below: the system's own trees (and the roles' state,
+/// which purge removes). Keep these and [`SYSTEM_DIRS`] the same as `mr_abs_path` in the shell.
+const SYSTEM_TREES: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/lib/dpkg",
+    "/var/lib/apt",
+    "/var/lib/mesos-roles",
+];
+
+/// Directories a work dir may be below but not be: they hold other things.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/home",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/root",
+    "/run",
+    "/srv",
+    "/tmp",
+    "/var",
+    "/var/backups",
+    "/var/cache",
+    "/var/lib",
+    "/var/local",
+    "/var/log",
+    "/var/mail",
+    "/var/opt",
+    "/var/spool",
+    "/var/tmp",
+];
+
+/// A work dir: an absolute path without blanks and without `.` or `..` components, that is not a
+/// system directory. Normal form: repeated and trailing slashes dropped.
 pub fn abs_path(input: &str) -> Answer<String> {
-    let input = input.trim();
-    if !input.starts_with('/') || input.contains(char::is_whitespace) {
+    text(input)?;
+    let input = trim(input);
+    if !input.starts_with('/') || input.contains(is_blank) {
         return Err(format!(
-            "`{input}` is not an absolute path: give a path starting with `/` and without spaces, as in /var/lib/mesos"
+            "{} is not an absolute path: give a path starting with `/` and without spaces, as in /var/lib/mesos",
+            quote(input)
         ));
     }
-    Ok(input.to_string())
+    let components: Vec<&str> = input.split('/').filter(|c| !c.is_empty()).collect();
+    if components.iter().any(|c| *c == "." || *c == "..") {
+        return Err(format!(
+            "{} is not a normalised path (no `.` or `..` components): write the directory itself, as in /var/lib/mesos",
+            quote(input)
+        ));
+    }
+    let normal = format!("/{}", components.join("/"));
+    let below = |tree: &&str| {
+        normal == *tree
+            || normal
+                .strip_prefix(tree)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    if SYSTEM_TREES.iter().any(below) || SYSTEM_DIRS.contains(&normal.as_str()) {
+        return Err(format!(
+            "{} is a system directory, not a work dir of its own: give a directory for Mesos alone, as in /var/lib/mesos",
+            quote(input)
+        ));
+    }
+    Ok(normal)
 }
 
 /// A Mesos duration: a number, optionally with a fraction, and a unit.
 pub fn duration(input: &str) -> Answer<String> {
-    let input = input.trim();
+    text(input)?;
+    let input = trim(input);
     const UNITS: [&str; 8] = ["ns", "us", "ms", "secs", "mins", "hrs", "days", "weeks"];
     let number_len = input
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -212,7 +347,8 @@ pub fn duration(input: &str) -> Answer<String> {
     };
     if !number_ok || !UNITS.contains(&unit) {
         return Err(format!(
-            "`{input}` is not a valid duration: write a number and one of {}, as in 10mins",
+            "{} is not a valid duration: write a number and one of {}, as in 10mins",
+            quote(input),
             UNITS.join(" ")
         ));
     }
@@ -221,8 +357,9 @@ pub fn duration(input: &str) -> Answer<String> {
 
 /// Comma-separated, from `docker` and `mesos`; order kept, repeats dropped.
 pub fn containerizers(input: &str) -> Answer<String> {
+    text(input)?;
     let mut list: Vec<&str> = Vec::new();
-    for c in input.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+    for c in input.split(',').map(trim).filter(|c| !c.is_empty()) {
         if !list.contains(&c) {
             list.push(c);
         }
@@ -232,7 +369,8 @@ pub fn containerizers(input: &str) -> Answer<String> {
     }
     if let Some(bad) = list.iter().find(|c| !["docker", "mesos"].contains(c)) {
         return Err(format!(
-            "unknown containerizer `{bad}`: give docker, mesos or docker,mesos"
+            "unknown containerizer {}: give docker, mesos or docker,mesos",
+            quote(bad)
         ));
     }
     Ok(list.join(","))
@@ -240,14 +378,16 @@ pub fn containerizers(input: &str) -> Answer<String> {
 
 /// A cluster name: letters, digits, `.`, `_`, `-`.
 pub fn name(input: &str) -> Answer<String> {
-    let input = input.trim();
+    text(input)?;
+    let input = trim(input);
     if input.is_empty()
         || !input
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
     {
         return Err(format!(
-            "`{input}` is not a valid name: use letters, digits, `.`, `_` and `-`"
+            "{} is not a valid name: use letters, digits, `.`, `_` and `-`",
+            quote(input)
         ));
     }
     Ok(input.to_string())
@@ -255,7 +395,8 @@ pub fn name(input: &str) -> Answer<String> {
 
 /// The id of the master whose host is `input`.
 pub fn self_id(list: &[Master], input: &str) -> Answer<u8> {
-    let wanted = if input.trim().is_empty() {
+    text(input)?;
+    let wanted = if trim(input).is_empty() {
         String::new()
     } else {
         host(input)?
@@ -266,8 +407,8 @@ pub fn self_id(list: &[Master], input: &str) -> Answer<u8> {
         .ok_or_else(|| {
             let hosts: Vec<&str> = list.iter().map(|m| m.host.as_str()).collect();
             format!(
-                "`{}` is not in the master list: answer with one of {}",
-                input.trim(),
+                "{} is not in the master list: answer with one of {}",
+                quote(trim(input)),
                 hosts.join(", ")
             )
         })
@@ -283,5 +424,12 @@ mod tests {
         let five = masters("a, b, 7=c, d, e").unwrap();
         assert_eq!(five[..3], three[..]);
         assert_eq!(masters_normal(&five), "1=a 2=b 7=c 4=d 5=e");
+    }
+
+    #[test]
+    fn quote_shows_every_byte_that_is_not_printable_ascii() {
+        assert_eq!(quote("a\u{1b}[31m\r\n"), r"`a\x1b[31m\x0d\x0a`");
+        assert_eq!(quote("a\u{a0}b"), r"`a\xc2\xa0b`");
+        assert_eq!(quote("a`b\\c\"d"), r#"`a\`b\\c"d`"#);
     }
 }

@@ -1,0 +1,8 @@
+# What mesos-agent-role writes: its maintainer scripts include this, so that config, postinst
+# and postrm agree, and purge deletes nothing that is not in this list (see mr_ours).
+MR_PKG=mesos-agent-role
+# Conffiles of mesos that are taken over with dpkg-divert rather than edited.
+MR_DIVERSIONS="/etc/mesos/zk /etc/mesos-slave/work_dir"
+# Every file postinst may generate; DIR/* is one file per attribute or resource key.
+MR_OUTPUTS="$MR_DIVERSIONS /etc/mesos-slave/ip /etc/mesos-slave/hostname /etc/mesos-slave/containerizers
+/etc/mesos-slave/executor_registration_timeout /etc/mesos-slave/attributes/* /etc/mesos-slave/resources/*"
