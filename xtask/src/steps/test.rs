@@ -11,7 +11,12 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 /// Tier 1 besides the unit tests: the integration tests that need no root and no installed tool.
-const QUICK: [&str; 3] = ["cli", "answers_table", "shipped_code"];
+const QUICK: [&str; 4] = [
+    "cli",
+    "answers_table",
+    "answers_differential",
+    "shipped_code",
+];
 
 /// One test binary (or the unit tests): how to ask cargo for it, and what to call it in the table.
 struct Binary {
