@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::{doubles, require_root_and_tools, run, scratch, workspace};
 
 /// One cluster at a time: they share the CPU, and failover times must mean something.
@@ -171,64 +171,9 @@ fn a_wrong_zk_path_fails_the_check_that_caught_it() -> Result<()> {
     assert_nothing_left(pid)
 }
 
-#[test]
-fn sigterm_tears_the_cluster_down() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
-    let dist = dist()?.join("dist");
-    let mut child = Command::new(xtask()?)
-        .arg("verify")
-        .arg("--inventory")
-        .arg(workspace().join("cluster.toml"))
-        .arg("--dist")
-        .arg(&dist)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let pid = child.id();
-    // Interrupt once the nodes are booting: namespaces, roots and containers all exist.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let booting = std::fs::read_dir("/proc")?.any(|e| {
-            e.ok()
-                .and_then(|e| std::fs::read(e.path().join("cmdline")).ok())
-                .is_some_and(|c| {
-                    let c = String::from_utf8_lossy(&c);
-                    c.contains("systemd-nspawn") && c.contains("target/verify")
-                })
-        });
-        if booting {
-            break;
-        }
-        if Instant::now() > deadline || child.try_wait()?.is_some() {
-            bail!("verify never booted a node");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    std::thread::sleep(Duration::from_secs(3));
-    run(
-        "send SIGTERM",
-        Command::new("kill").args(["-TERM", &pid.to_string()]),
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "verify did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    ensure!(!status.success(), "an interrupted verify exited 0");
-    assert_nothing_left(pid)
-}
-
-/// A verify killed with SIGKILL (or by the OOM killer) tears nothing down; the next verify sweeps
-/// what it left (its nodes, namespaces and roots, found by name) and says so in one line.
-#[test]
-fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
+/// Starts `cargo xtask verify` on the example inventory and returns once it boots its first node
+/// (namespaces, roots and containers all exist then).
+fn start_and_wait_for_a_node() -> Result<(std::process::Child, u32)> {
     let dist = dist()?.join("dist");
     let mut child = Command::new(xtask()?)
         .arg("verify")
@@ -256,6 +201,38 @@ fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(3));
+    Ok((child, pid))
+}
+
+#[test]
+fn sigterm_tears_the_cluster_down() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let (mut child, pid) = start_and_wait_for_a_node()?;
+    run(
+        "send SIGTERM",
+        Command::new("kill").args(["-TERM", &pid.to_string()]),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "verify did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    ensure!(!status.success(), "an interrupted verify exited 0");
+    assert_nothing_left(pid)
+}
+
+/// A verify killed with SIGKILL (or by the OOM killer) tears nothing down; the next verify sweeps
+/// what it left (its nodes, namespaces and roots, found by name) and says so in one line.
+#[test]
+fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let (mut child, pid) = start_and_wait_for_a_node()?;
     child.kill()?;
     child.wait()?;
     ensure!(

@@ -35,25 +35,26 @@ pub fn write_whole_sparse(path: &Path, contents: &[u8]) -> Result<()> {
 /// created so) and stays so.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;
-    let parent = path
-        .parent()
-        .with_context(|| format!("{} has no parent directory", path.display()))?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    // tempfile creates its files 0600.
-    let mut tmp = tempfile::NamedTempFile::new_in(parent)
-        .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
-    tmp.write_all(contents)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot move the new {} into place", path.display()))?;
-    Ok(())
+    write_whole_mode(path, 0o600, |file| {
+        file.write_all(contents)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })
 }
 
 /// Like [`write_whole`] for contents too large to hold in memory: `write` streams them into the
 /// temporary file, which is renamed into place only if it succeeds.
 pub fn write_whole_with(
     path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<()> {
+    write_whole_mode(path, 0o644, write)
+}
+
+/// A temporary file beside `path` (tempfile makes it 0600), filled by `write`, given `mode`, then
+/// renamed into place.
+fn write_whole_mode(
+    path: &Path,
+    mode: u32,
     write: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
     let parent = path
@@ -65,7 +66,7 @@ pub fn write_whole_with(
         .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
     write(tmp.as_file_mut())?;
     tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
     tmp.persist(path)
         .with_context(|| format!("cannot move the new {} into place", path.display()))?;
     Ok(())
