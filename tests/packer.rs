@@ -55,6 +55,30 @@ fn packer(dir: &Path, args: &[&str]) -> Result<String> {
     )
 }
 
+/// qemu's shutdown command is uploaded after clean.sh, which empties /tmp where it lives.
+#[test]
+fn the_shutdown_script_is_uploaded_after_the_clean() -> Result<()> {
+    let dir = mesos_roles_tests::workspace().join("images/packer");
+    let hcl = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "hcl") && !p.to_string_lossy().contains("pkrvars")
+        })
+        .expect("a template");
+    let text = std::fs::read_to_string(&hcl)?;
+    let clean = text
+        .find("\"scripts/clean.sh\"")
+        .expect("clean.sh is provisioned");
+    let finish = text
+        .find("\"scripts/finish.sh\"")
+        .expect("finish.sh is uploaded");
+    assert!(
+        finish > clean,
+        "finish.sh is uploaded before clean.sh empties /tmp"
+    );
+    Ok(())
+}
+
 #[test]
 fn the_templates_are_formatted_and_valid_for_both_roles() -> Result<()> {
     require_tools(&["packer", "cloud-init", "shellcheck"])?;

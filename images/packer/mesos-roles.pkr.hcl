@@ -153,13 +153,6 @@ build {
     destination = "/tmp/mesos-roles-bundle.tar.gz"
   }
 
-  # Used only as qemu's shutdown command.
-  provisioner "file" {
-    only        = ["qemu.mesos-roles"]
-    source      = "scripts/finish.sh"
-    destination = "/tmp/mesos-roles-finish.sh"
-  }
-
   # What clean.sh removes: images/clean.list, the list the native images are cleaned by.
   provisioner "file" {
     source      = "scripts/clean.list"
@@ -170,5 +163,12 @@ build {
     environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz", "CLEAN_LIST=/tmp/mesos-roles-clean.list"]
     execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
     scripts          = ["scripts/provision.sh", "scripts/clean.sh"]
+  }
+
+  # Used only as qemu's shutdown command (it removes itself); after clean.sh, which empties /tmp.
+  provisioner "file" {
+    only        = ["qemu.mesos-roles"]
+    source      = "scripts/finish.sh"
+    destination = "/tmp/mesos-roles-finish.sh"
   }
 }
