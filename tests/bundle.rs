@@ -152,7 +152,10 @@ fn a_missing_mesos_is_named_with_the_upstream_fix_and_nothing_is_written() -> Re
     let dir = scratch("bundle-missing")?;
     let options = repo_options(dir.path(), "bookworm", &["marathon"], true)?;
     let started = std::time::Instant::now();
-    let err = format!("{:#}", build_bundle(&options, dir.path()).unwrap_err());
+    let err = format!(
+        "{:#}",
+        build_bundle(&options, &dir.path().join("out")).unwrap_err()
+    );
     // Named by the plan, before any package is built.
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
     assert!(err.contains("the roles depend on mesos, which"), "{err}");

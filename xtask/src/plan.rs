@@ -157,6 +157,82 @@ impl Request {
         let needs_debs = has(Target::Debs) || needs_repo;
         let closure = self.closure || has(Target::Bundle);
 
+        let tools_deb = needs_debs && !self.roles_only;
+        // Output directories first, every one before any is touched: a directory cargo xtask did
+        // not write is refused whatever else is wrong.
+        let out_dir = |given: &Option<PathBuf>, default: &str, flag: &str| {
+            OutDir::check(
+                given.clone().unwrap_or_else(|| dist.join(default)),
+                if given.is_some() {
+                    flag
+                } else {
+                    "the dist directory"
+                },
+            )
+        };
+        let debs = match needs_debs {
+            false => None,
+            true if has(Target::Debs) || has(Target::Repo) || has(Target::Manifest) => Some((
+                Out::Dir(out_dir(&self.debs_out, "debs", "--out")?),
+                tools_deb,
+            )),
+            true => Some((Out::Scratch, tools_deb)),
+        };
+        let repo = match needs_repo {
+            false => None,
+            true if has(Target::Repo) || self.keep_repo => {
+                Some(Out::Dir(out_dir(&self.repo_out, "repo", "--out")?))
+            }
+            true => Some(Out::Scratch),
+        };
+        let bundle = match has(Target::Bundle) {
+            true => Some(match &self.bundle_out {
+                Some(dir) => OutDir::check(dir.clone(), "--out")?,
+                None => OutDir::check(dist.clone(), "the dist directory")?,
+            }),
+            false => None,
+        };
+        let mut image_outs = Vec::new();
+        for kind in &images {
+            image_outs.push((*kind, out_dir(&self.images_out, "images", "--out")?));
+        }
+        let seeds = match has(Target::Seeds) {
+            true => Some(out_dir(&self.seeds_out, "seeds", "--out")?),
+            false => None,
+        };
+        let packer = match has(Target::Packer) {
+            true => {
+                let out = out_dir(&self.packer_out, "packer", "--out")?;
+                let name = bundle::name(&version, &suite, &arch);
+                let base = match images.contains(&Kind::Base) {
+                    true => None,
+                    false => {
+                        let path = self.base_image.clone().unwrap_or_else(|| {
+                            dist.join("images").join(packer::base_image_name(&name))
+                        });
+                        packer::check_base_image(&path)?;
+                        Some(path)
+                    }
+                };
+                let bundle_file = match has(Target::Bundle) {
+                    true => None,
+                    false => {
+                        let path = self
+                            .bundle
+                            .clone()
+                            .unwrap_or_else(|| dist.join(format!("{name}.tar.gz")));
+                        packer::check_bundle(&path)?;
+                        Some(path)
+                    }
+                };
+                Some((out, base, bundle_file))
+            }
+            false => None,
+        };
+        let manifest = match has(Target::Manifest) {
+            true => Some(OutDir::check(dist.clone(), "the dist directory")?),
+            false => None,
+        };
         // The operator's packages, read now: a stray file is named before the release build.
         let (upstream_dir, explicit) = match &self.upstream {
             Some(dir) => (dir.clone(), true),
@@ -214,7 +290,6 @@ impl Request {
             }
         }
 
-        let tools_deb = needs_debs && !self.roles_only;
         let install_cargo_deb = tools_deb && !tools_deb::cargo_deb_installed(&build.tools);
         // The tools the slow steps run, named now rather than minutes in.
         let mut needed: Vec<&str> = vec![];
@@ -236,83 +311,6 @@ impl Request {
             None
         };
 
-        // Output directories last: every one is checked before any is touched.
-        let out_dir = |given: &Option<PathBuf>, default: &str, flag: &str| {
-            OutDir::check(
-                given.clone().unwrap_or_else(|| dist.join(default)),
-                if given.is_some() {
-                    flag
-                } else {
-                    "the dist directory"
-                },
-            )
-        };
-        let debs = match needs_debs {
-            false => None,
-            true if has(Target::Debs) || has(Target::Repo) || has(Target::Manifest) => Some((
-                Out::Dir(out_dir(&self.debs_out, "debs", "--out")?),
-                tools_deb,
-            )),
-            true => Some((Out::Scratch, tools_deb)),
-        };
-        let repo = match needs_repo {
-            false => None,
-            true if has(Target::Repo) || self.keep_repo => {
-                Some(Out::Dir(out_dir(&self.repo_out, "repo", "--out")?))
-            }
-            true => Some(Out::Scratch),
-        };
-        let bundle = match has(Target::Bundle) {
-            true => Some(match &self.bundle_out {
-                Some(dir) => OutDir::check(dir.clone(), "--out")?,
-                None => OutDir::check(dist.clone(), "the dist directory")?,
-            }),
-            false => None,
-        };
-        let mut image_outs = Vec::new();
-        for kind in &images {
-            image_outs.push((*kind, out_dir(&self.images_out, "images", "--out")?));
-        }
-        let seeds = match has(Target::Seeds) {
-            true => Some(out_dir(&self.seeds_out, "seeds", "--out")?),
-            false => None,
-        };
-        let packer = match has(Target::Packer) {
-            true => {
-                let name = bundle::name(&version, &suite, &arch);
-                let base = match images.contains(&Kind::Base) {
-                    true => None,
-                    false => {
-                        let path = self.base_image.clone().unwrap_or_else(|| {
-                            dist.join("images").join(packer::base_image_name(&name))
-                        });
-                        packer::check_base_image(&path)?;
-                        Some(path)
-                    }
-                };
-                let bundle_file = match has(Target::Bundle) {
-                    true => None,
-                    false => {
-                        let path = self
-                            .bundle
-                            .clone()
-                            .unwrap_or_else(|| dist.join(format!("{name}.tar.gz")));
-                        packer::check_bundle(&path)?;
-                        Some(path)
-                    }
-                };
-                Some((
-                    out_dir(&self.packer_out, "packer", "--out")?,
-                    base,
-                    bundle_file,
-                ))
-            }
-            false => None,
-        };
-        let manifest = match has(Target::Manifest) {
-            true => Some(OutDir::check(dist.clone(), "the dist directory")?),
-            false => None,
-        };
         Ok(Plan {
             command: self.command,
             version,
