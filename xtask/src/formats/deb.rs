@@ -198,8 +198,9 @@ pub fn check_version(version: &str) -> std::result::Result<(), String> {
 
 /// The text of the `control` file of the .deb `bytes`. Errors say what is wrong with the archive; the
 /// caller adds which file it is.
-pub fn read_control(bytes: &[u8]) -> Result<String> {
-    let mut archive = ar::Archive::new(bytes);
+pub fn read_control(deb: impl Read) -> Result<String> {
+    // Streamed: the control member comes second, so a large package is not read to find it.
+    let mut archive = ar::Archive::new(deb);
     let mut first = true;
     while let Some(member) = archive.next_entry() {
         let mut member = member.context("not an ar archive (a .deb is one)")?;
@@ -313,8 +314,13 @@ mod tests {
             contents: b"Package: p\nVersion: 1\n".to_vec(),
         }];
         let deb = build(control, &sample(), 0).unwrap();
-        assert_eq!(read_control(&deb).unwrap(), "Package: p\nVersion: 1\n");
-        let err = read_control(b"PK\x03\x04 a zip").unwrap_err().to_string();
+        assert_eq!(
+            read_control(deb.as_slice()).unwrap(),
+            "Package: p\nVersion: 1\n"
+        );
+        let err = read_control(&b"PK\x03\x04 a zip"[..])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not an ar archive"), "{err}");
     }
 

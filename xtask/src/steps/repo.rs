@@ -254,7 +254,13 @@ pub fn packages_index(debs: &[PathBuf], arch: &str) -> Result<String> {
 pub fn read_upstream(dir: &Path, arch: &str) -> Result<Vec<(String, PathBuf)>> {
     upstream_debs(dir)?
         .into_iter()
-        .map(|path| Ok((read_package(&path, arch)?.name, path)))
+        .map(|path| {
+            // Only the control file: the repository step reads and hashes the whole package.
+            let file = std::fs::File::open(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let (control, _) = checked_control(&path, std::io::BufReader::new(file), arch)?;
+            Ok((control.required("Package")?.to_string(), path))
+        })
         .collect()
 }
 
@@ -284,15 +290,28 @@ fn upstream_debs(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn read_package(input: &Path, arch: &str) -> Result<Package> {
-    check_ar_magic(input)?;
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let (control, filename) = checked_control(input, bytes.as_slice(), arch)?;
+    Ok(Package {
+        name: control.required("Package")?.to_string(),
+        arch: control.required("Architecture")?.to_string(),
+        input: input.to_path_buf(),
+        control,
+        pool: PoolEntry::new(filename, &bytes),
+    })
+}
+
+/// The control fields of the .deb `input` (read from `deb`) and its pool path, checked: an ar
+/// archive, a valid name and version, an architecture this repository has.
+fn checked_control(input: &Path, deb: impl std::io::Read, arch: &str) -> Result<(Fields, String)> {
+    check_ar_magic(input)?;
     let bad = |e: anyhow::Error| {
         anyhow::anyhow!(
             "{} is not a usable .deb: {e:#}; replace it with a real package or remove it",
             input.display()
         )
     };
-    let control = crate::formats::deb::read_control(&bytes)
+    let control = crate::formats::deb::read_control(deb)
         .and_then(|text| Fields::parse(&text))
         .map_err(bad)?;
     let filename = apt_index::pool_path(&control).map_err(bad)?;
@@ -316,13 +335,7 @@ fn read_package(input: &Path, arch: &str) -> Result<Package> {
             input.display()
         );
     }
-    Ok(Package {
-        name,
-        arch: package_arch,
-        input: input.to_path_buf(),
-        control,
-        pool: PoolEntry::new(filename, &bytes),
-    })
+    Ok((control, filename))
 }
 
 /// A .deb is an `ar` archive: its first 8 bytes say so, before the whole file is read.

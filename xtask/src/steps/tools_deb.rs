@@ -109,7 +109,7 @@ pub fn build(
     )?;
     let bytes =
         std::fs::read(&deb).with_context(|| format!("cargo-deb wrote no {}", deb.display()))?;
-    let control = crate::formats::deb::read_control(&bytes)
+    let control = crate::formats::deb::read_control(bytes.as_slice())
         .and_then(|text| crate::formats::apt_index::Fields::parse(&text))
         .context("cannot read the control file cargo-deb wrote")?;
     let arch = control.required("Architecture")?.to_string();
