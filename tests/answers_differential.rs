@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use mesos_roles_tests::answers::{self, Call, FUNCTIONS, one_printable_line};
+use mesos_roles_tests::answers::{self, Call, FUNCTIONS, SECRETS, one_printable_line};
 
 /// Strings per check. 10 checks, so 8,000 calls of each side.
 const PER_FUNCTION: usize = 800;
@@ -111,6 +111,10 @@ fn alphabet(function: &str) -> &'static [&'static str] {
             ".",
             "-",
         ],
+        "cluster_secret" => &[
+            "0123456789abcdef", "ABCDEFGH", "+/=", "._~-", " ", "\t", "\"", "$", "\\", "x",
+        ],
+        "agent_secret" => &["0123456789abcdef", "0", "f", "F", "g", " ", "\t"],
         other => panic!("no alphabet for {other}"),
     }
 }
@@ -143,6 +147,17 @@ fn seeds(function: &str) -> &'static [&'static str] {
         "containerizers" => &["docker,mesos", " mesos , docker ", "docker", "mesos,mesos"],
         "name" => &["mesos", "Prod_eu-1.a", " prod "],
         "self" => &["10.0.0.1", "MESOS-2.example.org", " 10.0.0.3 "],
+        "cluster_secret" => &[
+            "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXU=",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            " 0123456789abcdef0123456789abcdef ",
+            "",
+        ],
+        "agent_secret" => &[
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            " ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff ",
+            "",
+        ],
         other => panic!("no seeds for {other}"),
     }
 }
@@ -270,7 +285,18 @@ fn shell_and_rust_give_the_same_verdict_and_normal_form_on_generated_strings() -
                 "{what}: rust message not one printable line: {m:?}"
             ));
         }
-        if hostile(&call.input) {
+        if SECRETS.contains(&call.function.as_str()) {
+            // A secret is never shown, hostile or not: the message is the same whatever it holds.
+            let secret = call.input.trim_matches([' ', '\t']);
+            let (s, r) = (sh.result(), rs);
+            let repeats = |m: &str| secret.len() >= 4 && m.contains(secret);
+            if hostile(&call.input) && (s.is_ok() || r.is_ok()) {
+                failures.push(format!("{what}: a secret with a hostile byte was taken"));
+            }
+            if s.as_ref().is_err_and(|m| repeats(m)) || r.as_ref().is_err_and(|m| repeats(m)) {
+                failures.push(format!("{what}: a message repeats the secret: shell {s:?}, rust {r:?}"));
+            }
+        } else if hostile(&call.input) {
             let shown = first_hostile_escape(&call.input);
             let shows = |m: &str| m.contains("not printable ASCII") && m.contains(&shown);
             let (s, r) = (sh.result(), rs);

@@ -13,6 +13,7 @@
 
 # Spelled out rather than [a-z]: ranges in patterns depend on the locale.
 MR_ALNUM=abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
+MR_BLANK=' 	'
 # Printable ASCII but '"' and '\', which mr__q escapes.
 MR_PRINT=' !#$%&'"'"'()*+,-./:;<=>?@[]^_`{|}~'$MR_ALNUM
 
@@ -342,6 +343,40 @@ mr_name() (
 	case $s in
 	'' | *[!${MR_ALNUM}._-]*) mr__err "$(mr__q "$s"): not a valid name (letters, digits, '.', '_' and '-' only, not empty)"; return 1 ;;
 	esac
+	printf '%s\n' "$s"
+)
+
+# mr_cluster_secret INPUT: empty, or 32 to 1024 of letters, digits and +/=._~- (docs/security.md).
+# No message repeats a secret, not even a bad one. Blanks around it are ignored.
+mr_cluster_secret() (
+	others=
+	case $1 in
+	*[!${MR_ALNUM}+/=._~"$MR_BLANK"-]*) others=', some of them others' ;;
+	esac
+	s=$(mr__trim "$1")
+	case $s in
+	*[!${MR_ALNUM}+/=._~-]*) others=', some of them others' ;;
+	esac
+	if [ -n "$s$others" ] && { [ -n "$others" ] || [ ${#s} -lt 32 ] || [ ${#s} -gt 1024 ]; }; then
+		mr__err "a cluster secret is 32 to 1024 characters of letters, digits and + / = . _ ~ - (the answer given, not shown, has ${#s} characters$others): make one with head -c 32 /dev/urandom | base64"
+		return 1
+	fi
+	printf '%s\n' "$s"
+)
+
+# mr_agent_secret INPUT: empty, or the 64 lower-case hex digits derived from the cluster secret.
+mr_agent_secret() (
+	s=$(mr__trim "$1")
+	case $1 in
+	*[!0123456789abcdef"$MR_BLANK"]*) s=x ;;
+	esac
+	case $s in
+	*[!0123456789abcdef]*) s=x ;;
+	esac
+	if [ -n "$s" ] && [ ${#s} -ne 64 ]; then
+		mr__err "an agent secret is 64 lower-case hex digits derived from the cluster secret (the answer given is not shown): on a master, cat /etc/mesos-roles/secrets/agent-secret"
+		return 1
+	fi
 	printf '%s\n' "$s"
 )
 

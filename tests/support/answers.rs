@@ -10,7 +10,7 @@ use xtask::inputs::answers;
 use crate::workspace;
 
 /// The checks of the answer syntax, by the name the table uses (`mr_<name>` in the shell).
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 12] = [
     "masters",
     "quorum",
     "host",
@@ -21,7 +21,12 @@ pub const FUNCTIONS: [&str; 10] = [
     "containerizers",
     "name",
     "self",
+    "cluster_secret",
+    "agent_secret",
 ];
+
+/// The checks of secrets: their messages never repeat the answer.
+pub const SECRETS: [&str; 2] = ["cluster_secret", "agent_secret"];
 
 /// One call of a check: `arg` is the master count (quorum) or the normal master list (self).
 #[derive(Debug, Clone)]
@@ -49,6 +54,8 @@ pub fn rust(call: &Call) -> Result<String, String> {
         "duration" => answers::duration(input),
         "containerizers" => answers::containerizers(input),
         "name" => answers::name(input),
+        "cluster_secret" => answers::cluster_secret(input),
+        "agent_secret" => answers::agent_secret(input),
         "self" => {
             let list = answers::masters(arg).expect("self calls give a valid master list in arg");
             answers::self_id(&list, input).map(|id| id.to_string())

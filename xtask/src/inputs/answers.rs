@@ -393,6 +393,35 @@ pub fn name(input: &str) -> Answer<String> {
     Ok(input.to_string())
 }
 
+/// The cluster secret (docs/security.md): empty (none given), or 32 to 1024 characters of
+/// letters, digits and `+/=._~-`. No message repeats a secret, not even a bad one.
+pub fn cluster_secret(input: &str) -> Answer<String> {
+    let secret = trim(input);
+    let charset = |b: u8| b.is_ascii_alphanumeric() || b"+/=._~-".contains(&b);
+    if secret.is_empty()
+        || ((32..=1024).contains(&secret.len()) && secret.bytes().all(charset))
+    {
+        return Ok(secret.to_string());
+    }
+    Err(format!(
+        "a cluster secret is 32 to 1024 characters of letters, digits and + / = . _ ~ - (the answer given, not shown, has {} characters{}): make one with head -c 32 /dev/urandom | base64",
+        secret.len(),
+        if secret.bytes().all(charset) { "" } else { ", some of them others" }
+    ))
+}
+
+/// The agent secret: empty, or the 64 lower-case hex digits derived from the cluster secret
+/// (docs/security.md). No message repeats it.
+pub fn agent_secret(input: &str) -> Answer<String> {
+    let secret = trim(input);
+    if secret.is_empty()
+        || (secret.len() == 64 && secret.bytes().all(|b| b"0123456789abcdef".contains(&b)))
+    {
+        return Ok(secret.to_string());
+    }
+    Err("an agent secret is 64 lower-case hex digits derived from the cluster secret (the answer given is not shown): on a master, cat /etc/mesos-roles/secrets/agent-secret".to_string())
+}
+
 /// The id of the master whose host is `input`.
 pub fn self_id(list: &[Master], input: &str) -> Answer<u8> {
     text(input)?;
