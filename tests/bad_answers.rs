@@ -103,6 +103,14 @@ const MASTER_CASES: &[(&str, &str, &str)] = &[
     ("work-dir", "/var/lib", "a system directory"),
     ("work-dir", "/var/lib/../../etc", "not a normalised path"),
     ("work-dir", "/var/lib/./mesos", "not a normalised path"),
+    // Secrets: a configured node needs one; the message never repeats it.
+    ("cluster-secret", "", "a configured node needs it"),
+    ("cluster-secret", "hunter2-hunter2", "has 15 characters"),
+    (
+        "cluster-secret",
+        "correct horse battery staple, long enough",
+        "some of them others",
+    ),
 ];
 const AGENT_CASES: &[(&str, &str, &str)] = &[
     (
@@ -151,6 +159,17 @@ const AGENT_CASES: &[(&str, &str, &str)] = &[
         "work-dir",
         "/var/lib/mesos-roles/mesos-agent-role",
         "a system directory",
+    ),
+    ("agent-secret", "", "a configured node needs it"),
+    (
+        "agent-secret",
+        "0123456789abcdef",
+        "64 lower-case hex digits",
+    ),
+    (
+        "agent-secret",
+        "mesos-roles-tests-cluster-secret-0123456789",
+        "cat /etc/mesos-roles/secrets/agent-secret",
     ),
 ];
 
@@ -203,6 +222,10 @@ fn refuse_each(
             message.bytes().all(|b| (b' '..=b'~').contains(&b)),
             "{case}: the message is not printable ASCII: {message:?}"
         );
+        ensure!(
+            !question.ends_with("-secret") || bad.len() < 4 || !message.contains(bad),
+            "{case}: the message repeats the secret: {message}"
+        );
         for needed in [
             format!("{package}/{question}"),
             phrase.to_string(),
@@ -225,9 +248,13 @@ fn refuse_each(
             &format!("{case}: complete the install"),
             &["dpkg", "--configure", "-a"],
         )?;
-        let zk = node.read("/etc/mesos/zk")?;
+        // A master's ZooKeeper URL holds its digest, in a file of root's.
+        let zk = match package {
+            "mesos-master-role" => node.read("/etc/mesos-roles/secrets/mesos-zk")?,
+            _ => node.read("/etc/mesos/zk")?,
+        };
         ensure!(
-            zk.starts_with("zk://10.213.0.41:2181,"),
+            zk.contains("10.213.0.41:2181,"),
             "{case}: not configured after the fix: {zk}"
         );
         node.exec(

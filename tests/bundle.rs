@@ -360,10 +360,7 @@ fn installs_offline(suite: &str, role: &str) -> Result<()> {
             vec![("masters", MASTERS), ("ip", "10.213.0.21")],
         ),
     };
-    let preseed: String = answers
-        .iter()
-        .map(|(q, a)| format!("{question} {question}/{q} string {a}\n"))
-        .collect();
+    let preseed = mesos_roles_tests::cluster::selections(question, &answers);
     std::fs::write(root.join("root/answers.preseed"), preseed)?;
     // A chroot has no init: daemons must not start (on the host).
     let policy = root.join("usr/sbin/policy-rc.d");

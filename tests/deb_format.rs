@@ -77,6 +77,7 @@ fn the_tools_package_is_reproducible_and_for_this_architecture() -> Result<()> {
         "./usr/share/man/man1/mesos-role.1.gz",
         "./usr/share/doc/mesos-role-tools/changelog.Debian.gz",
         "./usr/share/doc/mesos-role-tools/copyright",
+        "./usr/share/doc/mesos-role-tools/security.md",
         "./usr/share/doc/mesos-role-tools/examples/demo-app.json",
     ] {
         assert!(listing.contains(path), "{path} missing:\n{listing}");
@@ -165,6 +166,7 @@ fn dpkg_reads_the_packages_as_built() -> Result<()> {
         }
         assert!(listing.contains(&format!("./usr/share/doc/{package}/copyright")));
         assert!(listing.contains(&format!("./usr/share/doc/{package}/changelog.Debian.gz")));
+        assert!(listing.contains(&format!("./usr/share/doc/{package}/security.md")));
         let data = scratch("data")?;
         run(
             "unpack the data",

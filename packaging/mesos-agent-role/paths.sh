@@ -5,4 +5,6 @@ MR_PKG=mesos-agent-role
 MR_DIVERSIONS="/etc/mesos/zk /etc/mesos-slave/work_dir"
 # Every file postinst may generate; DIR/* is one file per attribute or resource key.
 MR_OUTPUTS="$MR_DIVERSIONS /etc/mesos-slave/ip /etc/mesos-slave/hostname /etc/mesos-slave/containerizers
-/etc/mesos-slave/executor_registration_timeout /etc/mesos-slave/attributes/* /etc/mesos-slave/resources/*"
+/etc/mesos-slave/executor_registration_timeout /etc/mesos-slave/attributes/* /etc/mesos-slave/resources/*
+/etc/mesos-slave/credential /etc/mesos-slave/http_credentials /etc/mesos-slave/authenticate_http_readwrite
+/etc/mesos-roles/secrets/agent-credential /etc/mesos-roles/secrets/agent-http-credentials"

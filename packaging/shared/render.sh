@@ -7,8 +7,12 @@ mr_valid() {
 	mr_valid_q=$1
 	shift
 	mr_check "$@" && return 0
-	printf '%s: refused %s: %s. Set a good answer with debconf-set-selections ("%s %s string ..."), then run dpkg --configure -a (or dpkg-reconfigure -fnoninteractive %s).\n' \
-		"$MR_PKG" "$mr_valid_q" "$MR_ERR" "$MR_PKG" "$mr_valid_q" "$MR_PKG" >&2
+	mr_valid_type=string
+	case $mr_valid_q in
+	*-secret) mr_valid_type=password ;;
+	esac
+	printf '%s: refused %s: %s. Set a good answer with debconf-set-selections ("%s %s %s ..."), then run dpkg --configure -a (or dpkg-reconfigure -fnoninteractive %s).\n' \
+		"$MR_PKG" "$mr_valid_q" "$MR_ERR" "$MR_PKG" "$mr_valid_q" "$mr_valid_type" "$MR_PKG" >&2
 	exit 1
 }
 

@@ -70,12 +70,41 @@ impl Cluster {
     }
 }
 
-/// Preseeds `answers` (question suffix, value) for `package` on `node`.
-pub fn preseed(node: &Node, package: &str, answers: &[(&str, &str)]) -> Result<()> {
-    let text: String = answers
+/// The cluster secret of the tests' clusters (docs/security.md).
+pub const CLUSTER_SECRET: &str = "mesos-roles-tests-cluster-secret-0123456789";
+
+/// `answers` as `debconf-set-selections` lines for `package`. Unless the answers speak of
+/// authentication themselves (a `*-secret` or `insecure` question), the node gets what its role
+/// holds: a master the cluster secret, an agent the agent secret derived from it.
+pub fn selections(package: &str, answers: &[(&str, &str)]) -> String {
+    let agent_secret = xtask::inputs::secrets::agent_secret(CLUSTER_SECRET);
+    let mut answers = answers.to_vec();
+    if !answers
         .iter()
-        .map(|(q, v)| format!("{package} {package}/{q} string {v}\n"))
-        .collect();
+        .any(|(q, _)| q.ends_with("-secret") || *q == "insecure")
+    {
+        match package {
+            "mesos-master-role" => answers.push(("cluster-secret", CLUSTER_SECRET)),
+            _ => answers.push(("agent-secret", agent_secret.as_str())),
+        }
+    }
+    answers
+        .iter()
+        .map(|(q, v)| {
+            let kind = match *q {
+                q if q.ends_with("-secret") => "password",
+                "insecure" => "boolean",
+                _ => "string",
+            };
+            format!("{package} {package}/{q} {kind} {v}\n")
+        })
+        .collect()
+}
+
+/// Preseeds `answers` (question suffix, value) for `package` on `node`, with the secret its role
+/// holds unless they name one (see [`selections`]).
+pub fn preseed(node: &Node, package: &str, answers: &[(&str, &str)]) -> Result<()> {
+    let text = selections(package, answers);
     std::fs::write(node.path("/root/preseed"), text)?;
     node.exec("preseed", &["debconf-set-selections", "/root/preseed"])?;
     Ok(())

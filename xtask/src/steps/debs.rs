@@ -30,7 +30,8 @@ pub fn inputs(options: &Options) -> Result<String> {
         .text("version", &options.version)
         .text("epoch", options.source_date_epoch)
         .text("tools", options.tools)
-        .dir(&packaging::dir())?;
+        .dir(&packaging::dir())?
+        .file(&root.join("docs/security.md"))?;
     if options.tools {
         inputs = inputs
             .dir(&root.join("mesos-role"))?
@@ -95,7 +96,8 @@ pub fn build(
 }
 
 /// The files every package ships: `/usr/share/doc/<package>/` (copyright, and the changelog dated
-/// SOURCE_DATE_EPOCH) and its lintian overrides.
+/// SOURCE_DATE_EPOCH, and docs/security.md, which the roles' messages name) and its lintian
+/// overrides.
 pub(crate) fn doc_files(
     packaging: &Path,
     project: &Project,
@@ -137,6 +139,11 @@ pub(crate) fn doc_files(
             path: format!("{doc}/{changelog_name}"),
             mode: 0o644,
             contents: gzip_best(changelog.as_bytes())?,
+        },
+        DataFile {
+            path: format!("{doc}/security.md"),
+            mode: 0o644,
+            contents: read("../docs/security.md")?.into_bytes(),
         },
     ])
 }
