@@ -413,17 +413,23 @@ fn start_master(dir: &Path, port: u16, flags: &[String]) -> Result<Daemon> {
 
 /// An agent of the double on 127.0.0.1:`port` following the masters in ZooKeeper, anonymously.
 fn agent_with(dir: &Path, port: u16, zk_port: u16, flags: &[String]) -> Result<Daemon> {
-    let mut daemon = start_agent(dir, port, zk_port, flags)?;
+    let mut daemon = start_agent(dir, port, &mesos_in(zk_port, "mesos"), flags)?;
     daemon.wait_for(port)?;
     Ok(daemon)
 }
 
-/// [`agent_with`], not waiting for it to listen.
-fn start_agent(dir: &Path, port: u16, zk_port: u16, flags: &[String]) -> Result<Daemon> {
+/// The masters electing under `/path` of the ZooKeeper on `zk_port`, anonymously.
+fn mesos_in(zk_port: u16, path: &str) -> String {
+    format!("zk://127.0.0.1:{zk_port}/{path}")
+}
+
+/// An agent of the double following the masters of `master` (a `--master`), not waiting for it to
+/// listen.
+fn start_agent(dir: &Path, port: u16, master: &str, flags: &[String]) -> Result<Daemon> {
     Daemon::start(
         "mesos-slave (double)",
         double(MESOS_AGENT)
-            .arg(format!("--master=zk://127.0.0.1:{zk_port}/mesos"))
+            .arg(format!("--master={master}"))
             .arg(format!(
                 "--work_dir={}",
                 dir.join(format!("agent-{port}")).display()
@@ -639,7 +645,7 @@ fn mesos_authenticates_http_agents_and_zookeeper() -> Result<()> {
     let mut refused = start_agent(
         dir,
         bad_port,
-        zk_port,
+        &mesos_in(zk_port, "mesos"),
         &[format!("--credential={}", bad.display())],
     )?;
     let mut anonymous = agent_with(dir, none_port, zk_port, &[])?;
@@ -737,6 +743,33 @@ for name, op in (("set_data", lambda: s.set_data(node, b"{{}}")), ("delete", lam
         "{log}"
     );
     ensure!(get_as(port, "/master/state", operator)?.status == 200);
+
+    // A master without --credentials cannot check a credential: it refuses every one (Mesos'
+    // crammd5 authenticator with none), and the agent exits 1.
+    let open_port = free_port()?;
+    let _open = master_with(
+        dir,
+        open_port,
+        &[format!("--zk={}", mesos_in(zk_port, "mesos-open"))],
+    )?;
+    let agent_port = free_port()?;
+    let mut agent = start_agent(
+        dir,
+        agent_port,
+        &mesos_in(zk_port, "mesos-open"),
+        &[format!("--credential={}", right.display())],
+    )?;
+    ensure!(
+        local::exit_code(&mut agent, Duration::from_secs(30))? == Some(1),
+        "an agent with a credential was not refused by a master without credentials"
+    );
+    let log = log_of(dir, &format!("mesos-slave-{agent_port}.log"))?;
+    ensure!(
+        log.contains(&format!(
+            "Master master@127.0.0.1:{open_port} refused authentication"
+        )),
+        "{log}"
+    );
 
     // No secret in any log or in /flags.
     let mut texts = vec![flags.body];
@@ -874,6 +907,7 @@ fn marathon_needs_http_credentials_and_authenticates_as_a_framework() -> Result<
             "{what}: {log}"
         );
     }
+
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "log") && !path.ends_with("zookeeper.log") {
