@@ -6,13 +6,13 @@
 //! against Debian's ZooKeeper as local processes; no root.
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::local::{
-    self, Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port, get, post,
-    standalone_zookeeper,
+    self, Daemon, MARATHON, MESOS_AGENT, MESOS_MASTER, double, eventually, free_port, get, get_as,
+    post, post_as, standalone_zookeeper,
 };
 use mesos_roles_tests::{output, require_tools, scratch, workspace};
 
@@ -183,30 +183,30 @@ fn marathon_refuses_what_marathon_refuses_with_112() -> Result<()> {
 
 /// A master of the double, on 127.0.0.1 at `port` with ZooKeeper at `zk_port`.
 fn master(dir: &Path, port: u16, zk_port: u16) -> Result<Daemon> {
-    let mut daemon = Daemon::start(
-        "mesos-master (double)",
-        double(MESOS_MASTER)
-            .arg(format!("--zk=zk://127.0.0.1:{zk_port}/mesos"))
-            .arg("--quorum=1")
-            .arg(format!(
-                "--work_dir={}",
-                dir.join(port.to_string()).display()
-            ))
-            .args(["--ip=127.0.0.1", "--hostname=127.0.0.1"])
-            .arg(format!("--port={port}"))
+    master_with(
+        dir,
+        port,
+        &[
+            format!("--zk=zk://127.0.0.1:{zk_port}/mesos"),
             // A real flag by its deprecated name: /flags shows it by that name.
-            .arg("--slave_ping_timeout=20secs")
-            .env("TEST_DOUBLE_RUN_DIR", dir.join(format!("run-{port}"))),
-        &dir.join(format!("mesos-master-{port}.log")),
-    )?;
-    daemon.wait_for(port)?;
-    Ok(daemon)
+            "--slave_ping_timeout=20secs".into(),
+        ],
+    )
 }
 
 fn marathon(dir: &Path, port: u16, zk_port: u16) -> Result<Daemon> {
+    start_marathon(
+        dir,
+        port,
+        &mut local::marathon(port, zk_port, &dir.join(format!("run-{port}"))),
+    )
+}
+
+/// Starts the Marathon `command` listening on `port`, its log in `dir`.
+fn start_marathon(dir: &Path, port: u16, command: &mut Command) -> Result<Daemon> {
     let mut daemon = Daemon::start(
         "marathon (double)",
-        &mut local::marathon(port, zk_port, &dir.join(format!("run-{port}"))),
+        command,
         &dir.join(format!("marathon-{port}.log")),
     )?;
     daemon.wait_for(port)?;
@@ -353,4 +353,573 @@ fn the_leader_answers_the_others_redirect_and_with_no_leader_503() -> Result<()>
         ensure!(answer.body == "Could not determine the current leader");
     }
     Ok(())
+}
+
+// -- Authentication -------------------------------------------------------------------------
+
+/// Secrets no log, `/flags` or answer may show.
+const AGENT_SECRET: &str = "agent-secret-5e1f";
+const MARATHON_SECRET: &str = "marathon-secret-9c2d";
+const OPERATOR_SECRET: &str = "operator-secret-3a7b";
+const ZK_PASSWORD: &str = "zk-password-8d4e";
+
+/// Writes `text` to `dir/name`, readable by its owner only; returns the path.
+fn secret_file(dir: &Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(path)
+}
+
+/// The master's `--credentials`, as the role writes them: agent, marathon and operator.
+fn credentials(dir: &Path) -> Result<std::path::PathBuf> {
+    secret_file(
+        dir,
+        "mesos-credentials",
+        &serde_json::json!({"credentials": [
+            {"principal": "agent", "secret": AGENT_SECRET},
+            {"principal": "marathon", "secret": MARATHON_SECRET},
+            {"principal": "operator", "secret": OPERATOR_SECRET},
+        ]})
+        .to_string(),
+    )
+}
+
+/// A master of the double on 127.0.0.1:`port` with `flags` besides the usual ones.
+fn master_with(dir: &Path, port: u16, flags: &[String]) -> Result<Daemon> {
+    let mut daemon = start_master(dir, port, flags)?;
+    daemon.wait_for(port)?;
+    Ok(daemon)
+}
+
+/// [`master_with`], not waiting for it to listen.
+fn start_master(dir: &Path, port: u16, flags: &[String]) -> Result<Daemon> {
+    Daemon::start(
+        "mesos-master (double)",
+        double(MESOS_MASTER)
+            .arg("--quorum=1")
+            .arg(format!(
+                "--work_dir={}",
+                dir.join(port.to_string()).display()
+            ))
+            .args(["--ip=127.0.0.1", "--hostname=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .args(flags)
+            .env("TEST_DOUBLE_RUN_DIR", dir.join(format!("run-{port}"))),
+        &dir.join(format!("mesos-master-{port}.log")),
+    )
+}
+
+/// An agent of the double on 127.0.0.1:`port` following the masters in ZooKeeper, anonymously.
+fn agent_with(dir: &Path, port: u16, zk_port: u16, flags: &[String]) -> Result<Daemon> {
+    let mut daemon = start_agent(dir, port, &mesos_in(zk_port, "mesos"), flags)?;
+    daemon.wait_for(port)?;
+    Ok(daemon)
+}
+
+/// The masters electing under `/path` of the ZooKeeper on `zk_port`, anonymously.
+fn mesos_in(zk_port: u16, path: &str) -> String {
+    format!("zk://127.0.0.1:{zk_port}/{path}")
+}
+
+/// An agent of the double following the masters of `master` (a `--master`), not waiting for it to
+/// listen.
+fn start_agent(dir: &Path, port: u16, master: &str, flags: &[String]) -> Result<Daemon> {
+    Daemon::start(
+        "mesos-slave (double)",
+        double(MESOS_AGENT)
+            .arg(format!("--master={master}"))
+            .arg(format!(
+                "--work_dir={}",
+                dir.join(format!("agent-{port}")).display()
+            ))
+            .arg("--ip=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .args(flags)
+            .env("TEST_DOUBLE_RUN_DIR", dir.join(format!("run-{port}"))),
+        &dir.join(format!("mesos-slave-{port}.log")),
+    )
+}
+
+fn log_of(dir: &Path, name: &str) -> Result<String> {
+    std::fs::read_to_string(dir.join(name)).with_context(|| format!("no log {name}"))
+}
+
+/// `answer` is the 401 of HTTP Basic in `realm` (`scheme` as the daemon's library writes it).
+fn unauthorized(answer: &local::Answer, scheme: &str, realm: &str) -> Result<()> {
+    ensure!(answer.status == 401, "{} {}", answer.status, answer.body);
+    let challenge = format!("{scheme} realm=\"{realm}\"");
+    ensure!(
+        answer.header("www-authenticate") == Some(challenge.as_str()),
+        "{:?}",
+        answer.headers
+    );
+    Ok(())
+}
+
+/// The pids of the agents the master at `port` has registered.
+fn registered_agents(port: u16) -> Result<Vec<String>> {
+    let state = get_as(port, "/master/state", ("operator", OPERATOR_SECRET))?.json()?;
+    Ok(state["slaves"]
+        .as_array()
+        .context("slaves")?
+        .iter()
+        .filter_map(|s| s["pid"].as_str().map(str::to_string))
+        .collect())
+}
+
+#[test]
+fn mesos_credentials_are_json_only() -> Result<()> {
+    require_tools(&["python3"])?;
+    let dir = scratch("double-credentials")?;
+    // The text form of Mesos before 1.11 ("principal secret" lines) is refused.
+    let text = secret_file(dir.path(), "text", &format!("operator {OPERATOR_SECRET}\n"))?;
+    let out = output(
+        "start a master with text credentials",
+        double(MESOS_MASTER)
+            .args(["--ip=127.0.0.1", "--registry=in_memory"])
+            .arg(format!("--port={}", free_port()?))
+            .arg(format!("--credentials=file://{}", text.display()))
+            .env("TEST_DOUBLE_RUN_DIR", dir.path()),
+    )?;
+    ensure!(out.status.code() == Some(1), "{out:?}");
+    ensure!(
+        stderr(&out).contains("Invalid json format") && !stderr(&out).contains(OPERATOR_SECRET),
+        "{}",
+        stderr(&out)
+    );
+    // A realm that must authenticate needs credentials to check against.
+    let out = output(
+        "start a master that must authenticate HTTP without credentials",
+        double(MESOS_MASTER)
+            .args([
+                "--ip=127.0.0.1",
+                "--registry=in_memory",
+                "--authenticate_http_readwrite",
+            ])
+            .arg(format!("--port={}", free_port()?))
+            .env("TEST_DOUBLE_RUN_DIR", dir.path()),
+    )?;
+    ensure!(out.status.code() == Some(1), "{out:?}");
+    ensure!(
+        stderr(&out).contains("No credentials provided for the default 'basic' HTTP authenticator for realm 'mesos-master-readwrite'"),
+        "{}",
+        stderr(&out)
+    );
+    Ok(())
+}
+
+#[test]
+fn mesos_authenticates_http_agents_and_zookeeper() -> Result<()> {
+    require_tools(&["python3", "java"])?;
+    let dir = scratch("double-mesos-auth")?;
+    let dir = dir.path();
+    let (_zookeeper, zk_port) = standalone_zookeeper(dir)?;
+    let credentials = credentials(dir)?;
+    let zk = secret_file(
+        dir,
+        "mesos-zk",
+        &format!("zk://mesos:{ZK_PASSWORD}@127.0.0.1:{zk_port}/mesos"),
+    )?;
+    let port = free_port()?;
+    let zk_flag = format!("--zk=file://{}", zk.display());
+    let _master = master_with(
+        dir,
+        port,
+        &[
+            zk_flag.clone(),
+            format!("--credentials=file://{}", credentials.display()),
+            "--authenticate_agents".into(),
+            "--authenticate_frameworks".into(),
+            "--authenticate_http_readonly".into(),
+            "--authenticate_http_readwrite".into(),
+        ],
+    )?;
+    let operator = ("operator", OPERATOR_SECRET);
+    let wrong = ("operator", "not-the-secret");
+    eventually(Duration::from_secs(30), || {
+        ensure!(get_as(port, "/master/state", operator)?.status == 200);
+        Ok(())
+    })?;
+
+    // Read-only endpoints: 401 without or with wrong credentials, 200 with the right ones.
+    for path in [
+        "/master/state",
+        "/state",
+        "/flags",
+        "/master/flags",
+        "/metrics/snapshot",
+    ] {
+        unauthorized(&get(port, path)?, "Basic", "mesos-master-readonly")
+            .with_context(|| format!("{path} without credentials"))?;
+        unauthorized(
+            &get_as(port, path, wrong)?,
+            "Basic",
+            "mesos-master-readonly",
+        )
+        .with_context(|| format!("{path} with a wrong secret"))?;
+        let answer = get_as(port, path, operator)?;
+        ensure!(answer.status == 200, "{path}: {}", answer.status);
+    }
+    // Never authenticated.
+    ensure!(get(port, "/health")?.status == 200);
+    ensure!(get(port, "/version")?.status == 200);
+    ensure!(get(port, "/redirect")?.status == 307);
+    // Write endpoints: their own realm; past it, the endpoint's own answer.
+    for path in [
+        "/master/teardown",
+        "/master/maintenance/schedule",
+        "/master/api/v1",
+    ] {
+        for credentials in [None, Some(wrong)] {
+            let answer = post_as(port, path, "application/json", "{}", credentials)?;
+            unauthorized(&answer, "Basic", "mesos-master-readwrite")
+                .with_context(|| format!("POST {path} with {credentials:?}"))?;
+        }
+    }
+    let answer = post_as(
+        port,
+        "/master/teardown",
+        "application/x-www-form-urlencoded",
+        "frameworkId=none",
+        Some(operator),
+    )?;
+    ensure!(
+        answer.status == 400 && answer.body == "No framework found with specified ID",
+        "{} {}",
+        answer.status,
+        answer.body
+    );
+    let answer = post_as(
+        port,
+        "/master/api/v1",
+        "application/json",
+        r#"{"type":"GET_HEALTH"}"#,
+        Some(operator),
+    )?;
+    ensure!(answer.status == 200, "{} {}", answer.status, answer.body);
+    ensure!(
+        answer.json()?["get_health"]["healthy"] == true,
+        "{}",
+        answer.body
+    );
+    // /flags shows the paths given, no secret.
+    let flags = get_as(port, "/flags", operator)?;
+    let shown = flags.json()?;
+    ensure!(
+        shown["flags"]["zk"] == format!("file://{}", zk.display()).as_str()
+            && shown["flags"]["credentials"] == credentials.display().to_string().as_str(),
+        "{shown}"
+    );
+
+    // Agents: a right credential registers; a wrong one is refused and the agent exits 1; none
+    // is ignored while the master requires one.
+    let agent_credential = |name: &str, secret: &str| {
+        secret_file(
+            dir,
+            name,
+            &serde_json::json!({"principal": "agent", "secret": secret}).to_string(),
+        )
+    };
+    let right = agent_credential("agent-credential", AGENT_SECRET)?;
+    let bad = agent_credential("agent-credential-bad", "not-the-agent-secret")?;
+    let http = secret_file(
+        dir,
+        "agent-http-credentials",
+        &serde_json::json!({"credentials": [{"principal": "operator", "secret": OPERATOR_SECRET}]})
+            .to_string(),
+    )?;
+    let (good_port, bad_port, none_port) = (free_port()?, free_port()?, free_port()?);
+    let _good = agent_with(
+        dir,
+        good_port,
+        zk_port,
+        &[
+            format!("--credential=file://{}", right.display()),
+            format!("--http_credentials={}", http.display()),
+            "--authenticate_http_readonly".into(),
+            "--authenticate_http_readwrite".into(),
+        ],
+    )?;
+    let mut refused = start_agent(
+        dir,
+        bad_port,
+        &mesos_in(zk_port, "mesos"),
+        &[format!("--credential={}", bad.display())],
+    )?;
+    let mut anonymous = agent_with(dir, none_port, zk_port, &[])?;
+    let good_pid = format!("slave(1)@127.0.0.1:{good_port}");
+    eventually(Duration::from_secs(30), || {
+        let agents = registered_agents(port)?;
+        ensure!(agents.contains(&good_pid), "{agents:?}");
+        Ok(())
+    })?;
+    ensure!(
+        local::exit_code(&mut refused, Duration::from_secs(30))? == Some(1),
+        "the refused agent did not exit 1"
+    );
+    let refused_log = log_of(dir, &format!("mesos-slave-{bad_port}.log"))?;
+    ensure!(
+        refused_log.contains(&format!(
+            "Master master@127.0.0.1:{port} refused authentication"
+        )),
+        "{refused_log}"
+    );
+    // The anonymous agent keeps trying, unregistered.
+    eventually(Duration::from_secs(30), || {
+        let log = log_of(dir, &format!("mesos-master-{port}.log"))?;
+        ensure!(log.contains(&format!(
+            "Refusing registration of agent at slave(1)@127.0.0.1:{none_port} because it is not authenticated"
+        )));
+        Ok(())
+    })?;
+    ensure!(
+        anonymous.child.try_wait()?.is_none(),
+        "the anonymous agent exited"
+    );
+    let agents = registered_agents(port)?;
+    ensure!(agents == [good_pid.clone()], "{agents:?}");
+    let metrics = get(none_port, "/metrics/snapshot")?.json()?;
+    ensure!(metrics["slave/registered"] == 0.0, "{metrics}");
+    // The agent's own endpoints, in its realms.
+    unauthorized(&get(good_port, "/state")?, "Basic", "mesos-agent-readonly")?;
+    unauthorized(
+        &get_as(good_port, "/state", wrong)?,
+        "Basic",
+        "mesos-agent-readonly",
+    )?;
+    ensure!(get_as(good_port, "/state", operator)?.status == 200);
+    unauthorized(
+        &post_as(good_port, "/api/v1", "application/json", "{}", None)?,
+        "Basic",
+        "mesos-agent-readwrite",
+    )?;
+    let answer = post_as(
+        good_port,
+        "/api/v1",
+        "application/json",
+        r#"{"type":"GET_HEALTH"}"#,
+        Some(operator),
+    )?;
+    ensure!(answer.status == 200, "{} {}", answer.status, answer.body);
+    ensure!(get(good_port, "/health")?.status == 200);
+
+    // ZooKeeper: the master's node is readable by anyone and writable by nobody else.
+    let script = format!(
+        r#"
+import zk_double as z
+s = z.Session([("127.0.0.1", {zk_port})], 10000)
+node = "/mesos/" + min(c for c in s.get_children("/mesos") if c.startswith("json.info_"))
+print("read", b"master@127.0.0.1:{port}" in s.get_data(node))
+for name, op in (("set_data", lambda: s.set_data(node, b"{{}}")), ("delete", lambda: s.delete(node))):
+    try:
+        op()
+        print(name, "done")
+    except z.ZkError as error:
+        print(name, error.code)
+"#
+    );
+    let out = local::run_python(&script)?;
+    ensure!(
+        String::from_utf8_lossy(&out.stdout) == "read True\nset_data -102\ndelete -102\n",
+        "{out:?}"
+    );
+    // A master whose ZooKeeper credentials do not match the nodes' cannot contend: it exits.
+    let wrong_zk = secret_file(
+        dir,
+        "mesos-zk-wrong",
+        &format!("zk://mesos:not-the-password@127.0.0.1:{zk_port}/mesos"),
+    )?;
+    let other = free_port()?;
+    let mut intruder = start_master(dir, other, &[format!("--zk=file://{}", wrong_zk.display())])?;
+    ensure!(
+        local::exit_code(&mut intruder, Duration::from_secs(30))? == Some(1),
+        "a master with wrong ZooKeeper credentials did not exit 1"
+    );
+    let log = log_of(dir, &format!("mesos-master-{other}.log"))?;
+    ensure!(
+        log.contains("Failed to contend") && log.contains("not authenticated"),
+        "{log}"
+    );
+    ensure!(get_as(port, "/master/state", operator)?.status == 200);
+
+    // A master without --credentials cannot check a credential: it refuses every one (Mesos'
+    // crammd5 authenticator with none), and the agent exits 1.
+    let open_port = free_port()?;
+    let _open = master_with(
+        dir,
+        open_port,
+        &[format!("--zk={}", mesos_in(zk_port, "mesos-open"))],
+    )?;
+    let agent_port = free_port()?;
+    let mut agent = start_agent(
+        dir,
+        agent_port,
+        &mesos_in(zk_port, "mesos-open"),
+        &[format!("--credential={}", right.display())],
+    )?;
+    ensure!(
+        local::exit_code(&mut agent, Duration::from_secs(30))? == Some(1),
+        "an agent with a credential was not refused by a master without credentials"
+    );
+    let log = log_of(dir, &format!("mesos-slave-{agent_port}.log"))?;
+    ensure!(
+        log.contains(&format!(
+            "Master master@127.0.0.1:{open_port} refused authentication"
+        )),
+        "{log}"
+    );
+
+    // No secret in any log or in /flags.
+    let mut texts = vec![flags.body];
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "log") && !path.ends_with("zookeeper.log") {
+            texts.push(std::fs::read_to_string(&path)?);
+        }
+    }
+    for text in &texts {
+        for secret in [AGENT_SECRET, OPERATOR_SECRET, MARATHON_SECRET, ZK_PASSWORD] {
+            ensure!(!text.contains(secret), "{secret} shown:\n{text}");
+        }
+    }
+    Ok(())
+}
+
+/// A Marathon of the double authenticating as `marathon` with the secret in `secret_file` (None:
+/// no framework authentication), its API behind the operator's credentials; elected under its own
+/// `zk_path`.
+fn secure_marathon(
+    dir: &Path,
+    port: u16,
+    zk_port: u16,
+    zk_path: &str,
+    secret_file: Option<&Path>,
+) -> Result<Daemon> {
+    let mut command = local::marathon(port, zk_port, &dir.join(format!("run-{port}")));
+    command
+        .env(
+            "MARATHON_ZK",
+            format!("zk://marathon:{ZK_PASSWORD}@127.0.0.1:{zk_port}/{zk_path}"),
+        )
+        .env(
+            "MARATHON_HTTP_CREDENTIALS",
+            format!("operator:{OPERATOR_SECRET}"),
+        );
+    if let Some(secret_file) = secret_file {
+        command
+            .env("MARATHON_MESOS_AUTHENTICATION", "")
+            .env("MARATHON_MESOS_AUTHENTICATION_PRINCIPAL", "marathon")
+            .env("MARATHON_MESOS_AUTHENTICATION_SECRET_FILE", secret_file);
+    }
+    start_marathon(dir, port, &mut command)
+}
+
+#[test]
+fn marathon_needs_http_credentials_and_authenticates_as_a_framework() -> Result<()> {
+    require_tools(&["python3", "java"])?;
+    let dir = scratch("double-marathon-auth")?;
+    let dir = dir.path();
+    let (_zookeeper, zk_port) = standalone_zookeeper(dir)?;
+    let credentials = credentials(dir)?;
+    let master_port = free_port()?;
+    let _master = master_with(
+        dir,
+        master_port,
+        &[
+            format!("--zk=zk://127.0.0.1:{zk_port}/mesos"),
+            format!("--credentials={}", credentials.display()),
+            "--authenticate_frameworks".into(),
+        ],
+    )?;
+    eventually(Duration::from_secs(30), || {
+        ensure!(get(master_port, "/master/state")?.status == 200);
+        Ok(())
+    })?;
+    // Marathon reads the secret file byte for byte: a newline at its end is part of the secret.
+    let right = secret_file(dir, "marathon-secret", MARATHON_SECRET)?;
+    let newline = secret_file(dir, "marathon-secret-nl", &format!("{MARATHON_SECRET}\n"))?;
+    let wrong = secret_file(dir, "marathon-secret-wrong", "not-the-marathon-secret")?;
+    let port = free_port()?;
+    let _marathon = secure_marathon(dir, port, zk_port, "marathon", Some(&right))?;
+    let mut refused = Vec::new();
+    for (path, secret) in [
+        ("marathon-nl", Some(newline.as_path())),
+        ("marathon-wrong", Some(wrong.as_path())),
+        ("marathon-none", None),
+    ] {
+        let other = free_port()?;
+        refused.push((
+            other,
+            secret_file_name(secret),
+            secure_marathon(dir, other, zk_port, path, secret)?,
+        ));
+    }
+
+    // Every path needs the operator's credentials, /ping included.
+    let operator = ("operator", OPERATOR_SECRET);
+    for path in ["/ping", "/v2/info", "/v2/apps", "/no/such/path"] {
+        unauthorized(&get(port, path)?, "basic", "Mesosphere")
+            .with_context(|| format!("{path} without credentials"))?;
+        unauthorized(
+            &get_as(port, path, ("operator", "not-the-secret"))?,
+            "basic",
+            "Mesosphere",
+        )
+        .with_context(|| format!("{path} with a wrong password"))?;
+    }
+    let ping = eventually(Duration::from_secs(30), || {
+        let answer = get_as(port, "/ping", operator)?;
+        ensure!(answer.status == 200, "{}", answer.status);
+        Ok(answer)
+    })?;
+    ensure!(ping.body == "pong", "{}", ping.body);
+
+    // The leading Marathon registers with the leading master as the framework `marathon`.
+    let framework_id = eventually(Duration::from_secs(30), || {
+        let info = get_as(port, "/v2/info", operator)?.json()?;
+        info["frameworkId"]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("no frameworkId: {info}"))
+    })?;
+    let state = get(master_port, "/master/state")?.json()?;
+    let frameworks = state["frameworks"].as_array().context("frameworks")?;
+    ensure!(
+        frameworks.len() == 1
+            && frameworks[0]["id"] == framework_id.as_str()
+            && frameworks[0]["name"] == "marathon"
+            && frameworks[0]["principal"] == "marathon",
+        "{frameworks:?}"
+    );
+
+    // A wrong secret, the right one with a newline, or none: the master refuses, Marathon exits
+    // 106 (a scheduler error).
+    for (other, what, daemon) in &mut refused {
+        ensure!(
+            local::exit_code(daemon, Duration::from_secs(30))? == Some(106),
+            "Marathon with {what} did not exit 106"
+        );
+        let log = log_of(dir, &format!("marathon-{other}.log"))?;
+        ensure!(
+            log.contains("refused authentication") || log.contains("is not authenticated"),
+            "{what}: {log}"
+        );
+    }
+
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "log") && !path.ends_with("zookeeper.log") {
+            let text = std::fs::read_to_string(&path)?;
+            for secret in [MARATHON_SECRET, OPERATOR_SECRET, ZK_PASSWORD] {
+                ensure!(!text.contains(secret), "{secret} in {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn secret_file_name(secret: Option<&Path>) -> String {
+    secret.map_or("no credential".into(), |p| p.display().to_string())
 }

@@ -27,6 +27,7 @@ const DOUBLES: &[&str] = &[
     "mesos_double",
     "marathon-double",
     "zk_double",
+    "libprocess_double",
     "TEST_DOUBLE_",
     "tests/doubles",
     "mesos.internal.",

@@ -16,6 +16,9 @@ pub fn build(name: &str, version: &str, out: &Path) -> Result<PathBuf> {
     build_edited(name, version, out, |_| Ok(()))
 }
 
+/// The modules of tests/doubles/shared/ that both doubles carry.
+pub const SHARED_MODULES: &[&str] = &["zk_double.py", "libprocess_double.py"];
+
 /// Like [`build`], after `edit` has changed the copied package tree (its root is the argument):
 /// a newer double whose conffiles or scripts differ.
 pub fn build_edited(
@@ -31,16 +34,18 @@ pub fn build_edited(
         "copy the double's tree",
         Command::new("cp").arg("-a").arg(&source).arg(&root),
     )?;
-    // Both doubles speak ZooKeeper through one module (tests/doubles/shared/).
+    // Both doubles speak ZooKeeper and libprocess through the modules of tests/doubles/shared/.
     let lib = root.join(match name {
         "mesos" => "usr/lib/mesos-double",
         _ => "usr/share/marathon/lib",
     });
     std::fs::create_dir_all(&lib)?;
-    std::fs::copy(
-        workspace().join("tests/doubles/shared/zk_double.py"),
-        lib.join("zk_double.py"),
-    )?;
+    for module in SHARED_MODULES {
+        std::fs::copy(
+            workspace().join("tests/doubles/shared").join(module),
+            lib.join(module),
+        )?;
+    }
     let control = root.join("DEBIAN/control");
     let text = std::fs::read_to_string(&control)
         .with_context(|| format!("cannot read {}", control.display()))?;

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,19 +20,25 @@ pub fn free_port() -> Result<u16> {
 pub struct Daemon {
     pub name: &'static str,
     pub child: Child,
+    /// Where its output goes.
+    pub log: PathBuf,
 }
 
 impl Daemon {
     /// Starts `command` with its output in `log`.
     pub fn start(name: &'static str, command: &mut Command, log: &Path) -> Result<Self> {
-        let log = std::fs::File::create(log)?;
+        let file = std::fs::File::create(log)?;
         let child = command
             .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
+            .stdout(file.try_clone()?)
+            .stderr(file)
             .spawn()
             .with_context(|| format!("cannot start {name}: {command:?}"))?;
-        Ok(Self { name, child })
+        Ok(Self {
+            name,
+            child,
+            log: log.to_path_buf(),
+        })
     }
 
     /// Waits until `port` on 127.0.0.1 accepts connections (or the daemon exits).
@@ -41,8 +47,9 @@ impl Daemon {
         while start.elapsed() < Duration::from_secs(60) {
             if let Some(status) = self.child.try_wait()? {
                 bail!(
-                    "{} exited with {status} before listening on {port}",
-                    self.name
+                    "{} exited with {status} before listening on {port}:\n{}",
+                    self.name,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
                 );
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -138,6 +145,16 @@ pub fn on_unresolvable_host(program: impl AsRef<std::ffi::OsStr>) -> Command {
     command
 }
 
+/// Runs a Python `script` with the doubles' shared modules (zk_double, libprocess_double) on its
+/// path: a client of what the doubles speak, for a test.
+pub fn run_python(script: &str) -> Result<std::process::Output> {
+    Command::new("python3")
+        .args(["-B", "-c", script])
+        .env("PYTHONPATH", workspace().join("tests/doubles/shared"))
+        .output()
+        .context("cannot run python3")
+}
+
 pub const MESOS_MASTER: &str = "tests/doubles/mesos/usr/sbin/mesos-master";
 pub const MESOS_AGENT: &str = "tests/doubles/mesos/usr/sbin/mesos-slave";
 pub const MARATHON: &str = "tests/doubles/marathon/usr/share/marathon/bin/marathon";
@@ -166,6 +183,59 @@ impl Answer {
 /// `GET path` from 127.0.0.1:`port`.
 pub fn get(port: u16, path: &str) -> Result<Answer> {
     request(port, &format!("GET {path} HTTP/1.0\r\n"), "")
+}
+
+/// HTTP Basic credentials: (user or principal, password or secret).
+pub type Basic<'a> = (&'a str, &'a str);
+
+/// `GET path` from 127.0.0.1:`port` with HTTP Basic credentials.
+pub fn get_as(port: u16, path: &str, credentials: Basic) -> Result<Answer> {
+    request(
+        port,
+        &format!("GET {path} HTTP/1.0\r\n{}", authorization(credentials)),
+        "",
+    )
+}
+
+/// `POST path` of `body` as `content_type` to 127.0.0.1:`port`, with HTTP Basic credentials if
+/// given.
+pub fn post_as(
+    port: u16,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    credentials: Option<Basic>,
+) -> Result<Answer> {
+    request(
+        port,
+        &format!(
+            "POST {path} HTTP/1.0\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}",
+            body.len(),
+            credentials.map(authorization).unwrap_or_default()
+        ),
+        body,
+    )
+}
+
+/// The `Authorization` header line of HTTP Basic (RFC 7617): base64 of `user:password`.
+fn authorization((user, password): Basic) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut encoded = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            encoded.push(if i <= chunk.len() {
+                char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize])
+            } else {
+                '='
+            });
+        }
+    }
+    format!("Authorization: Basic {encoded}\r\n")
 }
 
 /// `POST path` of a JSON `body` to 127.0.0.1:`port`, with no other header.
@@ -206,6 +276,18 @@ fn request(port: u16, head: &str, body: &str) -> Result<Answer> {
         headers,
         body: body.to_string(),
     })
+}
+
+/// Waits up to `timeout` for `daemon` to exit by itself; its exit code (None: killed by a signal).
+pub fn exit_code(daemon: &mut Daemon, timeout: Duration) -> Result<Option<i32>> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = daemon.child.try_wait()? {
+            return Ok(status.code());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("{} still runs after {timeout:?}", daemon.name)
 }
 
 /// Polls `probe` every half second until it passes or `timeout` is over (its last error then).

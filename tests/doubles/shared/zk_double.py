@@ -1,7 +1,10 @@
 """ZooKeeper for the TEST DOUBLES of mesos and marathon: a minimal client of ZooKeeper's own wire
-protocol (sessions, create, delete, get_children, get_data, ping) and the leader election Mesos
-does on it: every candidate holds an ephemeral sequential node `<prefix><seq>` under the election
-path with its info as data; the lowest sequence leads.
+protocol (sessions, digest authentication, create with an ACL, delete, get_children, get_data,
+set_data, ping) and the leader election Mesos does on it: every candidate holds an ephemeral
+sequential node `<prefix><seq>` under the election path with its info as data; the lowest sequence
+leads. With `zk://user:pass@hosts/path` the session authenticates with a digest (ZooKeeper's
+AuthPacket, `addauth digest user:pass`) and creates its nodes with the ACL the caller gives (Mesos:
+readable by anyone, everything for their creator).
 
 Standard library only, so the doubles need no client package on the node. The build copies this
 file into both doubles (tests/support/doubles.rs). Where Mesos sets a watch, the election polls
@@ -10,6 +13,7 @@ twice a second; what a test can observe (who leads, how fast a loss is noticed) 
 
 import logging
 import random
+import re
 import socket
 import struct
 import threading
@@ -18,28 +22,49 @@ from typing import Callable, List, Optional, Tuple
 
 log = logging.getLogger("zk")
 
-OPEN_ACL_UNSAFE = [(31, "world", "anyone")]
+READ, ALL = 1, 31
+# ZooDefs.Ids: an ACL is a list of (permissions, scheme, id); "auth" means the creator's identity.
+OPEN_ACL_UNSAFE = [(ALL, "world", "anyone")]
+CREATOR_ALL_ACL = [(ALL, "auth", "")]
+# Mesos' EVERYONE_READ_CREATOR_ALL (src/zookeeper/authentication.cpp).
+EVERYONE_READ_CREATOR_ALL = [(READ, "world", "anyone"), (ALL, "auth", "")]
 EPHEMERAL, SEQUENCE = 1, 2
-NO_NODE, NODE_EXISTS, SESSION_EXPIRED = -101, -110, -112
-OP_CREATE, OP_DELETE, OP_GET_DATA, OP_GET_CHILDREN, OP_PING, OP_CLOSE = 1, 2, 4, 8, 11, -11
+NO_NODE, NO_AUTH, NODE_EXISTS, SESSION_EXPIRED = -101, -102, -110, -112
+INVALID_ACL, AUTH_FAILED = -114, -115
+# Errors no retry can cure: the credentials are wrong for these nodes.
+NOT_RETRYABLE = (NO_AUTH, INVALID_ACL, AUTH_FAILED)
+ERROR_NAMES = {NO_NODE: "no node", NO_AUTH: "not authenticated", NODE_EXISTS: "node exists",
+               SESSION_EXPIRED: "session expired", INVALID_ACL: "invalid ACL",
+               AUTH_FAILED: "authentication failed"}
+OP_CREATE, OP_DELETE, OP_GET_DATA, OP_SET_DATA, OP_GET_CHILDREN = 1, 2, 4, 5, 8
+OP_PING, OP_AUTH, OP_CLOSE = 11, 100, -11
+XID_PING, XID_AUTH = -2, -4
 POLL_SECONDS = 0.5
 
 
 class ZkError(Exception):
     def __init__(self, code: int, what: str):
-        super().__init__(f"ZooKeeper error {code} on {what}")
+        name = ERROR_NAMES.get(code, "error")
+        super().__init__(f"ZooKeeper error {code} ({name}) on {what}")
         self.code = code
 
 
-def parse_url(url: str) -> Tuple[List[Tuple[str, int]], str]:
-    """zk://host:port[,host:port...]/path -> ([(host, port)], /path)."""
+def parse_url(url: str) -> Tuple[List[Tuple[str, int]], str, Optional[str]]:
+    """zk://[user:pass@]host:port[,host:port...]/path -> ([(host, port)], /path, "user:pass")."""
     rest = url[len("zk://"):]
     hosts, _, path = rest.partition("/")
+    auth, at, hosts_only = hosts.rpartition("@")
+    hosts = hosts_only if at else hosts
     servers = []
     for entry in hosts.split(","):
         host, _, port = entry.rpartition(":")
         servers.append((host, int(port)))
-    return servers, "/" + path.rstrip("/")
+    return servers, "/" + path.rstrip("/"), auth or None
+
+
+def redacted(url: str) -> str:
+    """The URL with the password of its credentials masked, for messages and logs."""
+    return re.sub(r"^(zk://[^:@/]*):[^@/]*@", r"\1:********@", url)
 
 
 def _string(text: str) -> bytes:
@@ -80,10 +105,15 @@ class _Reader:
 class Session:
     """One ZooKeeper session over one connection, requests one at a time. A lost connection
     raises OSError; `resume` reconnects to any server keeping the session (and its ephemeral
-    nodes) unless it expired."""
+    nodes) unless it expired, and authenticates again with `auth` ("user:pass", a digest) as
+    ZooKeeper clients do. Nodes are created with `acl`."""
 
-    def __init__(self, servers: List[Tuple[str, int]], timeout_ms: int):
+    def __init__(self, servers: List[Tuple[str, int]], timeout_ms: int,
+                 auth: Optional[str] = None, acl=None):
         self.servers, self.timeout_ms = servers, timeout_ms
+        self.auth = auth
+        # A list, or a function of the path giving the list.
+        self.acl = acl or OPEN_ACL_UNSAFE
         self.session_id, self.password = 0, b"\0" * 16
         self.sock: Optional[socket.socket] = None
         self.xid = 0
@@ -110,10 +140,24 @@ class Session:
                     sock.close()
                     raise ZkError(SESSION_EXPIRED, "connect")
                 self.sock, self.session_id, self.password = sock, session_id, password
+                if self.auth is not None:
+                    self._authenticate()
                 return
             except OSError as error:
                 errors.append(f"{host}:{port}: {error}")
         raise OSError("no ZooKeeper server accepted a session: " + "; ".join(errors))
+
+    def _authenticate(self) -> None:
+        """ZooKeeper's AuthPacket (type 0, scheme, credentials) with its reserved xid; the server
+        answers at once, and closes the connection after an AuthFailed."""
+        body = struct.pack(">i", 0) + _string("digest") + _buffer(self.auth.encode())
+        request = struct.pack(">ii", XID_AUTH, OP_AUTH) + body
+        self.sock.sendall(struct.pack(">i", len(request)) + request)
+        reply = _Reader(_read_frame(self.sock))
+        xid, _zxid, error = reply.int(), reply.long(), reply.int()
+        if xid != XID_AUTH or error:
+            self.close_socket()
+            raise ZkError(error or AUTH_FAILED, "authentication")
 
     def close_socket(self) -> None:
         if self.sock is not None:
@@ -135,7 +179,7 @@ class Session:
             if self.sock is None:
                 raise OSError("not connected")
             self.xid += 1
-            xid = -2 if op == OP_PING else self.xid
+            xid = XID_PING if op == OP_PING else self.xid
             request = struct.pack(">ii", xid, op) + body
             self.sock.sendall(struct.pack(">i", len(request)) + request)
             while True:
@@ -150,9 +194,10 @@ class Session:
                 return reply
 
     def create(self, path: str, data: bytes = b"", flags: int = 0) -> str:
-        acl = struct.pack(">i", len(OPEN_ACL_UNSAFE)) + b"".join(
+        entries = self.acl(path) if callable(self.acl) else self.acl
+        acl = struct.pack(">i", len(entries)) + b"".join(
             struct.pack(">i", perms) + _string(scheme) + _string(ident)
-            for perms, scheme, ident in OPEN_ACL_UNSAFE)
+            for perms, scheme, ident in entries)
         body = _string(path) + _buffer(data) + acl + struct.pack(">i", flags)
         return self._call(OP_CREATE, body, f"create {path}").string()
 
@@ -175,6 +220,10 @@ class Session:
     def get_data(self, path: str) -> Optional[bytes]:
         return self._call(OP_GET_DATA, _string(path) + b"\0", f"data of {path}").buffer()
 
+    def set_data(self, path: str, data: bytes) -> None:
+        body = _string(path) + _buffer(data) + struct.pack(">i", -1)
+        self._call(OP_SET_DATA, body, f"set data of {path}")
+
 
 def _read_frame(sock: socket.socket) -> bytes:
     header = _read_exactly(sock, 4)
@@ -196,12 +245,16 @@ class Election(threading.Thread):
     """Follows the election under the path of `url`: `leader` is the data of the lowest
     `<prefix>*` node (None while ZooKeeper cannot be reached or nobody is a candidate). With
     `data`, this process is a candidate too, and `elected` says whether it leads. A process
-    without a session never claims to lead."""
+    without a session never claims to lead. Credentials in the URL authenticate the session and
+    the nodes it creates get `acl`; an error no retry cures (the credentials are refused, or do
+    not allow a node) goes to `on_fatal` if given, else is retried like any other."""
 
     def __init__(self, url: str, prefix: str, data: Optional[bytes], timeout_ms: int,
-                 on_change: Optional[Callable[[Optional[bytes], bool], None]] = None):
+                 on_change: Optional[Callable[[Optional[bytes], bool], None]] = None,
+                 acl=None, on_fatal: Optional[Callable[["ZkError"], None]] = None):
         super().__init__(daemon=True, name=f"election {prefix}")
-        self.servers, self.path = parse_url(url)
+        self.servers, self.path, self.auth = parse_url(url)
+        self.acl, self.on_fatal = acl, on_fatal
         self.prefix, self.data, self.timeout_ms = prefix, data, timeout_ms
         self.on_change = on_change
         self.leader: Optional[bytes] = None
@@ -222,7 +275,7 @@ class Election(threading.Thread):
         while True:
             try:
                 if session is None:
-                    session = Session(self.servers, self.timeout_ms)
+                    session = Session(self.servers, self.timeout_ms, self.auth, self.acl)
                     self._join(session)
                 elif session.sock is None:
                     session.resume()
@@ -233,6 +286,9 @@ class Election(threading.Thread):
                 # No connection: nothing is known about the leader, and nothing is claimed. The
                 # session may survive on another server until its timeout; after that it is new.
                 self._set(None, False)
+                if isinstance(error, ZkError) and error.code in NOT_RETRYABLE and self.on_fatal:
+                    self.on_fatal(error)
+                    return
                 if isinstance(error, ZkError) and error.code == SESSION_EXPIRED:
                     session = None
                 elif session is not None:

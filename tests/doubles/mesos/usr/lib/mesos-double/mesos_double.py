@@ -21,18 +21,27 @@ configuration, or a tool relying on something real Mesos does not offer, fails:
 - with a zk:// --master the agent follows that election and registers with the leader by the
   libprocess messages Mesos uses (POST /master/mesos.internal.RegisterSlaveMessage with a
   Libprocess-From header, answered by a SlaveRegisteredMessage to the agent); the bodies are the
-  doubles' own JSON, not Mesos' protobufs. This channel is private between the doubles.
+  doubles' own JSON, not Mesos' protobufs. This channel is private between the doubles;
+- authentication as Mesos enforces it: --credentials (master), --credential and
+  --http_credentials (agent), JSON only; agents and frameworks authenticate to the master
+  (libprocess_double.py: a challenge and a keyed digest, never the secret) and are refused as
+  --authenticate_agents / --authenticate_frameworks say; with --authenticate_http_readonly /
+  --authenticate_http_readwrite the endpoints of each realm need HTTP Basic credentials (401 with
+  WWW-Authenticate: Basic realm="mesos-master-readonly" ... otherwise); --zk=zk://user:pass@...
+  authenticates to ZooKeeper with a digest and creates the nodes readable by anyone, writable by
+  their creator only.
 
 A started daemon also writes a JSON record of what it was started with to
 /run/mesos-double/<daemon>.json, for the tests only: no shipped code may read it.
 
-No tasks or frameworks. Each role is a class (get_routes(), post_routes() and state() are the
+No tasks; frameworks register but get no offers. Each role is a class (get_routes(), post_routes() and state() are the
 places to extend). Python standard library only: it must run on Debian bookworm (3.11) and
 trixie (3.13).
 """
 
 import http.server
 import ipaddress
+import hmac
 import json
 import logging
 import os
@@ -43,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -57,7 +67,9 @@ DEFAULT_RUN_DIR = "/run/mesos-double"
 RUN_DIR_ENV = "TEST_DOUBLE_RUN_DIR"
 FLAG_TABLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
 
-import zk_double  # noqa: E402 (beside this file; the build copies it in)
+import libprocess_double  # noqa: E402 (beside this file; the build copies it in)
+import zk_double  # noqa: E402
+from libprocess_double import post_message, send_message  # noqa: E402
 
 log = logging.getLogger("mesos-double")
 
@@ -399,12 +411,13 @@ def zk_url(url: str, flag_name: str) -> str:
                 url = handle.read().strip()
         except OSError as error:
             raise StartupError(f"Failed to read --{flag_name} from '{url}': {error}") from None
+    shown = zk_double.redacted(url)  # no password in a message
     if not url.startswith("zk://"):
         raise StartupError(
-            f"Error parsing --{flag_name} '{url}': Expecting 'zk://' at the beginning of the URL")
+            f"Error parsing --{flag_name} '{shown}': Expecting 'zk://' at the beginning of the URL")
     if not ZK_URL.fullmatch(url):
         raise StartupError(
-            f"Error parsing --{flag_name} '{url}': expected "
+            f"Error parsing --{flag_name} '{shown}': expected "
             "zk://host:port[,host:port...]/path")
     return url
 
@@ -448,22 +461,35 @@ def check_ipv4(text: str, flag_name: str) -> None:
 # ---------------------------------------------------------------------------
 # libprocess: process ids (UPIDs) and the messages the doubles send each other.
 
-def parse_upid(upid: str) -> Tuple[str, str, int]:
-    """`id@ip:port` -> (id, ip, port)."""
-    process, _, address = upid.partition("@")
-    ip, _, port = address.rpartition(":")
-    return process, ip, int(port)
-
-
-def send_message(to: str, sender: str, name: str, body: dict) -> None:
-    """A libprocess message: POST /<process id>/<message name> with Libprocess-From (Mesos sends
-    protobufs; the doubles send JSON between themselves)."""
-    process, ip, port = parse_upid(to)
-    request = urllib.request.Request(
-        f"http://{ip}:{port}/{process}/{name}", data=json.dumps(body).encode(), method="POST",
-        headers={"Libprocess-From": sender, "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        response.read()
+def read_credentials(path: str, flag_name: str, single: bool):
+    """Mesos' credentials::read (`--credentials`, `--http_credentials`: principal -> secret) and
+    readCredential (`--credential`: one principal and secret): JSON only since Mesos 1.11. None
+    for an empty file; StartupError with Mesos' messages for anything wrong."""
+    what = "credential" if single else "credentials"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        raise StartupError(f"Failed to read {what} file '{path}': {error.strerror} "
+                           f"(see --{flag_name} flag)") from None
+    if not text:
+        return None
+    if mode & 0o007:
+        log.warning("Permissions on %s file '%s' are too open; it is recommended that your "
+                    "%s file is NOT accessible by others", what, path, what)
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as error:
+        raise StartupError(f"Invalid json format: {error} (see --{flag_name} flag)") from None
+    try:
+        if single:
+            return libprocess_double.load_credential(document, what)
+        return libprocess_double.load_credentials(document, what)
+    except ValueError as error:
+        raise StartupError(f"{error} (see --{flag_name} flag)") from None
 
 
 def json_response(document, status: int = 200) -> Response:
@@ -484,6 +510,8 @@ class MesosDaemon:
     table_file = ""
     upid_name = ""  # the libprocess id in the UPID: "master" or "slave(1)"
     metrics_prefix = ""
+    realm_prefix = ""  # "mesos-master" or "mesos-agent": realms <prefix>-readonly, -readwrite
+    http_credentials_flag = ""  # the flag whose credentials HTTP Basic is checked against
 
     def __init__(self, argv: List[str], environ: Dict[str, str]):
         self.argv = list(argv)
@@ -492,6 +520,7 @@ class MesosDaemon:
         self.start_time = time.time()
         self.address: Optional[str] = None  # the advertised IP, once resolved
         self.name: Optional[str] = None  # the advertised hostname, likewise
+        self.http_credentials: Optional[Dict[str, bytes]] = None  # principal -> secret
 
     @classmethod
     def table(cls) -> FlagTable:
@@ -518,6 +547,30 @@ class MesosDaemon:
                 os.makedirs(work_dir, exist_ok=True)
             except OSError as error:
                 raise StartupError(f"Failed to create work directory '{work_dir}': {error}") from None
+        self.validate_http_authentication()
+
+    def validate_http_authentication(self) -> None:
+        """Loads the HTTP credentials; a realm that must authenticate needs them (Mesos'
+        initializeHttpAuthenticators), and only the built-in 'basic' authenticator exists here."""
+        path = self.flags.get(self.http_credentials_flag)
+        if path is not None:
+            self.http_credentials = read_credentials(path, self.http_credentials_flag, single=False)
+            if self.http_credentials is None:
+                raise StartupError("Credentials file must contain at least one credential "
+                                   f"(see --{self.http_credentials_flag} flag)")
+        for kind in ("readonly", "readwrite"):
+            if not self.flags.get(f"authenticate_http_{kind}"):
+                continue
+            realm = f"{self.realm_prefix}-{kind}"
+            for name in (self.flags.get("http_authenticators") or "basic").split(","):
+                if name != "basic":
+                    raise StartupError(f"HTTP authenticator '{name}' not found. Check the spelling "
+                                       "(compare to 'basic') or verify that the authenticator was "
+                                       "loaded successfully (see --modules)")
+            if self.http_credentials is None:
+                raise StartupError("No credentials provided for the default 'basic' HTTP "
+                                   f"authenticator for realm '{realm}'")
+            log.info("Creating default 'basic' HTTP authenticator for realm '%s'", realm)
 
     # -- addresses ---------------------------------------------------------
 
@@ -603,9 +656,63 @@ class MesosDaemon:
             "/metrics/snapshot": lambda path: json_response(self.metrics()),
         }
 
-    def post_routes(self) -> Dict[str, Callable[[str, bytes], Response]]:
+    def post_routes(self) -> Dict[str, libprocess_double.MessageHandler]:
         """POST path -> handler of (Libprocess-From, body): libprocess messages only."""
         return {}
+
+    def write_routes(self) -> Dict[str, Callable[[str, str, bytes, Dict[str, str]], Response]]:
+        """Path -> handler of (method, path, body, headers): the HTTP endpoints of the readwrite
+        realm. Every GET route but /health, /version and /redirect is in the readonly realm."""
+        api = lambda method, path, body, headers: self.api_v1(method, body, headers)  # noqa: E731
+        return {"/api/v1": api, f"/{self.upid_name}/api/v1": api}
+
+    def realm(self, path: str) -> Optional[str]:
+        """"readonly", "readwrite" or None (no authentication ever) for a served path."""
+        if path in self.write_routes():
+            return "readwrite"
+        if path in ("/health", f"/{self.upid_name}/health", "/version", "/redirect",
+                    f"/{self.upid_name}/redirect"):
+            return None
+        return "readonly"
+
+    def authenticate_http(self, path: str, authorization: Optional[str]) -> Optional[Response]:
+        """None when the request may go on, else libprocess' 401 for the path's realm."""
+        kind = self.realm(path)
+        if kind is None or not self.flags.get(f"authenticate_http_{kind}"):
+            return None
+        given = libprocess_double.basic_credentials(authorization)
+        if given is not None:
+            secret = (self.http_credentials or {}).get(given[0])
+            if secret is not None and hmac.compare_digest(secret, given[1].encode()):
+                return None
+        realm = f"{self.realm_prefix}-{kind}"
+        return 401, b"", "text/plain", {"WWW-Authenticate": f'Basic realm="{realm}"'}
+
+    def api_v1(self, method: str, body: bytes, headers: Dict[str, str]) -> Response:
+        """The v1 operator API (JSON only): the calls every daemon answers alike."""
+        if method != "POST":
+            return 405, f"Expecting 'POST', received '{method}'".encode(), "text/plain", {
+                "Allow": "POST"}
+        content_type = headers.get("Content-Type")
+        if content_type is None:
+            return 400, b"Expecting 'Content-Type' to be present", "text/plain", {}
+        if content_type.split(";")[0].strip() != "application/json":
+            return 415, b"Expecting 'Content-Type' of application/json", "text/plain", {}
+        try:
+            call = json.loads(body)
+            kind = call["type"]
+        except (ValueError, KeyError, TypeError):
+            return 400, b"Failed to parse body into Call: expecting a JSON object with 'type'", \
+                "text/plain", {}
+        answers = {
+            "GET_HEALTH": lambda: {"healthy": True},
+            "GET_VERSION": lambda: {"version_info": self.build()},
+            "GET_FLAGS": lambda: {"flags": [{"name": n, "value": v}
+                                            for n, v in self.flags.effective().items()]},
+        }
+        if kind not in answers:
+            return 501, f"{kind}: not served by the test double".encode(), "text/plain", {}
+        return json_response({"type": kind, kind.lower(): answers[kind]()})
 
     def start(self) -> None:
         """What runs beside the HTTP server once it is bound (ZooKeeper)."""
@@ -631,7 +738,9 @@ class MesosMaster(MesosDaemon):
     table_file = "mesos-master.tsv"
     upid_name = "master"
     metrics_prefix = "master"
-    # An agent not heard from for this long is no longer counted as active.
+    realm_prefix = "mesos-master"
+    http_credentials_flag = "credentials"
+    # An agent or framework not heard from for this long is no longer counted as active.
     agent_timeout = 15.0
 
     def __init__(self, argv: List[str], environ: Dict[str, str]):
@@ -641,6 +750,11 @@ class MesosMaster(MesosDaemon):
         self.elected_time: Optional[float] = None
         self.agents: Dict[str, dict] = {}
         self.agents_lock = threading.Lock()
+        self.frameworks: Dict[str, dict] = {}  # id -> FrameworkInfo and the master's view
+        self.framework_count = 0
+        self.maintenance_schedule: dict = {}
+        # Agents and frameworks authenticate with the --credentials (also the HTTP ones).
+        self.authenticator = libprocess_double.Authenticator(self.upid, None)
 
     def id_for_state(self) -> str:
         return self.id
@@ -658,16 +772,33 @@ class MesosMaster(MesosDaemon):
         }
 
     def start(self) -> None:
+        self.authenticator.credentials = self.http_credentials  # --credentials
+        if self.http_credentials is None:
+            log.warning("No credentials provided, authentication requests will be refused")
+        for what, flag_name in (("agents", "authenticate_agents"),
+                                ("frameworks", "authenticate_frameworks")):
+            if self.flags.get(flag_name):
+                log.info("Master only allowing authenticated %s to register", what)
+            else:
+                log.info("Master allowing unauthenticated %s to register", what)
         zk = self.flags.get("zk")
         if zk:
             url = zk_url(zk, "zk")
             timeout_ms = self.flags.get("zk_session_timeout") // 10**6
+            # With credentials, Mesos' EVERYONE_READ_CREATOR_ALL; without, open to anyone.
+            acl = zk_double.EVERYONE_READ_CREATOR_ALL if zk_double.parse_url(url)[2] else None
             self.election = zk_double.Election(
                 url, "json.info_", json.dumps(self.info(), sort_keys=True).encode(), timeout_ms,
-                self.leadership_changed)
+                self.leadership_changed, acl=acl, on_fatal=self.failed_to_contend)
             self.election.start()
         else:
             self.elected_time = time.time()  # a master without ZooKeeper leads alone
+
+    def failed_to_contend(self, error: Exception) -> None:
+        """Mesos' Master::contended: a candidacy ZooKeeper refuses ends the master."""
+        log.error("Failed to contend: %s", error)
+        logging.shutdown()
+        os._exit(1)
 
     def leadership_changed(self, leader: Optional[bytes], elected: bool) -> None:
         if elected and self.elected_time is None:
@@ -679,6 +810,7 @@ class MesosMaster(MesosDaemon):
             self.elected_time = None
             with self.agents_lock:
                 self.agents.clear()  # a new leader learns its agents again
+                self.frameworks.clear()
 
     def leader_info(self) -> Optional[dict]:
         if self.election is None:
@@ -691,12 +823,23 @@ class MesosMaster(MesosDaemon):
         with self.agents_lock:
             return [a for a in self.agents.values() if now - a["last_seen"] < self.agent_timeout]
 
-    def register_agent(self, sender: str, body: bytes, again: bool) -> Response:
+    def active_frameworks(self) -> List[dict]:
+        now = time.time()
+        with self.agents_lock:
+            return [f for f in self.frameworks.values()
+                    if now - f["last_seen"] < self.agent_timeout]
+
+    def register_agent(self, sender: str, body: bytes, again: bool) -> None:
         """RegisterSlaveMessage / ReregisterSlaveMessage: a leader records the agent and answers
-        with a message to it; any other master drops the message (libprocess still says 202)."""
+        with a message to it; any other master drops the message (libprocess still says 202).
+        With --authenticate_agents an agent that did not authenticate is ignored."""
         if self.elected_time is None:
             log.info("Dropping registration of %s: not the leading master", sender)
-            return empty(202)
+            return
+        if self.flags.get("authenticate_agents") and self.authenticator.principal(sender) is None:
+            log.warning("Refusing registration of agent at %s because it is not authenticated",
+                        sender)
+            return
         agent = json.loads(body)
         now = time.time()
         with self.agents_lock:
@@ -707,15 +850,89 @@ class MesosMaster(MesosDaemon):
                          registered_time=known["registered_time"] if known else now)
             self.agents[agent["id"]] = agent
         reply = "SlaveReregisteredMessage" if again else "SlaveRegisteredMessage"
-        threading.Thread(target=self.answer_agent, args=(sender, reply, agent["id"]),
-                         daemon=True).start()
-        return empty(202)
+        post_message(sender, self.upid(), reply, {"slave_id": agent["id"]})
 
-    def answer_agent(self, agent: str, message: str, agent_id: str) -> None:
+    def register_framework(self, sender: str, body: bytes, again: bool) -> None:
+        """RegisterFrameworkMessage / ReregisterFrameworkMessage ({framework: FrameworkInfo}):
+        Mesos' validateFrameworkAuthentication, then the framework is recorded with an ID (its own
+        when it re-registers) and told so; refused, it gets a FrameworkErrorMessage."""
+        if self.elected_time is None:
+            log.info("Dropping registration of framework at %s: not the leading master", sender)
+            return
+        framework = json.loads(body)["framework"]
+        authenticated = self.authenticator.principal(sender)
+        error = None
+        if self.flags.get("authenticate_frameworks") and authenticated is None:
+            error = f"Framework at {sender} is not authenticated"
+        elif framework.get("principal") and authenticated is not None \
+                and framework["principal"] != authenticated:
+            error = (f"Framework principal '{framework['principal']}' does not match "
+                     f"authenticated principal '{authenticated}'")
+        if error is not None:
+            log.info("Refusing registration of framework '%s' at %s: %s",
+                     framework.get("name"), sender, error)
+            post_message(sender, self.upid(), "FrameworkErrorMessage", {"message": error})
+            return
+        now = time.time()
+        with self.agents_lock:
+            framework_id = framework.get("id") if again else None
+            if not framework_id:
+                framework_id = f"{self.id}-{self.framework_count:04d}"
+                self.framework_count += 1
+            known = self.frameworks.get(framework_id)
+            if known is None:
+                log.info("Registered framework %s (%s) at %s", framework_id,
+                         framework.get("name"), sender)
+            self.frameworks[framework_id] = {
+                **{k: v for k, v in framework.items() if k != "id"}, "id": framework_id,
+                "pid": sender, "active": True, "connected": True, "last_seen": now,
+                "registered_time": known["registered_time"] if known else now}
+        reply = "FrameworkReregisteredMessage" if again else "FrameworkRegisteredMessage"
+        post_message(sender, self.upid(), reply,
+                     {"framework_id": framework_id, "master_info": self.info()})
+
+    def teardown(self, method: str, path: str, body: bytes, headers: Dict[str, str]) -> Response:
+        """POST /master/teardown (frameworkId=<id> in the body): the framework is removed and
+        told so, as Mesos' Master::Http::teardown."""
+        if self.elected_time is None:
+            return self.redirect(path)
+        if method != "POST":
+            return 405, f"Expecting 'POST', received '{method}'".encode(), "text/plain", {
+                "Allow": "POST"}
+        values = urllib.parse.parse_qs(body.decode(errors="replace"))
+        if "frameworkId" not in values:
+            return 400, b"Missing 'frameworkId' query parameter in the request body", \
+                "text/plain", {}
+        with self.agents_lock:
+            framework = self.frameworks.pop(values["frameworkId"][0], None)
+        if framework is None:
+            return 400, b"No framework found with specified ID", "text/plain", {}
+        log.info("Removed framework %s", framework["id"])
+        post_message(framework["pid"], self.upid(), "FrameworkErrorMessage",
+                     {"message": "Framework has been removed"})
+        return empty(200)
+
+    def maintenance_schedule_endpoint(self, method: str, path: str, body: bytes,
+                                      headers: Dict[str, str]) -> Response:
+        """GET the maintenance schedule, or POST a new one (JSON)."""
+        if self.elected_time is None:
+            return self.redirect(path)
+        if method == "GET":
+            return json_response(self.maintenance_schedule)
         try:
-            send_message(agent, self.upid(), f"mesos.internal.{message}", {"slave_id": agent_id})
-        except OSError as error:
-            log.warning("Failed to send %s to %s: %s", message, agent, error)
+            schedule = json.loads(body)
+            if not isinstance(schedule, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as error:
+            return 400, f"Failed to parse the maintenance schedule: {error}".encode(), \
+                "text/plain", {}
+        self.maintenance_schedule = schedule
+        return empty(200)
+
+    def api_v1(self, method: str, body: bytes, headers: Dict[str, str]) -> Response:
+        if self.elected_time is None:
+            return self.redirect("/master/api/v1")
+        return super().api_v1(method, body, headers)
 
     def state(self) -> dict:
         document = super().state()
@@ -735,7 +952,11 @@ class MesosMaster(MesosDaemon):
             {key: agent[key] for key in
              ("id", "pid", "hostname", "attributes", "resources", "active", "registered_time")}
             for agent in agents]
-        document["frameworks"] = []
+        document["frameworks"] = [
+            {key: framework[key] for key in
+             ("id", "name", "pid", "hostname", "user", "principal", "webui_url", "active",
+              "connected", "registered_time") if key in framework}
+            for framework in self.active_frameworks()]
         document["completed_frameworks"] = []
         return document
 
@@ -775,10 +996,24 @@ class MesosMaster(MesosDaemon):
 
     def post_routes(self):
         return {
+            **self.authenticator.routes(self.upid_name),
             "/master/mesos.internal.RegisterSlaveMessage":
                 lambda sender, body: self.register_agent(sender, body, again=False),
             "/master/mesos.internal.ReregisterSlaveMessage":
                 lambda sender, body: self.register_agent(sender, body, again=True),
+            "/master/mesos.internal.RegisterFrameworkMessage":
+                lambda sender, body: self.register_framework(sender, body, again=False),
+            "/master/mesos.internal.ReregisterFrameworkMessage":
+                lambda sender, body: self.register_framework(sender, body, again=True),
+        }
+
+    def write_routes(self):
+        return {
+            **super().write_routes(),
+            "/teardown": self.teardown,
+            "/master/teardown": self.teardown,
+            "/maintenance/schedule": self.maintenance_schedule_endpoint,
+            "/master/maintenance/schedule": self.maintenance_schedule_endpoint,
         }
 
     def validate(self) -> None:
@@ -798,6 +1033,12 @@ class MesosMaster(MesosDaemon):
                     raise StartupError(f"--quorum must be a positive integer, not {quorum}")
         if self.flags.given("zk"):
             zk_url(self.flags.get("zk"), "zk")
+        authenticator = self.flags.get("authenticators")
+        if authenticator != "crammd5":
+            raise StartupError(
+                f"Authenticator '{authenticator}' not found. Check the spelling (compare to "
+                "'crammd5') or verify that the authenticator was loaded successfully "
+                "(see --modules)")
         super().validate()
 
 
@@ -806,6 +1047,8 @@ class MesosAgent(MesosDaemon):
     table_file = "mesos-agent.tsv"
     upid_name = "slave(1)"
     metrics_prefix = "slave"
+    realm_prefix = "mesos-agent"
+    http_credentials_flag = "http_credentials"
     # How often the agent tells its master it is there (Mesos pings; the double re-registers).
     heartbeat = 2.0
 
@@ -816,6 +1059,7 @@ class MesosAgent(MesosDaemon):
         self.detector = None
         self.registered_with: Optional[dict] = None
         self.last_ack = 0.0
+        self.authenticatee: Optional[libprocess_double.Authenticatee] = None
 
     def id_for_state(self) -> str:
         return self.slave_id
@@ -838,6 +1082,21 @@ class MesosAgent(MesosDaemon):
                 raise StartupError(f"Bad value for resources: '{name}:{value}'")
         self.attributes()  # raises on a malformed pair
         super().validate()
+        path = self.flags.get("credential")
+        if path is not None:
+            credential = read_credentials(path, "credential", single=True)
+            if credential is None:
+                raise StartupError(f"Empty credential file '{path}' (see --credential flag)")
+            log.info("Agent using credential for: %s", credential[0])
+            self.authenticatee = libprocess_double.Authenticatee(
+                self.upid, credential[0], credential[1], self.refused)
+
+    def refused(self, master: str) -> None:
+        """Mesos' Slave::_authenticate: a refused authentication ends the agent (its executors
+        keep running; systemd starts it again)."""
+        log.error("Master %s refused authentication", master)
+        logging.shutdown()
+        os._exit(1)
 
     def attributes(self) -> List[Tuple[str, str]]:
         text = self.flags.get("attributes")
@@ -880,21 +1139,21 @@ class MesosAgent(MesosDaemon):
 
     def post_routes(self):
         return {
+            **(self.authenticatee.routes(self.upid_name) if self.authenticatee else {}),
             "/slave(1)/mesos.internal.SlaveRegisteredMessage": self.registered,
             "/slave(1)/mesos.internal.SlaveReregisteredMessage": self.registered,
         }
 
-    def registered(self, sender: str, body: bytes) -> Response:
+    def registered(self, sender: str, body: bytes) -> None:
         master = self.detected_master()
         if master is None or master["pid"] != sender:
             log.info("Ignoring a registration from %s: not the leading master", sender)
-            return empty(202)
+            return
         self.last_ack = time.monotonic()
         self.slave_id = json.loads(body)["slave_id"]
         if self.registered_with is None or self.registered_with["pid"] != sender:
             log.info("Registered with master %s; given agent ID %s", sender, self.slave_id)
         self.registered_with = master
-        return empty(202)
 
     def start(self) -> None:
         master = self.flags.get("master")
@@ -905,7 +1164,10 @@ class MesosAgent(MesosDaemon):
 
     def register_loop(self) -> None:
         """Registers with the leading master, again with each new one, and keeps telling it; a
-        master that stops answering is left after three heartbeats."""
+        master that stops answering is left after three heartbeats. With a --credential it
+        authenticates with each new master first (again when an attempt goes unanswered)."""
+        if self.authenticatee is None:
+            log.info("No credentials provided. Attempting to register without authentication")
         while True:
             master = self.detected_master()
             registered = self.registered_with
@@ -914,13 +1176,17 @@ class MesosAgent(MesosDaemon):
                     or time.monotonic() - self.last_ack > 3 * self.heartbeat):
                 log.warning("Lost master %s; waiting for a new one", registered["pid"])
                 self.registered_with = registered = None
-            if master is not None:
+            authenticating = self.authenticatee is not None and master is not None \
+                and self.authenticatee.authenticated != master["pid"]
+            if authenticating and self.authenticatee.need(master["pid"]):
+                self.authenticatee.authenticate(master["pid"])
+            elif master is not None and not authenticating:
                 message = "ReregisterSlaveMessage" if registered else "RegisterSlaveMessage"
                 document = {"id": self.slave_id or self.proposed_id, "hostname": self.hostname(),
                             "attributes": {n: scalar_or_text(v) for n, v in self.attributes()},
                             "resources": dict(self.resources())}
                 try:
-                    send_message(master["pid"], self.upid(), f"mesos.internal.{message}", document)
+                    send_message(master["pid"], self.upid(), message, document)
                 except OSError as error:
                     log.warning("Registration with %s failed: %s", master["pid"], error)
             time.sleep(self.heartbeat)
@@ -951,7 +1217,7 @@ def write_record(path: str, document: dict) -> None:
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, 0o600)  # flags may hold credentials (--zk)
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -976,17 +1242,36 @@ def make_handler(daemon: MesosDaemon):
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self):  # noqa: N802 (http.server's naming)
+        def _endpoint(self, method: str, body: bytes) -> None:
+            """An HTTP endpoint: 404 unless served, then authentication as its realm asks."""
             path = self.path.split("?", 1)[0]
-            route = daemon.get_routes().get(path)
-            self._answer(route(path) if route else empty(404))
+            write = daemon.write_routes().get(path)
+            read = daemon.get_routes().get(path) if method == "GET" else None
+            if write is None and read is None:
+                self._answer(empty(404))
+                return
+            refused = daemon.authenticate_http(path, self.headers.get("Authorization"))
+            if refused is not None:
+                self._answer(refused)
+            elif write is not None:
+                self._answer(write(method, path, body, self.headers))
+            else:
+                self._answer(read(path))
+
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self._endpoint("GET", b"")
 
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             sender = self.headers.get("Libprocess-From")
-            route = daemon.post_routes().get(self.path.split("?", 1)[0])
-            # Without Libprocess-From a POST is not a message, and no HTTP endpoint takes it here.
-            self._answer(route(sender, body) if route and sender else empty(404))
+            message = daemon.post_routes().get(self.path.split("?", 1)[0])
+            # With Libprocess-From a POST is a message (answered 202 whatever comes of it); else
+            # it is for an HTTP endpoint.
+            if message is not None and sender:
+                self._answer(empty(202))
+                message(sender, body)
+            else:
+                self._endpoint("POST", body)
 
         def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
             log.debug("%s %s", self.address_string(), format % args)
