@@ -112,7 +112,16 @@ fn alphabet(function: &str) -> &'static [&'static str] {
             "-",
         ],
         "cluster_secret" => &[
-            "0123456789abcdef", "ABCDEFGH", "+/=", "._~-", " ", "\t", "\"", "$", "\\", "x",
+            "0123456789abcdef",
+            "ABCDEFGH",
+            "+/=",
+            "._~-",
+            " ",
+            "\t",
+            "\"",
+            "$",
+            "\\",
+            "x",
         ],
         "agent_secret" => &["0123456789abcdef", "0", "f", "F", "g", " ", "\t"],
         other => panic!("no alphabet for {other}"),
@@ -294,7 +303,9 @@ fn shell_and_rust_give_the_same_verdict_and_normal_form_on_generated_strings() -
                 failures.push(format!("{what}: a secret with a hostile byte was taken"));
             }
             if s.as_ref().is_err_and(|m| repeats(m)) || r.as_ref().is_err_and(|m| repeats(m)) {
-                failures.push(format!("{what}: a message repeats the secret: shell {s:?}, rust {r:?}"));
+                failures.push(format!(
+                    "{what}: a message repeats the secret: shell {s:?}, rust {r:?}"
+                ));
             }
         } else if hostile(&call.input) {
             let shown = first_hostile_escape(&call.input);

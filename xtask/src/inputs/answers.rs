@@ -398,15 +398,17 @@ pub fn name(input: &str) -> Answer<String> {
 pub fn cluster_secret(input: &str) -> Answer<String> {
     let secret = trim(input);
     let charset = |b: u8| b.is_ascii_alphanumeric() || b"+/=._~-".contains(&b);
-    if secret.is_empty()
-        || ((32..=1024).contains(&secret.len()) && secret.bytes().all(charset))
-    {
+    if secret.is_empty() || ((32..=1024).contains(&secret.len()) && secret.bytes().all(charset)) {
         return Ok(secret.to_string());
     }
     Err(format!(
         "a cluster secret is 32 to 1024 characters of letters, digits and + / = . _ ~ - (the answer given, not shown, has {} characters{}): make one with head -c 32 /dev/urandom | base64",
         secret.len(),
-        if secret.bytes().all(charset) { "" } else { ", some of them others" }
+        if secret.bytes().all(charset) {
+            ""
+        } else {
+            ", some of them others"
+        }
     ))
 }
 

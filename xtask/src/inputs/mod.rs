@@ -5,6 +5,6 @@ pub mod answers;
 pub mod inventory;
 pub mod mirror;
 pub mod packaging;
-pub mod secrets;
 pub mod prerequisites;
+pub mod secrets;
 pub mod workspace;
