@@ -291,4 +291,31 @@ mod tests {
             "Object is not valid; /id: error.path.missing"
         );
     }
+
+    #[test]
+    fn a_401_from_marathon_is_one_line_that_says_what_to_do() {
+        use crate::fixture::{self, Refuser};
+        let server = Refuser::start();
+        let tree = fixture::master(server.port, true);
+        let http = Http::new(Duration::from_secs(2));
+        let marathon = format!("http://127.0.0.1:{}", server.port);
+        let app = r#"{"id": "demo", "cmd": "sleep 9"}"#;
+        let as_user = Credentials::marathon(&Node::with_privilege(tree.path(), false));
+        let error = post_app(&http, &as_user, &marathon, "app.json", "/demo", app).unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            "Marathon answered 401: run as root so mesos-role can use this node's credentials"
+        );
+        let as_root = Credentials::marathon(&Node::with_privilege(tree.path(), true));
+        let error = post_app(&http, &as_root, &marathon, "app.json", "/demo", app).unwrap_err();
+        let said = format!("{error:#}");
+        assert!(
+            said.starts_with("Marathon answered 401 to this node's credentials"),
+            "{said}"
+        );
+        assert!(!fixture::shows_a_secret(&said), "{said}");
+        let sent = server.authorizations();
+        assert_eq!(sent.len(), 2);
+        assert!(sent[0].is_none() && sent[1].as_deref().is_some_and(|a| a.starts_with("Basic ")));
+    }
 }
