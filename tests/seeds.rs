@@ -241,7 +241,7 @@ fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
             Role::Agent => "mesos-agent-role",
         };
         assert_eq!(command[..2], ["sh", "-ec"]);
-        assert!(command[2].contains("debconf-set-selections \"$1\""));
+        assert!(command[2].contains("debconf-set-selections \"$1\"; rm -f -- \"$1\";"));
         assert!(command[2].contains("dpkg-reconfigure -fnoninteractive \"$2\""));
         assert_eq!(command[4..], [path, package]);
         assert_eq!(data["hostname"], node.name.as_str());
