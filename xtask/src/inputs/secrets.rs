@@ -100,6 +100,11 @@ impl SecretFile {
         let meta = match std::fs::metadata(path) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if std::fs::symlink_metadata(path).is_ok() {
+                    bail!(
+                        "{FIELD}: {shown} is a symbolic link to nothing: remove it, or make it lead to the file that holds the cluster secret"
+                    );
+                }
                 let parent = path.parent().unwrap_or(Path::new("."));
                 let parent = if parent.as_os_str().is_empty() {
                     Path::new(".")
@@ -257,5 +262,14 @@ mod tests {
         // A file that appeared since the plan is never overwritten.
         let error = missing.create().unwrap_err();
         assert!(format!("{error:#}").contains("cannot create"), "{error:#}");
+        // A link to nothing is named, not followed to a new file.
+        let link = dir.path().join("link.secret");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+        let error = SecretFile::check(&link).unwrap_err().to_string();
+        assert!(error.contains("is a symbolic link to nothing"), "{error}");
+        let error = SecretFile::check(&dir.path().join("no/such.secret"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("is not a directory: create it"), "{error}");
     }
 }
