@@ -282,8 +282,19 @@ fn status_of_a_healthy_master_exits_0() -> Result<()> {
             "hostname",
             "zookeeper",
             "mesos-master",
+            "authentication",
             "marathon"
         ]
+    );
+    // This node's files require no credentials: a warning that names the switch-over, healthy.
+    let authentication = &report["checks"][4];
+    assert_eq!(authentication["state"], "warn");
+    assert!(
+        authentication["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Switching a running cluster to authentication"),
+        "{authentication}"
     );
     // What the services said, for verify: learnt from their public endpoints.
     let live = &report["live"];

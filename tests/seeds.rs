@@ -1,9 +1,12 @@
 //! The cloud-init seeds (`cargo xtask seeds`): one per node of the inventory, every user-data valid
 //! for `cloud-init schema`, the network-config rendered by cloud-init's own converter, the answers
 //! those of the inventory, the cidata image a clean vfat volume holding the same files, and two runs
-//! byte-identical (`dist --inventory` is checked in deb_format.rs). Needs cloud-init, dosfstools,
-//! mtools and python3-yaml (cloud-init's dependency).
+//! byte-identical (`dist --inventory` is checked in deb_format.rs). The secrets: a master's seed holds
+//! the cluster secret, an agent's only the agent secret, all readable by their owner only; the
+//! inventory's secret file made 0600 when missing, reused when there, refused without being shown
+//! when bad. Needs cloud-init, dosfstools, mtools and python3-yaml (cloud-init's dependency).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,16 +17,32 @@ use mesos_roles_tests::{
 use xtask::inputs::inventory::{Inventory, Role};
 
 const EPOCH: u64 = 1_700_000_000;
+/// The example's cluster secret, in the secret file beside it (tests run side by side: none of
+/// them may be the one that makes it).
+const SECRET: &str = "seeds-test-secret-0123456789abcdef0123456789";
 
-/// The example inventory with a real-looking key (the seeds refuse the placeholder), written once.
+/// The example inventory with a real-looking key (the seeds refuse the placeholder) and its secret
+/// file, written once.
 fn example_path() -> Result<PathBuf> {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     if DIR.get().is_none() {
         let dir = scratch("seeds-inventory")?;
         example_inventory(dir.path())?;
+        private_file(&dir.path().join("cluster.secret"), &format!("{SECRET}\n"))?;
         let _ = DIR.set(dir);
     }
     Ok(DIR.get().expect("set above").path().join("cluster.toml"))
+}
+
+/// A file only its owner reads, as an operator would make a secret file.
+fn private_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+fn secret() -> xtask::inputs::secrets::Secret {
+    xtask::inputs::secrets::Secret::new(SECRET).expect("a valid secret")
 }
 
 fn example() -> Result<Inventory> {
@@ -32,14 +51,22 @@ fn example() -> Result<Inventory> {
 
 /// `cargo xtask seeds --inventory <the example> --out OUT`, through the plan.
 fn write_seeds(out: &Path) -> Result<Vec<xtask::formats::manifest::Artifact>> {
-    let summary = pipeline(Request {
+    Ok(seeds_of(&example_path()?, out)?.artifacts)
+}
+
+/// `cargo xtask seeds --inventory INVENTORY --out OUT`, through the plan: its summary.
+fn seeds_of(inventory: &Path, out: &Path) -> Result<xtask::summary::Summary> {
+    pipeline(Request {
         targets: vec![Target::Seeds],
         source_date_epoch: Some(EPOCH),
-        inventory: Some(example_path()?),
+        inventory: Some(inventory.to_path_buf()),
         seeds_out: Some(out.to_path_buf()),
         ..Request::default()
-    })?;
-    Ok(summary.artifacts)
+    })
+}
+
+fn mode(path: &Path) -> Result<u32> {
+    Ok(std::fs::metadata(path)?.permissions().mode() & 0o7777)
 }
 
 /// A YAML file as JSON, read by the YAML library cloud-init itself uses.
@@ -176,24 +203,31 @@ fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
     let master = yaml(&out.join("master-2/user-data"))?;
     assert_eq!(
         master["write_files"][0]["content"],
-        "mesos-master-role mesos-master-role/masters string 1=10.77.0.11 2=10.77.0.12 3=10.77.0.13\n\
-         mesos-master-role mesos-master-role/self string 10.77.0.12\n\
-         mesos-master-role mesos-master-role/cluster-name string example\n"
+        format!(
+            "mesos-master-role mesos-master-role/masters string 1=10.77.0.11 2=10.77.0.12 3=10.77.0.13\n\
+             mesos-master-role mesos-master-role/self string 10.77.0.12\n\
+             mesos-master-role mesos-master-role/cluster-name string example\n\
+             mesos-master-role mesos-master-role/cluster-secret password {SECRET}\n"
+        )
     );
     let agent = yaml(&out.join("agent-1/user-data"))?;
     assert_eq!(
         agent["write_files"][0]["content"],
-        "mesos-agent-role mesos-agent-role/masters string 1=10.77.0.11 2=10.77.0.12 3=10.77.0.13\n\
-         mesos-agent-role mesos-agent-role/ip string 10.77.0.21\n\
-         mesos-agent-role mesos-agent-role/attributes string rack:r1\n\
-         mesos-agent-role mesos-agent-role/resources string cpus:2;mem:2048\n"
+        format!(
+            "mesos-agent-role mesos-agent-role/masters string 1=10.77.0.11 2=10.77.0.12 3=10.77.0.13\n\
+             mesos-agent-role mesos-agent-role/ip string 10.77.0.21\n\
+             mesos-agent-role mesos-agent-role/attributes string rack:r1\n\
+             mesos-agent-role mesos-agent-role/resources string cpus:2;mem:2048\n\
+             mesos-agent-role mesos-agent-role/agent-secret password {}\n",
+            xtask::inputs::secrets::agent_secret(SECRET)
+        )
     );
     for node in inventory.nodes() {
         let data = yaml(&out.join(&node.name).join("user-data"))?;
         // The same answers `verify` hands its nodes.
         assert_eq!(
             data["write_files"][0]["content"],
-            inventory.selections(&node).as_str()
+            inventory.selections(&node, &secret()).as_str()
         );
         let path = data["write_files"][0]["path"].as_str().unwrap_or_default();
         assert_eq!(data["write_files"][0]["permissions"], "0600");
@@ -207,7 +241,7 @@ fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
             Role::Agent => "mesos-agent-role",
         };
         assert_eq!(command[..2], ["sh", "-ec"]);
-        assert!(command[2].contains("debconf-set-selections \"$1\""));
+        assert!(command[2].contains("debconf-set-selections \"$1\"; rm -f -- \"$1\";"));
         assert!(command[2].contains("dpkg-reconfigure -fnoninteractive \"$2\""));
         assert_eq!(command[4..], [path, package]);
         assert_eq!(data["hostname"], node.name.as_str());
@@ -256,5 +290,157 @@ fn two_runs_write_the_same_bytes_and_a_stale_node_goes() -> Result<()> {
         !a.join("old-node").exists(),
         "the seeds directory is replaced whole"
     );
+    Ok(())
+}
+
+/// Every byte of a node's seed: its three files and its image.
+fn seed_bytes(out: &Path, node: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for name in xtask::steps::seeds::FILES {
+        files.push((
+            format!("{node}/{name}"),
+            std::fs::read(out.join(node).join(name))?,
+        ));
+    }
+    let image = format!("{node}.cidata.img");
+    files.push((image.clone(), std::fs::read(out.join(&image))?));
+    Ok(files)
+}
+
+fn holds(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+#[test]
+fn a_masters_seed_holds_the_cluster_secret_an_agents_only_the_agent_secret() -> Result<()> {
+    let inventory = example()?;
+    let dir = scratch("seeds-secrets")?;
+    let out = dir.path().join("seeds");
+    write_seeds(&out)?;
+    let agent_secret = xtask::inputs::secrets::agent_secret(SECRET);
+    for node in inventory.nodes() {
+        for (file, bytes) in seed_bytes(&out, &node.name)? {
+            if file.ends_with("meta-data") || file.ends_with("network-config") {
+                assert!(
+                    !holds(&bytes, SECRET) && !holds(&bytes, &agent_secret),
+                    "{file}"
+                );
+                continue;
+            }
+            // The user-data, in its file and in the image.
+            match node.role {
+                Role::Master => {
+                    assert!(holds(&bytes, SECRET), "{file} lacks the cluster secret");
+                    assert!(!holds(&bytes, &agent_secret), "{file}");
+                }
+                Role::Agent => {
+                    assert!(
+                        holds(&bytes, &agent_secret),
+                        "{file} lacks the agent secret"
+                    );
+                    assert!(!holds(&bytes, SECRET), "{file} holds the cluster secret");
+                }
+            }
+        }
+    }
+    // Readable by their owner only: the directory, each node's, every file and image.
+    assert_eq!(mode(&out)?, 0o700);
+    for node in inventory.nodes() {
+        assert_eq!(mode(&out.join(&node.name))?, 0o700, "{}", node.name);
+        for (file, _) in seed_bytes(&out, &node.name)? {
+            assert_eq!(mode(&out.join(&file))?, 0o600, "{file}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_missing_secret_file_is_made_private_and_said_then_reused() -> Result<()> {
+    let dir = scratch("seeds-new-secret")?;
+    let inventory = example_inventory(dir.path())?;
+    let secret_file = dir.path().join("cluster.secret");
+    let summary = seeds_of(&inventory, &dir.path().join("a"))?;
+    assert_eq!(mode(&secret_file)?, 0o600);
+    let text = std::fs::read_to_string(&secret_file)?;
+    let made = xtask::inputs::secrets::Secret::new(&text).expect("a valid cluster secret");
+    let said = summary.text();
+    assert!(
+        said.contains(&format!("note: made the cluster secret {} (mode 0600): keep it, it is the cluster's only secret; never commit it", secret_file.display())),
+        "{said}"
+    );
+    assert!(said.contains("note: the seeds carry secrets"), "{said}");
+    assert!(!said.contains(made.expose()), "{said}");
+    let master = std::fs::read_to_string(dir.path().join("a/master-1/user-data"))?;
+    assert!(master.contains(made.expose()));
+    // The next run reuses it: the same secret, the same seeds, nothing said about a new one.
+    let again = seeds_of(&inventory, &dir.path().join("b"))?;
+    assert_eq!(std::fs::read_to_string(&secret_file)?, text);
+    assert!(
+        !again.text().contains("made the cluster secret"),
+        "{}",
+        again.text()
+    );
+    for node in ["master-1", "agent-1"] {
+        assert_eq!(
+            seed_bytes(&dir.path().join("a"), node)?,
+            seed_bytes(&dir.path().join("b"), node)?
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_bad_secret_file_is_refused_naming_the_field_never_the_secret() -> Result<()> {
+    let dir = scratch("seeds-bad-secret")?;
+    let inventory = example_inventory(dir.path())?;
+    let secret_file = dir.path().join("cluster.secret");
+    let out = dir.path().join("seeds");
+    let shown = secret_file.display().to_string();
+    let leaked = "leaked-but-too-short";
+    let long_enough = "a-secret-anyone-may-read-0123456789abcdef";
+    let cases: [(&str, u32, &str); 4] = [
+        (leaked, 0o600, "a cluster secret is 32 to 1024 characters"),
+        (
+            "not a secret: it has spaces and is long enough",
+            0o600,
+            "some of them others",
+        ),
+        ("", 0o600, "it is empty: put a cluster secret in it"),
+        (
+            long_enough,
+            0o644,
+            "is readable or writable by others (mode 0644): chmod 600",
+        ),
+    ];
+    for (text, file_mode, says) in cases {
+        std::fs::write(&secret_file, text)?;
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(file_mode))?;
+        let error = format!("{:#}", seeds_of(&inventory, &out).expect_err("refused"));
+        assert!(
+            error.contains(&format!("cluster.secret_file: {shown}")) && error.contains(says),
+            "{says}: {error}"
+        );
+        assert_eq!(error.lines().count(), 1, "{error}");
+        if !text.is_empty() {
+            assert!(!error.contains(text), "the secret is shown: {error}");
+        }
+        assert!(!out.exists(), "no seed is written");
+        assert_eq!(
+            std::fs::read_to_string(&secret_file)?,
+            text,
+            "the file is kept"
+        );
+    }
+    // A directory, and a FIFO (which must not hang the plan).
+    std::fs::remove_file(&secret_file)?;
+    std::fs::create_dir(&secret_file)?;
+    let error = format!("{:#}", seeds_of(&inventory, &out).expect_err("refused"));
+    assert!(error.contains("is a directory: name the file"), "{error}");
+    std::fs::remove_dir(&secret_file)?;
+    run("make a FIFO", Command::new("mkfifo").arg(&secret_file))?;
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600))?;
+    let error = format!("{:#}", seeds_of(&inventory, &out).expect_err("refused"));
+    assert!(error.contains("is not a regular file"), "{error}");
+    assert!(!out.exists());
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `mesos-role deploy APP.json`: checks the app definition before anything is sent (JSON with the
 //! exact position of an error, then the fields Marathon requires), posts it to Marathon's
-//! `/v2/apps`, and follows the app until its instances run or the wait is over.
+//! `/v2/apps`, and follows the app until its instances run or the wait is over. As root on a
+//! master it authenticates with the node's own Marathon credentials (docs/security.md).
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::cli::{DeployArgs, Global};
-use crate::node::{self, MASTER_ROLE, Node};
+use crate::credentials::Credentials;
+use crate::node::Node;
 use crate::probe::Http;
 
 const POLL: Duration = Duration::from_millis(500);
@@ -25,23 +27,13 @@ pub fn run(global: &Global, args: &DeployArgs) -> Result<bool> {
     let app = crate::quotes::parse(&file, &text).map_err(anyhow::Error::msg)?;
     let id = check_app(&app).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
     let http = Http::new(Duration::from_secs(global.timeout));
+    let node = Node::new(&global.root);
+    let auth = Credentials::marathon(&node);
     let marathon = match &args.marathon {
         Some(url) => url.trim_end_matches('/').to_string(),
-        None => find_marathon(&Node::new(&global.root), &http)?,
+        None => find_marathon(&node, &http)?,
     };
-    let url = format!("{marathon}/v2/apps");
-    let answer = http.post_json(&url, text.as_bytes())?;
-    match answer.status {
-        200 | 201 => {}
-        409 => bail!(
-            "Marathon at {marathon} already has an app {id} (409 Conflict): change \"id\" in {file}, or update the app with PUT {marathon}/v2/apps{id}"
-        ),
-        status => bail!(
-            "Marathon at {marathon} refused {file} ({status}): {}",
-            marathon_message(&answer.body)
-        ),
-    }
-    let created = answer.json(&url)?;
+    let created = post_app(&http, &auth, &marathon, &file, &id, &text)?;
     let deployment = created
         .pointer("/deployments/0/id")
         .and_then(Value::as_str)
@@ -50,7 +42,32 @@ pub fn run(global: &Global, args: &DeployArgs) -> Result<bool> {
     if args.no_wait {
         return Ok(true);
     }
-    follow(&http, &marathon, &id, Duration::from_secs(args.wait))
+    follow(&http, &auth, &marathon, &id, Duration::from_secs(args.wait))
+}
+
+/// POST /v2/apps: Marathon's answer, or what its refusal means.
+fn post_app(
+    http: &Http,
+    auth: &Credentials,
+    marathon: &str,
+    file: &str,
+    id: &str,
+    text: &str,
+) -> Result<Value> {
+    let url = format!("{marathon}/v2/apps");
+    let answer = http.post_json_as(&url, text.as_bytes(), auth.basic.as_ref())?;
+    match answer.status {
+        200 | 201 => {}
+        401 => bail!("{}", auth.unauthorized()),
+        409 => bail!(
+            "Marathon at {marathon} already has an app {id} (409 Conflict): change \"id\" in {file}, or update the app with PUT {marathon}/v2/apps{id}"
+        ),
+        status => bail!(
+            "Marathon at {marathon} refused {file} ({status}): {}",
+            marathon_message(&answer.body)
+        ),
+    }
+    answer.json(&url)
 }
 
 /// The fields Marathon refuses an app without, checked here so that the message names the field
@@ -119,20 +136,22 @@ fn valid_id_segment(segment: &str) -> bool {
 /// The Marathon of this node's configuration: on a master its own (the port of marathon.env or
 /// /etc/default/marathon), elsewhere the first master of /etc/mesos/zk that answers.
 fn find_marathon(node: &Node, http: &Http) -> Result<String> {
-    if node.roles().iter().any(|r| r == MASTER_ROLE) {
+    if node.is_master() {
         return Ok(format!("http://127.0.0.1:{}", node.master().marathon_port));
     }
-    let zk = node.value("/etc/mesos/zk").with_context(|| {
-        format!(
+    let (zk, hosts) = node.zk();
+    if zk.is_none() {
+        bail!(
             "no Marathon in this node's configuration ({} has no etc/mesos/zk): give --marathon http://MASTER:8080",
             node.root().display()
-        )
-    })?;
+        );
+    }
     let mut tried = Vec::new();
-    for host in node::zk_hosts(&zk) {
+    for host in hosts {
         let url = format!("http://{host}:8080");
         match http.get(&format!("{url}/v2/info")) {
-            Ok(answer) if answer.status == 200 => return Ok(url),
+            // 401: a Marathon that requires credentials (the post says whose).
+            Ok(answer) if answer.status == 200 || answer.status == 401 => return Ok(url),
             Ok(answer) => tried.push(format!("{url}: {}", answer.status)),
             Err(e) => tried.push(format!("{e:#}")),
         }
@@ -173,12 +192,21 @@ fn marathon_message(body: &str) -> String {
 }
 
 /// Polls `/v2/apps/<id>` until every instance runs and no deployment is left, or `wait` is over.
-fn follow(http: &Http, marathon: &str, id: &str, wait: Duration) -> Result<bool> {
+fn follow(
+    http: &Http,
+    auth: &Credentials,
+    marathon: &str,
+    id: &str,
+    wait: Duration,
+) -> Result<bool> {
     let url = format!("{marathon}/v2/apps{id}");
     let start = Instant::now();
     let mut last = String::new();
     loop {
-        let answer = http.get(&url)?;
+        let answer = http.get_as(&url, auth.basic.as_ref())?;
+        if answer.status == 401 {
+            bail!("{}", auth.unauthorized());
+        }
         if answer.status != 200 {
             bail!(
                 "{url} answered {}: {}",
@@ -262,5 +290,32 @@ mod tests {
             marathon_message(body),
             "Object is not valid; /id: error.path.missing"
         );
+    }
+
+    #[test]
+    fn a_401_from_marathon_is_one_line_that_says_what_to_do() {
+        use crate::fixture::{self, Refuser};
+        let server = Refuser::start();
+        let tree = fixture::master(server.port, true);
+        let http = Http::new(Duration::from_secs(2));
+        let marathon = format!("http://127.0.0.1:{}", server.port);
+        let app = r#"{"id": "demo", "cmd": "sleep 9"}"#;
+        let as_user = Credentials::marathon(&Node::with_privilege(tree.path(), false));
+        let error = post_app(&http, &as_user, &marathon, "app.json", "/demo", app).unwrap_err();
+        assert_eq!(
+            format!("{error:#}"),
+            "Marathon answered 401: run as root so mesos-role can use this node's credentials"
+        );
+        let as_root = Credentials::marathon(&Node::with_privilege(tree.path(), true));
+        let error = post_app(&http, &as_root, &marathon, "app.json", "/demo", app).unwrap_err();
+        let said = format!("{error:#}");
+        assert!(
+            said.starts_with("Marathon answered 401 to this node's credentials"),
+            "{said}"
+        );
+        assert!(!fixture::shows_a_secret(&said), "{said}");
+        let sent = server.authorizations();
+        assert_eq!(sent.len(), 2);
+        assert!(sent[0].is_none() && sent[1].as_deref().is_some_and(|a| a.starts_with("Basic ")));
     }
 }

@@ -3,7 +3,10 @@
 //! each command is a module.
 
 mod cli;
+mod credentials;
 mod deploy;
+#[cfg(test)]
+mod fixture;
 mod node;
 mod probe;
 mod quotes;
@@ -24,7 +27,8 @@ fn main() -> ExitCode {
         // The command printed what is wrong.
         Ok(false) => ExitCode::from(1),
         Err(error) => {
-            eprintln!("mesos-role: {error:#}");
+            // A URL given with a password (--marathon) is not repeated.
+            eprintln!("mesos-role: {}", credentials::mask(&format!("{error:#}")));
             ExitCode::from(1)
         }
     }

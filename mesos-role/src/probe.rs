@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::credentials::Basic;
+
 /// An HTTP answer, whatever its status.
 pub struct Answer {
     pub status: u16,
@@ -55,21 +57,28 @@ impl Http {
     }
 
     pub fn get(&self, url: &str) -> Result<Answer> {
-        let response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| unreachable(url, &e))?;
+        self.get_as(url, None)
+    }
+
+    /// GET with HTTP Basic credentials when given (in a header: never in the URL).
+    pub fn get_as(&self, url: &str, auth: Option<&Basic>) -> Result<Answer> {
+        let mut request = self.agent.get(url);
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth.header());
+        }
+        let response = request.call().map_err(|e| unreachable(url, &e))?;
         answer(url, response)
     }
 
-    pub fn post_json(&self, url: &str, body: &[u8]) -> Result<Answer> {
-        let response = self
+    pub fn post_json_as(&self, url: &str, body: &[u8], auth: Option<&Basic>) -> Result<Answer> {
+        let mut request = self
             .agent
             .post(url)
-            .header("Content-Type", "application/json")
-            .send(body)
-            .map_err(|e| unreachable(url, &e))?;
+            .header("Content-Type", "application/json");
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth.header());
+        }
+        let response = request.send(body).map_err(|e| unreachable(url, &e))?;
         answer(url, response)
     }
 }

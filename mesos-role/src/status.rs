@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::{Global, StatusArgs};
+use crate::credentials::{Credentials, mask, mask_flag};
 use crate::node::{self, AGENT_ROLE, MASTER_ROLE, Node};
 use crate::probe::{self, Http};
 
@@ -133,11 +134,18 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
         }
         if role == MASTER_ROLE {
             let config = node.master();
-            checks.extend(master_checks(&config, &http, timeout, &mut live));
+            let auth = Auth {
+                mesos: Credentials::mesos(node, true),
+                marathon: Credentials::marathon(node),
+            };
+            checks.extend(master_checks(&config, &http, &auth, timeout, &mut live));
             master = Some(config);
         } else if role == AGENT_ROLE {
             let config = node.agent();
-            checks.extend(agent_checks(node, &config, &http, timeout, &mut live));
+            let mesos = Credentials::mesos(node, false);
+            checks.extend(agent_checks(
+                node, &config, &http, &mesos, timeout, &mut live,
+            ));
             agent = Some(config);
         }
     }
@@ -152,11 +160,22 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
     }
 }
 
+/// This node's credentials for the services a master runs.
+struct Auth {
+    mesos: Credentials,
+    marathon: Credentials,
+}
+
+/// Where an operator learns to turn authentication on.
+const SWITCH_OVER: &str =
+    "see \"Switching a running cluster to authentication\" in mesos-roles' docs/security.md";
+
+/// A row; its detail passes through [`mask`], so no URL's password is ever shown.
 fn check(name: &str, state: State, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         state,
-        detail: detail.into(),
+        detail: mask(&detail.into()),
     }
 }
 
@@ -168,8 +187,12 @@ fn fail(name: &str, detail: impl Into<String>) -> Check {
     check(name, State::Fail, detail)
 }
 
-/// A service that does not answer: the error and where to look.
+/// A service that does not answer: the error and where to look; one that refused this node's
+/// credentials (401): what that means.
 fn down(name: &str, unit: &str, error: &anyhow::Error) -> Check {
+    if let Some(refused) = error.downcast_ref::<crate::credentials::Unauthorized>() {
+        return fail(name, refused.to_string());
+    }
     fail(
         name,
         format!("{error:#}: is it running? (systemctl status {unit})"),
@@ -208,11 +231,16 @@ fn hostname(required: bool, ip: Option<&str>) -> Check {
 fn master_checks(
     config: &node::Master,
     http: &Http,
+    auth: &Auth,
     timeout: Duration,
     live: &mut Live,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let masters = config.zk.as_deref().map(node::zk_hosts).unwrap_or_default();
+    // The hosts of a URL only root may read are those of zoo.cfg's ensemble.
+    let masters = match config.zk_hosts.len() {
+        0 => config.zk_servers.len(),
+        n => n,
+    };
     let self_entry = config
         .zk_myid
         .as_ref()
@@ -227,8 +255,7 @@ fn master_checks(
         Some(zk) => ok(
             "configuration",
             format!(
-                "master {self_entry} of {} ({zk}), quorum {}, cluster {}",
-                masters.len(),
+                "master {self_entry} of {masters} ({zk}), quorum {}, cluster {}",
                 config.quorum.as_deref().unwrap_or("unset"),
                 config.cluster.as_deref().unwrap_or("unset")
             ),
@@ -238,9 +265,84 @@ fn master_checks(
     checks.push(zookeeper(config, timeout, live));
     // Mesos binds --ip when it is given; ZooKeeper and Marathon listen on every address.
     let ip = config.ip.as_deref().unwrap_or("127.0.0.1");
-    checks.push(mesos_master(config, http, ip, live));
-    checks.push(marathon(config, http, live));
+    checks.push(mesos_master(config, http, &auth.mesos, ip, live));
+    checks.push(master_authentication(
+        &config.authentication,
+        live.mesos_master.as_ref().map(|m| &m.flags),
+    ));
+    checks.push(marathon(config, http, &auth.marathon, live));
     checks
+}
+
+/// Whether this master requires authentication (docs/security.md, "Modes"), and runs so.
+fn master_authentication(
+    auth: &node::MasterAuthentication,
+    running: Option<&BTreeMap<String, String>>,
+) -> Check {
+    const NAME: &str = "authentication";
+    if auth.agents {
+        let mut required = vec!["agents"];
+        if auth.frameworks {
+            required.push("frameworks");
+        }
+        if auth.http_readwrite {
+            required.push("HTTP writes");
+        }
+        let detail = format!("required of {}", required.join(", "));
+        if let Some(running) = running.and_then(|f| f.get("authenticate_agents"))
+            && running != "true"
+        {
+            return check(
+                NAME,
+                State::Warn,
+                format!(
+                    "{detail} by the configuration, but mesos-master runs with --authenticate_agents={running}: systemctl restart mesos-master"
+                ),
+            );
+        }
+        return ok(NAME, detail);
+    }
+    if auth.credentials {
+        return check(
+            NAME,
+            State::Warn,
+            format!(
+                "credentials offered but not required (insecure true: a switch-over's step); finish it with insecure false: {SWITCH_OVER}"
+            ),
+        );
+    }
+    check(
+        NAME,
+        State::Warn,
+        format!(
+            "off: this master requires no credentials (insecure, or configured by a version before authentication): {SWITCH_OVER}"
+        ),
+    )
+}
+
+/// Whether this agent authenticates to the masters and requires credentials of its HTTP writers.
+fn agent_authentication(auth: &node::AgentAuthentication) -> Check {
+    const NAME: &str = "authentication";
+    match (auth.credential, auth.http_readwrite) {
+        (true, true) => ok(
+            NAME,
+            "the agent authenticates to the masters; its HTTP writes require credentials",
+        ),
+        (true, false) => check(
+            NAME,
+            State::Warn,
+            format!(
+                "the agent authenticates to the masters, but its HTTP writes require no credentials: {SWITCH_OVER}"
+            ),
+        ),
+        (false, _) => check(
+            NAME,
+            State::Warn,
+            format!(
+                "off: this agent presents no credentials (insecure, or configured by a version before authentication): {SWITCH_OVER}"
+            ),
+        ),
+    }
 }
 
 fn zookeeper(config: &node::Master, timeout: Duration, live: &mut Live) -> Check {
@@ -289,10 +391,14 @@ fn zookeeper(config: &node::Master, timeout: Duration, live: &mut Live) -> Check
     }
 }
 
-/// The running flags from `/flags`, which every master and agent answers.
-fn running_flags(http: &Http, base: &str) -> Result<BTreeMap<String, String>> {
+/// The running flags from `/flags`, which every master and agent answers; their values masked
+/// (Mesos reads a `file://` flag's file in: `--zk` carries a password).
+fn running_flags(http: &Http, base: &str, auth: &Credentials) -> Result<BTreeMap<String, String>> {
     let url = format!("{base}/flags");
-    let answer = http.get(&url)?;
+    let answer = http.get_as(&url, auth.basic.as_ref())?;
+    if answer.status == 401 {
+        return Err(auth.refused());
+    }
     if answer.status != 200 {
         bail!("{url} answered {}: {}", answer.status, answer.body.trim());
     }
@@ -303,10 +409,8 @@ fn running_flags(http: &Http, base: &str) -> Result<BTreeMap<String, String>> {
         .map(|f| {
             f.iter()
                 .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                    )
+                    let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    (k.clone(), mask_flag(k, &value))
                 })
                 .collect()
         })
@@ -315,16 +419,22 @@ fn running_flags(http: &Http, base: &str) -> Result<BTreeMap<String, String>> {
 
 /// Mesos answers `/master/state` itself only on the elected master; the others redirect (307,
 /// empty body) to it, and with no leader elected it answers 503.
-fn mesos_master(config: &node::Master, http: &Http, ip: &str, live: &mut Live) -> Check {
+fn mesos_master(
+    config: &node::Master,
+    http: &Http,
+    auth: &Credentials,
+    ip: &str,
+    live: &mut Live,
+) -> Check {
     let base = format!("http://{ip}:{}", config.mesos_port);
-    let flags = match running_flags(http, &base) {
+    let flags = match running_flags(http, &base, auth) {
         Ok(flags) => flags,
         Err(e) => {
             return down("mesos-master", "mesos-master", &e);
         }
     };
     let url = format!("{base}/master/state");
-    let answer = match http.get(&url) {
+    let answer = match http.get_as(&url, auth.basic.as_ref()) {
         Ok(answer) => answer,
         Err(e) => {
             return down("mesos-master", "mesos-master", &e);
@@ -359,14 +469,17 @@ fn mesos_master(config: &node::Master, http: &Http, ip: &str, live: &mut Live) -
             "no leading master elected ({url}: 503 {}): check ZooKeeper and the quorum",
             answer.body.trim()
         )),
+        401 => Err(anyhow::anyhow!("{}", auth.unauthorized())),
         status => Err(anyhow::anyhow!(
             "{url} answered {status}: {}",
             answer.body.trim()
         )),
     };
     let mut stale = Vec::new();
+    // Both sides masked; a URL in a file only root reads is not compared.
     for (flag, configured) in [("zk", &config.zk), ("quorum", &config.quorum)] {
         if let (Some(configured), Some(running)) = (configured, flags.get(flag))
+            && !configured.starts_with("file://")
             && configured != running
         {
             stale.push(format!("--{flag}={running} (configured {configured})"));
@@ -402,9 +515,9 @@ fn leader_of(state: &Value, flags: &BTreeMap<String, String>) -> Option<String> 
 /// A standby Marathon proxies every request to the leader (`X-Marathon-Via` in the answer), so
 /// `/v2/info` is the leader's; it answers 503 while no leader is known, 502 when the leader
 /// cannot be reached.
-fn marathon(config: &node::Master, http: &Http, live: &mut Live) -> Check {
+fn marathon(config: &node::Master, http: &Http, auth: &Credentials, live: &mut Live) -> Check {
     let url = format!("http://127.0.0.1:{}/v2/info", config.marathon_port);
-    let answer = match http.get(&url) {
+    let answer = match http.get_as(&url, auth.basic.as_ref()) {
         Ok(answer) => answer,
         Err(e) => {
             return down("marathon", "marathon", &e);
@@ -412,6 +525,7 @@ fn marathon(config: &node::Master, http: &Http, live: &mut Live) -> Check {
     };
     match answer.status {
         200 => {}
+        401 => return fail("marathon", auth.unauthorized()),
         503 => {
             return fail(
                 "marathon",
@@ -469,9 +583,10 @@ fn marathon(config: &node::Master, http: &Http, live: &mut Live) -> Check {
     // Only the leader's own configuration is visible: a standby's answers are the leader's.
     let running = info
         .pointer("/marathon_config/master")
-        .and_then(Value::as_str);
+        .and_then(Value::as_str)
+        .map(mask);
     if let (Some(configured), Some(running)) = (&config.marathon_master, running)
-        && configured != running
+        && *configured != running
     {
         return check(
             "marathon",
@@ -488,6 +603,7 @@ fn agent_checks(
     node: &Node,
     config: &node::Agent,
     http: &Http,
+    auth: &Credentials,
     timeout: Duration,
     live: &mut Live,
 ) -> Vec<Check> {
@@ -508,7 +624,8 @@ fn agent_checks(
     }];
     checks.push(hostname(config.ip.is_none(), config.ip.as_deref()));
     let ip = config.ip.as_deref().unwrap_or("127.0.0.1");
-    checks.push(mesos_agent(http, ip, config.port, live));
+    checks.push(mesos_agent(http, auth, ip, config.port, live));
+    checks.push(agent_authentication(&config.authentication));
     let uses_docker = config
         .containerizers
         .as_deref()
@@ -526,10 +643,14 @@ fn agent_checks(
 
 /// Registered: the agent's `slave/registered` metric is 1. Its /state names the master it found
 /// (`master_hostname`, the name that master's address resolves to).
-fn mesos_agent(http: &Http, ip: &str, port: u16, live: &mut Live) -> Check {
+fn mesos_agent(http: &Http, auth: &Credentials, ip: &str, port: u16, live: &mut Live) -> Check {
     let base = format!("http://{ip}:{port}");
     let state_url = format!("{base}/state");
-    let state = match http.get(&state_url).and_then(|a| a.json(&state_url)) {
+    let basic = auth.basic.as_ref();
+    let state = match http.get_as(&state_url, basic).and_then(|a| match a.status {
+        401 => Err(auth.refused()),
+        _ => a.json(&state_url),
+    }) {
         Ok(state) => state,
         Err(e) => {
             return down("mesos-slave", "mesos-slave", &e);
@@ -537,7 +658,7 @@ fn mesos_agent(http: &Http, ip: &str, port: u16, live: &mut Live) -> Check {
     };
     let metrics_url = format!("{base}/metrics/snapshot");
     let registered = http
-        .get(&metrics_url)
+        .get_as(&metrics_url, basic)
         .ok()
         .filter(|a| a.status == 200)
         .and_then(|a| a.json(&metrics_url).ok())
@@ -552,7 +673,7 @@ fn mesos_agent(http: &Http, ip: &str, port: u16, live: &mut Live) -> Check {
         pid: pid.clone(),
         registered,
         master_hostname: master.clone(),
-        flags: running_flags(http, &base).unwrap_or_default(),
+        flags: running_flags(http, &base, auth).unwrap_or_default(),
     });
     match (registered, master) {
         (Some(true), Some(master)) => ok(
@@ -673,5 +794,128 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(!report.healthy);
         assert_eq!(report.checks[0].name, "roles");
+    }
+
+    fn row<'a>(report: &'a Report, name: &str) -> &'a Check {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} row: {}", table(report)))
+    }
+
+    /// Everything status shows, as text and JSON.
+    fn shown(report: &Report) -> String {
+        format!(
+            "{}{}",
+            table(report),
+            serde_json::to_string(report).unwrap()
+        )
+    }
+
+    #[test]
+    fn a_master_authenticates_with_its_own_credentials_as_root() {
+        use crate::fixture::{self, OPERATOR_PASSWORD, Refuser};
+        let server = Refuser::start();
+        let tree = fixture::master(server.port, true);
+        let timeout = Duration::from_secs(2);
+        let report = report(&Node::with_privilege(tree.path(), true), timeout);
+        let all = shown(&report);
+        assert!(!fixture::shows_a_secret(&all), "{all}");
+        assert!(
+            all.contains("zk://mesos:***@h1:2181,h2:2181,h3:2181/mesos"),
+            "{all}"
+        );
+        let auth = row(&report, "authentication");
+        assert_eq!(auth.state, State::Ok, "{all}");
+        assert_eq!(auth.detail, "required of agents, frameworks, HTTP writes");
+        let marathon = row(&report, "marathon");
+        assert_eq!(marathon.state, State::Fail);
+        assert!(
+            marathon.detail.starts_with(
+                "Marathon answered 401 to this node's credentials (user operator from /etc/mesos-roles/secrets/marathon.env)"
+            ),
+            "{}",
+            marathon.detail
+        );
+        assert!(
+            row(&report, "mesos-master")
+                .detail
+                .starts_with("Mesos answered 401 to this node's credentials"),
+            "{all}"
+        );
+        // Every request carried the operator's credentials, in a header.
+        let sent = server.authorizations();
+        let want = format!(
+            "Basic {}",
+            crate::credentials::tests::encode(&format!("operator:{OPERATOR_PASSWORD}"))
+        );
+        assert!(!sent.is_empty());
+        assert!(
+            sent.iter().all(|a| a.as_deref() == Some(want.as_str())),
+            "{sent:?}"
+        );
+
+        // Not root: nothing sent, and the one line that says why.
+        let server = Refuser::start();
+        let tree = fixture::master(server.port, true);
+        let report = report_of(&tree, false, timeout);
+        assert_eq!(
+            row(&report, "marathon").detail,
+            "Marathon answered 401: run as root so mesos-role can use this node's credentials"
+        );
+        assert_eq!(
+            row(&report, "mesos-master").detail,
+            "Mesos answered 401: run as root so mesos-role can use this node's credentials"
+        );
+        assert!(server.authorizations().iter().all(Option::is_none));
+        assert!(
+            row(&report, "configuration")
+                .detail
+                .contains("master 1=h1 of 3 (file:///etc/mesos-roles/secrets/mesos-zk)"),
+            "{}",
+            shown(&report)
+        );
+    }
+
+    fn report_of(tree: &crate::fixture::Tree, root: bool, timeout: Duration) -> Report {
+        report(&Node::with_privilege(tree.path(), root), timeout)
+    }
+
+    #[test]
+    fn a_node_without_authentication_gets_a_warning_row() {
+        use crate::fixture::{self, Refuser};
+        let server = Refuser::start();
+        let timeout = Duration::from_secs(2);
+        let master = report_of(&fixture::master(server.port, false), true, timeout);
+        let row_ = row(&master, "authentication");
+        assert_eq!(row_.state, State::Warn);
+        assert!(
+            row_.detail
+                .starts_with("off: this master requires no credentials")
+                && row_.detail.contains(SWITCH_OVER),
+            "{}",
+            row_.detail
+        );
+        let tree = fixture::master(server.port, false);
+        tree.write(
+            "/etc/mesos-master/credentials",
+            "/etc/mesos-roles/secrets/mesos-credentials",
+        );
+        let offered = report_of(&tree, true, timeout);
+        assert!(
+            row(&offered, "authentication")
+                .detail
+                .starts_with("credentials offered but not required")
+        );
+        let agent = report_of(&fixture::agent(server.port, false), true, timeout);
+        let row_ = row(&agent, "authentication");
+        assert_eq!(row_.state, State::Warn);
+        assert!(row_.detail.contains(SWITCH_OVER), "{}", row_.detail);
+        let agent = report_of(&fixture::agent(server.port, true), true, timeout);
+        assert_eq!(row(&agent, "authentication").state, State::Ok);
+        // An agent's own endpoints get its operator credentials; none is ever shown.
+        assert!(server.authorizations().iter().any(Option::is_some));
+        assert!(!fixture::shows_a_secret(&shown(&agent)));
     }
 }

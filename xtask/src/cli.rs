@@ -46,7 +46,9 @@ pub enum Step {
     )]
     Dist(Dist),
     /// Write a cloud-init NoCloud seed per node of an inventory: target/dist/seeds/<node>/ and
-    /// <node>.cidata.img.
+    /// <node>.cidata.img, readable by you only (they carry the cluster's secrets). The cluster
+    /// secret is the inventory's [cluster] secret_file (default cluster.secret beside it), made
+    /// (0600) when missing.
     #[command(after_help = "Example:\n  cargo xtask seeds --inventory cluster.toml")]
     Seeds(Seeds),
     /// Write the Packer templates (qemu and amazon-ebs) of the images: target/dist/packer/.

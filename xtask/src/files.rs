@@ -14,11 +14,12 @@ pub fn write_whole(path: &Path, contents: &[u8]) -> Result<()> {
 }
 
 /// Like [`write_whole`] for a disk image that is mostly zeros: only the blocks that hold data are
-/// written, so the file is sparse (a 1 MiB seed image takes a few KiB).
-pub fn write_whole_sparse(path: &Path, contents: &[u8]) -> Result<()> {
+/// written, so the file is sparse (a 1 MiB seed image takes a few KiB). The file gets `mode`
+/// (0600 for an image that holds a secret: it has no other mode at any time).
+pub fn write_whole_sparse(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     use std::io::{Seek, SeekFrom, Write};
     const BLOCK: usize = 4096;
-    write_whole_with(path, |file| {
+    write_whole_mode(path, mode, |file| {
         file.set_len(contents.len() as u64)?;
         for (i, block) in contents.chunks(BLOCK).enumerate() {
             if block.iter().any(|&b| b != 0) {
@@ -48,6 +49,18 @@ pub fn write_whole_with(
     write: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
     write_whole_mode(path, 0o644, write)
+}
+
+/// A directory readable by its owner only (0700 whatever the umask), made if missing.
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make {} private", path.display()))
 }
 
 /// A temporary file beside `path` (tempfile makes it 0600), filled by `write`, given `mode`, then

@@ -12,6 +12,7 @@ use crate::files::OutDir;
 use crate::formats::manifest::{Artifact, Manifest};
 use crate::formats::signing::KeySource;
 use crate::inputs::inventory::Inventory;
+use crate::inputs::secrets::SecretFile;
 use crate::inputs::workspace::{self, Build};
 use crate::stamps;
 use crate::steps::image::Kind;
@@ -93,6 +94,9 @@ pub struct Plan {
     pub upstream: Vec<(String, PathBuf)>,
     pub upstream_dir: PathBuf,
     pub inventory: Option<Inventory>,
+    /// The seeds' cluster secret: the inventory's `secret_file`, read and checked, or made in
+    /// memory when missing (written by the seeds step).
+    secret: Option<SecretFile>,
     /// The Debian mirror (images, closure).
     pub mirror: Option<String>,
     pub closure: bool,
@@ -145,12 +149,16 @@ impl Request {
         if !images.is_empty() {
             image::check_architecture(&arch, inventory.as_ref())?;
         }
-        if has(Target::Seeds) {
-            let inventory = inventory
-                .as_ref()
-                .context("the seeds need an inventory: give --inventory cluster.toml")?;
-            inventory.check_logins()?;
-        }
+        let secret = match has(Target::Seeds) {
+            true => {
+                let inventory = inventory
+                    .as_ref()
+                    .context("the seeds need an inventory: give --inventory cluster.toml")?;
+                inventory.check_logins()?;
+                Some(SecretFile::check(&inventory.secret_path())?)
+            }
+            false => None,
+        };
         let dist = self.dist.clone().unwrap_or_else(workspace::dist_dir);
         // Every image bakes the repository in; the bundle is one.
         let needs_repo = has(Target::Repo) || has(Target::Bundle) || !images.is_empty();
@@ -321,6 +329,7 @@ impl Request {
             upstream,
             upstream_dir,
             inventory,
+            secret,
             mirror,
             closure,
             debs,
@@ -483,11 +492,25 @@ impl Plan {
             }
             made.extend(artifacts);
         }
-        if let (Some(out), Some(inventory)) = (&self.seeds, &self.inventory) {
+        let mut notes = Vec::new();
+        if let (Some(out), Some(inventory), Some(secret)) =
+            (&self.seeds, &self.inventory, &self.secret)
+        {
+            // Saved before any seed holds it: no seed carries a secret the operator does not have.
+            if secret.create()? {
+                notes.push(format!(
+                    "made the cluster secret {} (mode 0600): keep it, it is the cluster's only secret; never commit it",
+                    secret.path().display()
+                ));
+            }
+            notes.push(
+                "the seeds carry secrets (a master's the cluster secret, an agent's the agent secret) and are readable by you only: hand them to the hypervisor, not to a shared store".into(),
+            );
             let options = seeds::Options {
                 inventory: inventory.clone(),
                 out: out.path().to_path_buf(),
                 source_date_epoch: self.source_date_epoch,
+                secret: secret.secret().clone(),
             };
             made.extend(stamped(
                 Some(out.path()),
@@ -511,6 +534,7 @@ impl Plan {
             })?);
         }
         let mut summary = Summary::new(&self.command, self.warnings.clone());
+        summary.notes = notes;
         if let Some(dist) = &self.manifest {
             dist.claim()?;
             made.sort_by(|a, b| a.path.cmp(&b.path));

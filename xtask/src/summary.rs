@@ -16,6 +16,8 @@ pub struct Summary {
     pub items: Vec<Item>,
     pub manifest: Option<PathBuf>,
     pub warnings: Vec<String>,
+    /// What the operator must know of what was made (a secret made, seeds that carry secrets).
+    pub notes: Vec<String>,
     pub next: Vec<String>,
     pub seconds: f64,
     /// Every file made, as the manifest lists them (for the tests and callers that go on).
@@ -42,6 +44,7 @@ impl Summary {
             items: Vec::new(),
             manifest: None,
             warnings,
+            notes: Vec::new(),
             next: Vec::new(),
             seconds: 0.0,
             artifacts: Vec::new(),
@@ -125,6 +128,9 @@ impl Summary {
                 "list",
                 path.display()
             ));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
         }
         for warning in &self.warnings {
             out.push_str(&format!("warning: {warning}\n"));

@@ -269,7 +269,56 @@ fn an_out_directory_written_before_is_replaced_whole_and_says_so_in_the_summary(
     assert!(!dir.path().join("seeds/stale").exists());
     let mut top = listing(dir.path());
     top.retain(|n| !n.contains('/'));
-    assert_eq!(top, ["cluster.toml", "seeds"]);
+    assert_eq!(top, ["cluster.secret", "cluster.toml", "seeds"]);
+}
+
+#[test]
+fn seeds_made_under_umask_000_are_private_and_so_is_the_new_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    inventory_in(dir.path());
+    let out = Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_xtask"))
+        .args(["seeds", "--inventory", "cluster.toml", "--out", "seeds"])
+        .current_dir(dir.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("note: made the cluster secret ")
+            && stdout.contains("cluster.secret (mode 0600): keep it, it is the cluster's only secret; never commit it"),
+        "{stdout}"
+    );
+    let secret = std::fs::read_to_string(dir.path().join("cluster.secret")).unwrap();
+    assert!(!stdout.contains(secret.trim()), "{stdout}");
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("cluster.secret"), 0o600);
+    assert_eq!(mode("seeds"), 0o700);
+    for name in listing(&dir.path().join("seeds")) {
+        let path = format!("seeds/{name}");
+        if name.starts_with(xtask::files::MARKER) {
+            continue;
+        }
+        let want = if dir.path().join(&path).is_dir() {
+            0o700
+        } else {
+            0o600
+        };
+        assert_eq!(mode(&path), want, "{path}");
+    }
 }
 
 #[test]

@@ -4,12 +4,13 @@
 //! so the seeds and `verify` hand nodes the same answers.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::inputs::answers;
+use crate::inputs::secrets::{self, Secret};
 use crate::inputs::workspace::{SUITES, check_suite};
 
 /// The accounts a Debian system or the images' packages have (base-passwd's static users and the
@@ -62,6 +63,9 @@ pub struct Inventory {
     pub masters: Vec<Master>,
     #[serde(default)]
     pub agents: Vec<Agent>,
+    /// The directory the inventory was read from: `secret_file` is relative to it.
+    #[serde(skip)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +77,8 @@ pub struct Cluster {
     pub architecture: String,
     /// A Debian mirror URL for the base system; default: the build host's apt configuration.
     pub mirror: Option<String>,
+    /// The file holding the cluster secret, relative to the inventory: default `cluster.secret`.
+    pub secret_file: Option<String>,
 }
 
 /// How nodes reach each other. The addresses are the nodes'; this is the rest of their network.
@@ -170,6 +176,8 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub question: String,
+    /// debconf's type: `string`, or `password` for a secret (kept out of config.dat).
+    pub kind: &'static str,
     pub value: String,
 }
 
@@ -178,7 +186,21 @@ impl Inventory {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the inventory {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("inventory {}", path.display()))
+        let mut inventory =
+            Self::parse(&text).with_context(|| format!("inventory {}", path.display()))?;
+        inventory.dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        Ok(inventory)
+    }
+
+    /// The cluster secret's file: `[cluster] secret_file` relative to the inventory's directory,
+    /// `cluster.secret` beside it by default (docs/security.md, "Protecting the secret").
+    pub fn secret_path(&self) -> PathBuf {
+        let name = self
+            .cluster
+            .secret_file
+            .as_deref()
+            .unwrap_or(secrets::DEFAULT_FILE);
+        self.dir.join(name)
     }
 
     /// Parses and checks an inventory's text.
@@ -236,6 +258,9 @@ impl Inventory {
             bail!(
                 "cluster.mirror: `{mirror}` is not a mirror URL: give an http://, https:// or file:/ URL of a Debian mirror, or leave it out to use this host's apt configuration"
             );
+        }
+        if let Some(file) = &cluster.secret_file {
+            secret_file(file).map_err(|e| field(secrets::FIELD, e))?;
         }
         self.check_network()?;
         self.check_admin()?;
@@ -466,19 +491,22 @@ impl Inventory {
     }
 
     /// The debconf answers of `node`'s role package (docs/debconf.md). Masters are listed by
-    /// address; hostnames are left empty so the packages advertise the address.
-    pub fn answers(&self, node: &Node) -> Vec<Answer> {
+    /// address; hostnames are left empty so the packages advertise the address. A master gets the
+    /// cluster secret, an agent only the agent secret derived from it (docs/security.md).
+    pub fn answers(&self, node: &Node, secret: &Secret) -> Vec<Answer> {
         let package = node.role.package();
-        let answer = |question: &str, value: &str| Answer {
+        let answer = |question: &str, kind: &'static str, value: &str| Answer {
             question: format!("{package}/{question}"),
+            kind,
             value: value.to_string(),
         };
         let masters = self.masters_answer();
         match node.role {
             Role::Master => vec![
-                answer("masters", &masters),
-                answer("self", &node.address),
-                answer("cluster-name", &self.cluster.name),
+                answer("masters", "string", &masters),
+                answer("self", "string", &node.address),
+                answer("cluster-name", "string", &self.cluster.name),
+                answer("cluster-secret", "password", secret.expose()),
             ],
             Role::Agent => {
                 let agent = self
@@ -487,24 +515,27 @@ impl Inventory {
                     .find(|a| a.name == node.name)
                     .expect("an agent node comes from the agents list");
                 vec![
-                    answer("masters", &masters),
-                    answer("ip", &node.address),
-                    answer("attributes", &agent.attributes),
-                    answer("resources", &agent.resources),
+                    answer("masters", "string", &masters),
+                    answer("ip", "string", &node.address),
+                    answer("attributes", "string", &agent.attributes),
+                    answer("resources", "string", &agent.resources),
+                    answer("agent-secret", "password", &secret.agent()),
                 ]
             }
         }
     }
 
-    /// `node`'s answers as `debconf-set-selections` input, one line per question.
-    pub fn selections(&self, node: &Node) -> String {
-        self.answers(node)
+    /// `node`'s answers as `debconf-set-selections` input, one line per question. The secrets
+    /// are of type `password`, which debconf keeps in its root-only passwords.dat.
+    pub fn selections(&self, node: &Node, secret: &Secret) -> String {
+        self.answers(node, secret)
             .iter()
             .map(|a| {
                 format!(
-                    "{} {} string {}\n",
+                    "{} {} {} {}\n",
                     node.role.package(),
                     a.question,
+                    a.kind,
                     a.value
                 )
             })
@@ -515,6 +546,34 @@ impl Inventory {
 /// Prefixes an answer-syntax error with the field it was found in.
 fn field(name: &str, message: String) -> anyhow::Error {
     anyhow::anyhow!("{name}: {message}")
+}
+
+/// `[cluster] secret_file`: a relative path to a file, in plain characters (it is shown in
+/// messages and joined to the inventory's directory).
+fn secret_file(input: &str) -> answers::Answer<()> {
+    let shown = input.escape_debug();
+    if input.trim().is_empty() {
+        return Err(
+            "it is empty: name the cluster secret's file relative to the inventory, or leave the field out for cluster.secret beside it".into(),
+        );
+    }
+    if input.chars().any(char::is_control) {
+        return Err(format!(
+            "\"{shown}\" has a control character: name the cluster secret's file with plain characters, relative to the inventory (cluster.secret)"
+        ));
+    }
+    if input.starts_with('/') || input.starts_with('~') {
+        return Err(format!(
+            "`{shown}` is not relative: give the path relative to the inventory's directory (e.g. cluster.secret or ../secrets/lab.secret)"
+        ));
+    }
+    let last = Path::new(input).components().next_back();
+    if input.ends_with('/') || !matches!(last, Some(std::path::Component::Normal(_))) {
+        return Err(format!(
+            "`{shown}` names a directory: name the file that holds the cluster secret (e.g. cluster.secret)"
+        ));
+    }
+    Ok(())
 }
 
 /// A node name: a host name (one DNS label, or dotted labels), in lower case.
@@ -632,21 +691,69 @@ mod tests {
             "[[agents]]\nname = \"a1\"\naddress = \"10.1.0.9\"\nattributes = \" rack:r1 ; \"\n",
         );
         let inventory = Inventory::parse(&text).unwrap();
+        let secret = Secret::new("0123456789abcdef0123456789abcdef").unwrap();
+        let agent_secret = secrets::agent_secret(secret.expose());
         let m2 = inventory.node("m2").unwrap();
         assert_eq!(
-            inventory.selections(&m2),
+            inventory.selections(&m2, &secret),
             "mesos-master-role mesos-master-role/masters string 1=10.1.0.1 2=10.1.0.2 3=10.1.0.3\n\
              mesos-master-role mesos-master-role/self string 10.1.0.2\n\
-             mesos-master-role mesos-master-role/cluster-name string lab\n"
+             mesos-master-role mesos-master-role/cluster-name string lab\n\
+             mesos-master-role mesos-master-role/cluster-secret password 0123456789abcdef0123456789abcdef\n"
         );
         let a1 = inventory.node("a1").unwrap();
+        let selections = inventory.selections(&a1, &secret);
         assert_eq!(
-            inventory.selections(&a1),
-            "mesos-agent-role mesos-agent-role/masters string 1=10.1.0.1 2=10.1.0.2 3=10.1.0.3\n\
-             mesos-agent-role mesos-agent-role/ip string 10.1.0.9\n\
-             mesos-agent-role mesos-agent-role/attributes string rack:r1\n\
-             mesos-agent-role mesos-agent-role/resources string \n"
+            selections,
+            format!(
+                "mesos-agent-role mesos-agent-role/masters string 1=10.1.0.1 2=10.1.0.2 3=10.1.0.3\n\
+                 mesos-agent-role mesos-agent-role/ip string 10.1.0.9\n\
+                 mesos-agent-role mesos-agent-role/attributes string rack:r1\n\
+                 mesos-agent-role mesos-agent-role/resources string \n\
+                 mesos-agent-role mesos-agent-role/agent-secret password {agent_secret}\n"
+            )
         );
+        assert!(!selections.contains(secret.expose()));
+    }
+
+    #[test]
+    fn the_secret_file_is_relative_to_the_inventory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.toml");
+        let text = inventory(&master("m1", "10.1.0.1"), "");
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(
+            Inventory::load(&path).unwrap().secret_path(),
+            dir.path().join("cluster.secret")
+        );
+        let named = text.replace(
+            "architecture = \"amd64\"\n",
+            "architecture = \"amd64\"\nsecret_file = \"../s/lab.secret\"\n",
+        );
+        std::fs::write(&path, named).unwrap();
+        assert_eq!(
+            Inventory::load(&path).unwrap().secret_path(),
+            dir.path().join("../s/lab.secret")
+        );
+        for (value, says) in [
+            ("/etc/shadow", "is not relative"),
+            ("~/lab.secret", "is not relative"),
+            ("", "it is empty"),
+            ("a\\nb", "has a control character"),
+            ("secrets/", "names a directory"),
+            ("secrets/..", "names a directory"),
+        ] {
+            let text = text.replace(
+                "architecture = \"amd64\"\n",
+                &format!("architecture = \"amd64\"\nsecret_file = \"{value}\"\n"),
+            );
+            let message = error(&text);
+            assert!(
+                message.contains("cluster.secret_file: ") && message.contains(says),
+                "{value}: {message}"
+            );
+            assert_eq!(message.lines().count(), 1, "{message}");
+        }
     }
 
     #[test]

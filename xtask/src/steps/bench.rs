@@ -158,7 +158,8 @@ fn seeds(build: &Build, dir: &Path, runs: usize) -> Result<()> {
     use crate::steps::seeds;
     let inventory = big_inventory(1000)?;
     let epoch = build.source_date_epoch;
-    let rendered = seeds::render(&inventory, epoch)?;
+    let secret = crate::inputs::secrets::Secret::generate();
+    let rendered = seeds::render(&inventory, &secret, epoch)?;
     let floor = dir.join("floor");
     let ours = dir.join("seeds");
     interleave(
@@ -179,6 +180,7 @@ fn seeds(build: &Build, dir: &Path, runs: usize) -> Result<()> {
                         crate::files::write_whole_sparse(
                             &floor.join(seeds::image_name(&seed.node)),
                             &seed.image,
+                            0o600,
                         )?;
                     }
                     Ok(())
@@ -191,6 +193,7 @@ fn seeds(build: &Build, dir: &Path, runs: usize) -> Result<()> {
                         inventory: inventory.clone(),
                         out: ours.clone(),
                         source_date_epoch: epoch,
+                        secret: secret.clone(),
                     })
                     .map(drop)
                 }),

@@ -7,7 +7,10 @@
 //! or list, which YAML reads as the same value, so no answer, key or name can break the document.
 //! The user-data hands the node its role's debconf answers (`Inventory::selections`, the ones
 //! `verify` uses too) and applies them with `dpkg-reconfigure`. Everything is rendered in memory
-//! first; then `--out` is replaced whole. Same inventory and SOURCE_DATE_EPOCH, same bytes.
+//! first; then `--out` is replaced whole. Same inventory, secret and SOURCE_DATE_EPOCH, same bytes.
+//!
+//! Seeds carry secrets (a master's the cluster secret, an agent's only the agent secret): the
+//! directory is 0700 and every seed file and image 0600 from its creation, whatever the umask.
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
@@ -18,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::formats::manifest::Artifact;
 use crate::inputs::inventory::{Inventory, Node};
+use crate::inputs::secrets::Secret;
 use crate::progress::Step;
 
 /// The cloud-init templates, relative to the workspace root.
@@ -33,6 +37,8 @@ pub struct Options {
     /// The seeds directory (replaced whole): `target/dist/seeds` by default.
     pub out: PathBuf,
     pub source_date_epoch: u64,
+    /// The cluster secret (the inventory's `secret_file`).
+    pub secret: Secret,
 }
 
 /// One node's seed, rendered.
@@ -44,10 +50,12 @@ pub struct Seed {
     pub image: Vec<u8>,
 }
 
-/// What the seeds are made of: the inventory, the templates and the epoch.
+/// What the seeds are made of: the inventory, the secret (by a fingerprint that reveals nothing),
+/// the templates and the epoch.
 pub fn inputs(options: &Options) -> Result<String> {
     Ok(crate::stamps::Inputs::new("seeds")?
         .text("inventory", format!("{:?}", options.inventory))
+        .text("secret", options.secret.fingerprint())
         .text("epoch", options.source_date_epoch)
         .dir(&crate::inputs::workspace::root().join(TEMPLATES))?
         .finish())
@@ -57,7 +65,11 @@ pub fn inputs(options: &Options) -> Result<String> {
 /// file, `seed-image` for each image).
 pub fn run(options: &Options) -> Result<Vec<Artifact>> {
     let step = Step::start(format!("seeds -> {}", options.out.display()));
-    let seeds = render(&options.inventory, options.source_date_epoch)?;
+    let seeds = render(
+        &options.inventory,
+        &options.secret,
+        options.source_date_epoch,
+    )?;
     let mut artifacts = Vec::new();
     for seed in &seeds {
         for (name, text) in &seed.files {
@@ -68,11 +80,15 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
         artifacts.push(Artifact::new("seed-image", image, &seed.image));
     }
     crate::files::replace_dir(&options.out, |new| {
+        crate::files::create_private_dir(new)?;
         for seed in &seeds {
+            let dir = new.join(&seed.node.name);
+            crate::files::create_private_dir(&dir)?;
             for (name, text) in &seed.files {
-                crate::files::write_whole(&new.join(&seed.node.name).join(name), text.as_bytes())?;
+                crate::files::write_private(&dir.join(name), text.as_bytes())?;
             }
-            crate::files::write_whole_sparse(&new.join(image_name(&seed.node)), &seed.image)?;
+            let image = new.join(image_name(&seed.node));
+            crate::files::write_whole_sparse(&image, &seed.image, 0o600)?;
         }
         Ok(())
     })?;
@@ -87,7 +103,7 @@ pub fn image_name(node: &Node) -> String {
 }
 
 /// Every node's seed, in memory.
-pub fn render(inventory: &Inventory, source_date_epoch: u64) -> Result<Vec<Seed>> {
+pub fn render(inventory: &Inventory, secret: &Secret, source_date_epoch: u64) -> Result<Vec<Seed>> {
     let dir = crate::inputs::workspace::root().join(TEMPLATES);
     let templates: Vec<String> = FILES
         .iter()
@@ -101,7 +117,7 @@ pub fn render(inventory: &Inventory, source_date_epoch: u64) -> Result<Vec<Seed>
         .nodes()
         .into_iter()
         .map(|node| {
-            let mut values = values(inventory, &node);
+            let mut values = values(inventory, &node, secret);
             let user_data = fill(&templates[1], &values).context("in user-data")?;
             let network = fill(&templates[2], &values).context("in network-config")?;
             // A changed seed is a new instance: cloud-init runs its first-boot modules again.
@@ -125,7 +141,7 @@ pub fn render(inventory: &Inventory, source_date_epoch: u64) -> Result<Vec<Seed>
 }
 
 /// What the templates' `@name@`s stand for, for `node`, each as JSON.
-fn values(inventory: &Inventory, node: &Node) -> BTreeMap<&'static str, String> {
+fn values(inventory: &Inventory, node: &Node, secret: &Secret) -> BTreeMap<&'static str, String> {
     let network = &inventory.network;
     let routes: Vec<serde_json::Value> = network
         .gateway
@@ -136,7 +152,7 @@ fn values(inventory: &Inventory, node: &Node) -> BTreeMap<&'static str, String> 
         ("hostname", json(&node.name)),
         ("user", json(&inventory.admin.user)),
         ("ssh_keys", json(&inventory.admin.ssh_keys)),
-        ("selections", json(&inventory.selections(node))),
+        ("selections", json(&inventory.selections(node, secret))),
         ("package", json(node.role.package())),
         ("interface", json(&network.interface)),
         (
@@ -267,10 +283,11 @@ mod tests {
     fn the_example_inventory_renders_one_seed_per_node() {
         let inventory =
             Inventory::load(&crate::inputs::workspace::root().join("cluster.toml")).unwrap();
-        let seeds = render(&inventory, 1_700_000_000).unwrap();
+        let secret = Secret::generate();
+        let seeds = render(&inventory, &secret, 1_700_000_000).unwrap();
         let names: Vec<&str> = seeds.iter().map(|s| s.node.name.as_str()).collect();
         assert_eq!(names, ["master-1", "master-2", "master-3", "agent-1"]);
-        let again = render(&inventory, 1_700_000_000).unwrap();
+        let again = render(&inventory, &secret, 1_700_000_000).unwrap();
         for (a, b) in seeds.iter().zip(&again) {
             assert_eq!(a.files, b.files);
             assert!(

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::cluster::netns::Net;
 use crate::cluster::nspawn::{INTERRUPTED, Node, interrupted};
 use crate::inputs::inventory::{Inventory, Node as Entry, Role};
+use crate::inputs::secrets::Secret;
 use crate::progress::Step;
 
 /// Where nodes see the repository (the example source's URI).
@@ -91,6 +92,18 @@ pub fn sweep() -> Result<()> {
         eprintln!("verify: swept what an earlier run left: {swept}");
     }
     Ok(())
+}
+
+/// A URL without its `user:password@` (the digest credentials of a ZooKeeper URL).
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 /// One line of the summary.
@@ -200,6 +213,9 @@ struct Cluster {
     entries: Vec<Entry>,
     netns: Vec<PathBuf>,
     inventory: Inventory,
+    /// This run's cluster secret: made afresh, kept in memory; nodes get it (or the agent secret)
+    /// through a 0600 file in their private roots, removed once debconf has it.
+    secret: Secret,
     repo: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -254,6 +270,7 @@ impl Cluster {
             entries,
             netns,
             inventory: inventory.clone(),
+            secret: Secret::generate(),
             repo: options.repo.clone(),
             dir,
         };
@@ -355,9 +372,11 @@ impl Cluster {
             .map(|e| (e.name.as_str(), e.address.as_str()))
             .collect();
         crate::cluster::nspawn::write_hosts(&root, &hosts)?;
-        std::fs::write(
-            root.join("root/selections"),
-            self.inventory.selections(entry),
+        // Private: the roots' directory is the run's own (0700) and the file 0600.
+        let selections = root.join("root/selections");
+        crate::files::write_private(
+            &selections,
+            self.inventory.selections(entry, &self.secret).as_bytes(),
         )?;
         let node = self.boot(i)?;
         interrupted()?;
@@ -366,6 +385,9 @@ impl Cluster {
             "preseed the inventory's answers",
             &["debconf-set-selections", "/root/selections"],
         )?;
+        // debconf keeps the secrets in its root-only passwords.dat: no second copy stays.
+        std::fs::remove_file(&selections)
+            .with_context(|| format!("cannot remove {}", selections.display()))?;
         interrupted()?;
         node.exec(
             &format!("install {} and {TOOLS}", entry.role.package()),
@@ -727,7 +749,17 @@ impl Cluster {
                     .cloned()
                     .with_context(|| format!("{}: the Mesos master does not answer", self.name(i)))
             })?;
-            let mut want = vec![("zk".to_string(), zk.clone())];
+            // An authenticated master's ZooKeeper URL carries Mesos' digest user (`mesos:***@`,
+            // masked by mesos-role); its hosts and path are the inventory's all the same.
+            let running_zk = flags["zk"].as_str().map(without_userinfo);
+            if running_zk.as_deref() != Some(zk.as_str()) {
+                bail!(
+                    "{}: mesos-master runs with --zk={} (/flags), want {zk}",
+                    self.name(i),
+                    text(&flags["zk"])
+                );
+            }
+            let mut want = Vec::new();
             for name in ["quorum", "work_dir", "cluster", "hostname", "ip"] {
                 let text = node.read(&format!("/etc/mesos-master/{name}"))?;
                 want.push((name.to_string(), text.trim().to_string()));
@@ -741,12 +773,15 @@ impl Cluster {
                     );
                 }
             }
-            let rendered_zk = node.read("/etc/mesos/zk")?;
-            if rendered_zk.trim() != zk {
+            // docs/security.md: /etc/mesos/zk names the root-only file that holds the URL.
+            let mut rendered_zk = node.read("/etc/mesos/zk")?.trim().to_string();
+            if let Some(file) = rendered_zk.strip_prefix("file://") {
+                rendered_zk = without_userinfo(node.read(file)?.trim());
+            }
+            if rendered_zk != zk {
                 bail!(
-                    "{}: /etc/mesos/zk is {:?}, the inventory gives {zk}",
+                    "{}: /etc/mesos/zk gives {rendered_zk:?}, the inventory gives {zk}",
                     self.name(i),
-                    rendered_zk.trim()
                 );
             }
         }
@@ -901,4 +936,19 @@ fn text(value: &Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zookeeper_url_without_its_credentials() {
+        assert_eq!(
+            without_userinfo("zk://mesos:***@10.0.0.1:2181,10.0.0.2:2181/mesos"),
+            "zk://10.0.0.1:2181,10.0.0.2:2181/mesos"
+        );
+        assert_eq!(without_userinfo("zk://h:2181/a@b"), "zk://h:2181/a@b");
+        assert_eq!(without_userinfo("plain"), "plain");
+    }
 }
