@@ -329,7 +329,7 @@ fn reconfigure_restarts_exactly_the_services_whose_config_changed(suite: &str) -
             ("Work directory of the Mesos master:", "/var/lib/mesos"),
             // Enter keeps the secret debconf has (it is never shown).
             ("Cluster secret:", ""),
-            ("Run without requiring authentication\\?", ""),
+            ("Run without requiring authentication\\?", "no"),
         ],
     )?;
     assert_eq!(
@@ -1170,6 +1170,146 @@ fn remove_keeps_the_node_running_and_purge_gives_the_whole_root_back(suite: &str
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Authentication modes (docs/security.md).
+
+/// The names of the files in /etc/mesos-roles/secrets, sorted; empty when there is none.
+fn secret_names(node: &Node) -> Result<String> {
+    node.sh(
+        "list the secrets",
+        "ls /etc/mesos-roles/secrets 2>/dev/null | tr '\\n' ' '; true",
+    )
+}
+
+/// A master configured by a version before authentication (no secret answered, no mode in its
+/// state) is upgraded: it keeps running open and says once how to switch. Insecure with a secret
+/// offers credentials and requires none; then required; then a lab's open mode drops them all.
+fn modes_of_authentication_and_a_node_configured_before_it(suite: &str) -> Result<()> {
+    const NODE: &str = "10.213.1.62";
+    let cluster = boot(&format!("aut{}", &suite[..1]), suite, &[NODE])?;
+    let node = &cluster.nodes[0];
+    let (mesos, marathon) = cluster_debs(&cluster);
+    install(node, &[mesos, marathon])?;
+    let required = [
+        "authenticate_agents",
+        "authenticate_frameworks",
+        "authenticate_http_readwrite",
+    ];
+    let flags = |node: &Node| -> Result<Vec<String>> {
+        Ok(node.files_in("/etc/mesos-master")?.into_keys().collect())
+    };
+
+    // What an older version leaves: the node configured, no secret, no mode in the role's state.
+    let mut answers = master_answers(NODE);
+    answers.push(("insecure", "true".into()));
+    seed(node, MASTER, &answers)?;
+    install(node, &[cluster.deb(MASTER)])?;
+    node.sh(
+        "forget the mode, as a version before authentication never wrote it",
+        "rm /var/lib/mesos-roles/mesos-master-role/auth; echo 'mesos-master-role mesos-master-role/insecure boolean false' | debconf-set-selections",
+    )?;
+    let (_v2, debs) = role_v2(node)?;
+    let v2 = debs
+        .iter()
+        .find(|d| d.contains(MASTER))
+        .context("v2 of the master role")?;
+    let out = install(node, &[v2])?;
+    let switch: Vec<&str> = said(&out, MASTER)
+        .into_iter()
+        .filter(|l| l.contains("configured before authentication"))
+        .collect();
+    ensure!(
+        switch.len() == 1 && switch[0].contains("security.md"),
+        "the upgrade must say once how to switch: {out}"
+    );
+    master_running(node)?;
+    ensure!(
+        secret_names(node)?.trim().is_empty(),
+        "a legacy node holds no secret"
+    );
+    ensure!(
+        !flags(node)?.iter().any(|f| required.contains(&f.as_str())),
+        "a legacy node requires nothing: {:?}",
+        flags(node)?
+    );
+    assert_eq!(
+        node.read("/etc/mesos/zk")?,
+        format!("zk://{NODE}:2181,10.213.1.52:2181,10.213.1.53:2181/mesos\n")
+    );
+
+    // Step 1 of a switch-over: the secret, insecure: credentials offered, none required.
+    seed(
+        node,
+        MASTER,
+        &[
+            (
+                "cluster-secret",
+                mesos_roles_tests::cluster::CLUSTER_SECRET.into(),
+            ),
+            ("insecure", "true".into()),
+        ],
+    )?;
+    reconfigure(node, MASTER)?;
+    master_running(node)?;
+    assert_eq!(
+        secret_names(node)?,
+        "agent-secret marathon-secret marathon.env mesos-credentials mesos-zk "
+    );
+    let have = flags(node)?;
+    ensure!(
+        have.contains(&"credentials".to_string())
+            && !have.iter().any(|f| required.contains(&f.as_str())),
+        "offered, not required: {have:?}"
+    );
+    ensure!(
+        !node
+            .read("/etc/mesos-roles/secrets/marathon.env")?
+            .contains("MARATHON_HTTP_CREDENTIALS"),
+        "Marathon's API stays open while nothing is required"
+    );
+
+    // Step 3: required.
+    seed(node, MASTER, &[("insecure", "false".into())])?;
+    reconfigure(node, MASTER)?;
+    master_running(node)?;
+    let have = flags(node)?;
+    ensure!(
+        required.iter().all(|f| have.contains(&f.to_string())),
+        "required: {have:?}"
+    );
+    ensure!(
+        node.read("/etc/mesos-roles/secrets/marathon.env")?
+            .contains("MARATHON_HTTP_CREDENTIALS=operator:"),
+        "Marathon's API requires the operator's credentials"
+    );
+
+    // Removing the secret now is a bad answer: the node has been authenticated.
+    seed(node, MASTER, &[("cluster-secret", String::new())])?;
+    let out = node.output(&["dpkg-reconfigure", "-fnoninteractive", MASTER])?;
+    ensure!(!out.status.success(), "an emptied secret must be refused");
+    ensure!(
+        printed(&out).contains("refused mesos-master-role/cluster-secret"),
+        "{}",
+        printed(&out)
+    );
+
+    // A lab: insecure without a secret; every credential goes.
+    seed(node, MASTER, &[("insecure", "true".into())])?;
+    reconfigure(node, MASTER)?;
+    master_running(node)?;
+    ensure!(
+        secret_names(node)?.trim().is_empty(),
+        "an open node keeps no secret file"
+    );
+    let have = flags(node)?;
+    ensure!(
+        !have.contains(&"credentials".to_string())
+            && !have.iter().any(|f| required.contains(&f.as_str())),
+        "open: {have:?}"
+    );
+    Ok(())
+}
+
 on_suites!(
     reconfigure_restarts_exactly_the_services_whose_config_changed,
     master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeeper,
@@ -1178,4 +1318,5 @@ on_suites!(
     master_edits_that_are_no_answers_are_kept_and_never_imported,
     agent_edits_that_are_no_answers_are_kept_and_never_imported,
     agent_state_is_roots_alone_under_any_umask_and_lists_cannot_name_foreign_paths,
+    modes_of_authentication_and_a_node_configured_before_it,
 );
