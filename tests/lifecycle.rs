@@ -399,12 +399,15 @@ fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeepe
         format!("1={NODE} 2=10.213.1.52 3=10.213.1.55"),
         "{out}"
     );
-    assert_eq!(
-        node.read("/etc/mesos/zk")?,
-        format!("zk://{NODE}:2181,10.213.1.52:2181,10.213.1.55:2181/mesos\n")
+    // The ZooKeeper URLs hold the digests: they are in files of root's.
+    assert!(
+        node.read("/etc/mesos-roles/secrets/mesos-zk")?
+            .ends_with(&format!(
+                "@{NODE}:2181,10.213.1.52:2181,10.213.1.55:2181/mesos"
+            ))
     );
     assert!(
-        node.read("/etc/mesos-roles/marathon.env")?
+        node.read("/etc/mesos-roles/secrets/marathon.env")?
             .contains("10.213.1.55:2181/marathon\n")
     );
     let zoo = node.read("/etc/zookeeper/conf/zoo.cfg")?;
