@@ -331,7 +331,27 @@ fn master_image_boots_with_its_seed_to_a_serving_zookeeper() -> Result<()> {
     ensure!(answer.contains("Mode: standalone"), "{answer}");
 
     // The answers rendered as docs/debconf.md says.
-    ensure!(vm.read("/etc/mesos/zk")? == format!("zk://{MASTER}:2181/mesos\n"));
+    // Authenticated (docs/security.md): the seed's cluster secret became the credentials, and
+    // the seed's answers file is gone.
+    ensure!(vm.read("/etc/mesos/zk")? == "file:///etc/mesos-roles/secrets/mesos-zk\n");
+    let zk = vm.read("/etc/mesos-roles/secrets/mesos-zk")?;
+    ensure!(
+        zk.starts_with("zk://mesos:") && zk.ends_with(&format!("@{MASTER}:2181/mesos")),
+        "mesos-zk: {} bytes, not the URL of the ZooKeeper digest",
+        zk.len()
+    );
+    ensure!(vm.read("/etc/mesos-master/authenticate_agents")? == "true\n");
+    ensure!(
+        vm.ssh("sudo stat -c %a:%U /etc/mesos-roles/secrets/mesos-credentials")?
+            .trim()
+            == "600:root"
+    );
+    ensure!(
+        vm.ssh("sudo test -e /var/lib/mesos-roles-seed/answers.preseed || echo gone")?
+            .trim()
+            == "gone",
+        "the seed's answers (with the secret) are still on the node"
+    );
     ensure!(vm.read("/etc/mesos-master/quorum")? == "1\n");
     ensure!(vm.read("/etc/mesos-master/cluster")? == "boot\n");
     ensure!(vm.read("/etc/mesos-master/ip")? == format!("{MASTER}\n"));
@@ -394,6 +414,15 @@ fn agent_image_boots_with_its_seed_as_an_agent() -> Result<()> {
 /// An agent of the one-master inventory, as docs/debconf.md says.
 fn assert_agent(vm: &Vm) -> Result<()> {
     ensure!(vm.read("/etc/mesos/zk")? == format!("zk://{MASTER}:2181/mesos\n"));
+    // The seed's agent secret became the agent's credential.
+    ensure!(
+        vm.read("/etc/mesos-slave/credential")? == "/etc/mesos-roles/secrets/agent-credential\n"
+    );
+    ensure!(
+        vm.ssh("sudo stat -c %a:%U /etc/mesos-roles/secrets/agent-credential")?
+            .trim()
+            == "600:root"
+    );
     ensure!(vm.read("/etc/mesos-slave/ip")? == format!("{AGENT}\n"));
     ensure!(vm.read("/etc/mesos-slave/attributes/rack")? == "r1\n");
     ensure!(vm.read("/etc/mesos-slave/containerizers")? == "docker,mesos\n");

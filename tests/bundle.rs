@@ -416,7 +416,15 @@ cat /proc/net/dev > /root/net.after",
         &format!("dpkg-query -W -f '${{Package}} ${{Status}} ${{Version}}\\n' {packages}"),
     )?;
     assert_eq!(status.lines().collect::<Vec<_>>(), expected);
-    assert_eq!(read("/etc/mesos/zk")?, ZK);
+    // A master's ZooKeeper URL holds its digest, in a file of root's (docs/security.md).
+    match role {
+        "master" => {
+            assert_eq!(read("/etc/mesos/zk")?, "file:///etc/mesos-roles/secrets/mesos-zk\n");
+            let zk = read("/etc/mesos-roles/secrets/mesos-zk")?;
+            assert!(zk.ends_with(&format!("@{}", &ZK["zk://".len()..ZK.len() - 1])), "{zk}");
+        }
+        _ => assert_eq!(read("/etc/mesos/zk")?, ZK),
+    }
     // The tool runs on the suite's libc and reads the role it finds (no service runs here).
     let report = offline(&root, "mesos-role --timeout 1 status --json || true")?;
     let report: serde_json::Value = serde_json::from_str(&report)

@@ -308,6 +308,17 @@ fn role_image(kind: Kind, expected: &[&str]) -> Result<(PathBuf, tempfile::TempD
         );
     }
     ensure!(!root.exists("/etc/systemd/system/marathon.service.d")?);
+    // No secret (docs/security.md): none answered in debconf's password store, no credential file.
+    let passwords = match root.exists("/var/cache/debconf/passwords.dat")? {
+        true => root.read("/var/cache/debconf/passwords.dat")?,
+        false => String::new(),
+    };
+    ensure!(
+        !passwords
+            .lines()
+            .any(|l| l.starts_with("Value:") && l.len() > "Value:".len() + 1),
+        "the image holds a debconf password:\n{passwords}"
+    );
     // Docker: enabled for the first boot, never started here (no engine id: see assert_hygiene).
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/docker.service")?);
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/ssh.service")?);
