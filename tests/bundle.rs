@@ -419,9 +419,15 @@ cat /proc/net/dev > /root/net.after",
     // A master's ZooKeeper URL holds its digest, in a file of root's (docs/security.md).
     match role {
         "master" => {
-            assert_eq!(read("/etc/mesos/zk")?, "file:///etc/mesos-roles/secrets/mesos-zk\n");
+            assert_eq!(
+                read("/etc/mesos/zk")?,
+                "file:///etc/mesos-roles/secrets/mesos-zk\n"
+            );
             let zk = read("/etc/mesos-roles/secrets/mesos-zk")?;
-            assert!(zk.ends_with(&format!("@{}", &ZK["zk://".len()..ZK.len() - 1])), "{zk}");
+            assert!(
+                zk.ends_with(&format!("@{}", &ZK["zk://".len()..ZK.len() - 1])),
+                "{zk}"
+            );
         }
         _ => assert_eq!(read("/etc/mesos/zk")?, ZK),
     }
