@@ -189,7 +189,7 @@ fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
     )?;
     failed(
         xtask::steps::verify::CHECK_ZOOKEEPER,
-        "an anonymous setData /mesos/json.info_",
+        "lets an anonymous client setData /mesos/json.info_",
     )?;
     assert_nothing_left(pid)
 }

@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 /// ZooKeeper's error codes that `verify` names (`KeeperException.Code`).
 pub const NO_NODE: i32 = -101;
 pub const NO_AUTH: i32 = -102;
+pub const BAD_VERSION: i32 = -103;
 
 const OP_DELETE: i32 = 2;
 const OP_GET_DATA: i32 = 4;
@@ -36,7 +37,7 @@ pub fn code_name(code: i32) -> String {
         -100 => "APIError",
         NO_NODE => "NoNode",
         NO_AUTH => "NoAuth",
-        -103 => "BadVersion",
+        BAD_VERSION => "BadVersion",
         -110 => "NodeExists",
         -111 => "NotEmpty",
         -112 => "SessionExpired",
@@ -111,20 +112,23 @@ impl<S: Read + Write> Session<S> {
         })
     }
 
-    /// Sets the data of `path`, whatever its version.
-    pub fn set_data(&mut self, path: &str, data: &[u8]) -> Result<Reply<()>> {
+    /// Sets the data of `path` if its version is `version` (-1: any). ZooKeeper checks the ACL
+    /// before the version, so a version the node does not have probes the right to write without
+    /// writing: NoAuth when refused, BadVersion when it would be allowed.
+    pub fn set_data(&mut self, path: &str, data: &[u8], version: i32) -> Result<Reply<()>> {
         let mut body = Vec::new();
         put_string(&mut body, path);
         put_buffer(&mut body, data);
-        put_i32(&mut body, -1);
+        put_i32(&mut body, version);
         Ok(self.call(OP_SET_DATA, &body)?.map(drop))
     }
 
-    /// Deletes `path`, whatever its version.
-    pub fn delete(&mut self, path: &str) -> Result<Reply<()>> {
+    /// Deletes `path` if its version is `version` (-1: any); the ACL (DELETE on the parent) is
+    /// checked first, as for [`Session::set_data`].
+    pub fn delete(&mut self, path: &str, version: i32) -> Result<Reply<()>> {
         let mut body = Vec::new();
         put_string(&mut body, path);
-        put_i32(&mut body, -1);
+        put_i32(&mut body, version);
         Ok(self.call(OP_DELETE, &body)?.map(drop))
     }
 
@@ -309,8 +313,11 @@ mod tests {
             session.children("/mesos").unwrap().unwrap(),
             ["json.info_0000000001", "log_replicas"]
         );
-        assert_eq!(session.set_data("/mesos/x", b"y").unwrap(), Err(NO_AUTH));
-        assert_eq!(session.delete("/mesos/x").unwrap(), Err(NO_AUTH));
+        assert_eq!(
+            session.set_data("/mesos/x", b"y", -1).unwrap(),
+            Err(NO_AUTH)
+        );
+        assert_eq!(session.delete("/mesos/x", -1).unwrap(), Err(NO_AUTH));
         // The connect request: 4 + 8 + 4 + 8 + (4 + 16) + 1 bytes, after its length.
         let written = &session.stream.written;
         assert_eq!(&written[..4], &45i32.to_be_bytes());

@@ -1010,6 +1010,9 @@ impl Cluster {
     }
 }
 
+/// A ZooKeeper answer without data.
+type Reply = crate::cluster::zk::Reply<()>;
+
 /// A debconf answer to preseed: question (without the package), type, value.
 type Answer<'a> = (&'a str, &'a str, &'a str);
 
@@ -1179,10 +1182,13 @@ impl Cluster {
 
     /// An anonymous ZooKeeper client reads the leader-election nodes of Mesos (`/mesos/json.info_*`)
     /// and of Marathon (`/marathon/leader/*`) but ZooKeeper refuses it (NoAuth) to set their data
-    /// or to delete them. A write it is allowed is not tried further (a delete would depose a
-    /// leader): the check fails there.
+    /// or to delete them. Asked with a version the node does not have: ZooKeeper checks the ACL
+    /// first, so an allowed write answers BadVersion and changes nothing (a delete would depose a
+    /// leader).
     fn zookeeper_refuses_anonymous(&self) -> Result<String> {
-        use crate::cluster::zk::{NO_AUTH, code_name};
+        use crate::cluster::zk::{BAD_VERSION, NO_AUTH, code_name};
+        /// No node of a fresh cluster has been written this often.
+        const NO_SUCH_VERSION: i32 = i32::MAX;
         let (mut zk, whom) = self.anonymous_zookeeper()?;
         let mut refused = Vec::new();
         for (parent, prefix, required) in [
@@ -1206,23 +1212,22 @@ impl Cluster {
             if required && nodes.is_empty() {
                 bail!("{whom}: no {prefix}* node under {parent}: nobody contends");
             }
+            let allowed = |what: &str, node: &str, answer: Reply| -> Result<()> {
+                match answer {
+                    Err(NO_AUTH) => Ok(()),
+                    Err(BAD_VERSION) | Ok(()) => bail!(
+                        "{whom}: ZooKeeper lets an anonymous client {what} {node} (BadVersion, not NoAuth: its ACL allows it)"
+                    ),
+                    Err(code) => bail!("{whom}: {what} {node}: {}, want NoAuth", code_name(code)),
+                }
+            };
             for node in &nodes {
-                let data = match zk.data(node)? {
-                    Ok(data) => data,
-                    Err(NO_AUTH) => Vec::new(),
-                    Err(code) => bail!("{whom}: getData {node}: {}", code_name(code)),
-                };
-                // The same bytes: were it allowed, the leader's record would be unchanged.
-                match zk.set_data(node, &data)? {
-                    Err(NO_AUTH) => {}
-                    Ok(()) => bail!("{whom}: an anonymous setData {node} was accepted"),
-                    Err(code) => bail!("{whom}: setData {node}: {}, want NoAuth", code_name(code)),
-                }
-                match zk.delete(node)? {
-                    Err(NO_AUTH) => {}
-                    Ok(()) => bail!("{whom}: an anonymous delete {node} was accepted"),
-                    Err(code) => bail!("{whom}: delete {node}: {}, want NoAuth", code_name(code)),
-                }
+                allowed(
+                    "setData",
+                    node,
+                    zk.set_data(node, b"verify", NO_SUCH_VERSION)?,
+                )?;
+                allowed("delete", node, zk.delete(node, NO_SUCH_VERSION)?)?;
                 refused.push(node.clone());
             }
         }
