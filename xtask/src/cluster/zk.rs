@@ -20,6 +20,7 @@ pub const BAD_VERSION: i32 = -103;
 const OP_DELETE: i32 = 2;
 const OP_GET_DATA: i32 = 4;
 const OP_SET_DATA: i32 = 5;
+const OP_GET_ACL: i32 = 6;
 const OP_GET_CHILDREN: i32 = 8;
 const OP_CLOSE: i32 = -11;
 /// The xids the server uses for its own frames (watch events, pings): skipped.
@@ -112,6 +113,27 @@ impl<S: Read + Write> Session<S> {
         })
     }
 
+    /// The ACL of `path` as ZooKeeper's CLI shows it: `scheme:id:perms` (perms of `cdrwa`).
+    pub fn acl(&mut self, path: &str) -> Result<Reply<Vec<String>>> {
+        let mut body = Vec::new();
+        put_string(&mut body, path);
+        Ok(match self.call(OP_GET_ACL, &body)? {
+            Ok(frame) => {
+                let mut reply = Reader(&frame);
+                let count = reply.i32()?;
+                let mut entries = Vec::new();
+                for _ in 0..count.max(0) {
+                    let perms = reply.i32()?;
+                    let scheme = reply.string()?;
+                    let id = reply.string()?;
+                    entries.push(format!("{scheme}:{id}:{}", perms_text(perms)));
+                }
+                Ok(entries)
+            }
+            Err(code) => Err(code),
+        })
+    }
+
     /// Sets the data of `path` if its version is `version` (-1: any). ZooKeeper checks the ACL
     /// before the version, so a version the node does not have probes the right to write without
     /// writing: NoAuth when refused, BadVersion when it would be allowed.
@@ -165,6 +187,16 @@ impl<S: Read + Write> Session<S> {
             });
         }
     }
+}
+
+/// ZooKeeper's permission bits (READ 1, WRITE 2, CREATE 4, DELETE 8, ADMIN 16) as its CLI writes
+/// them.
+fn perms_text(perms: i32) -> String {
+    [(4, 'c'), (8, 'd'), (1, 'r'), (2, 'w'), (16, 'a')]
+        .iter()
+        .filter(|(bit, _)| perms & bit != 0)
+        .map(|(_, letter)| *letter)
+        .collect()
 }
 
 fn put_i32(out: &mut Vec<u8>, value: i32) {
@@ -329,6 +361,8 @@ mod tests {
         put_i32(&mut delete, -1);
         assert!(written.ends_with(&frame(&delete)));
         assert_eq!(code_name(NO_AUTH), "NoAuth (-102)");
+        assert_eq!(perms_text(31), "cdrwa");
+        assert_eq!(perms_text(1), "r");
     }
 
     #[test]

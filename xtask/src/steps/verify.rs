@@ -1010,9 +1010,6 @@ impl Cluster {
     }
 }
 
-/// A ZooKeeper answer without data.
-type Reply = crate::cluster::zk::Reply<()>;
-
 /// A debconf answer to preseed: question (without the package), type, value.
 type Answer<'a> = (&'a str, &'a str, &'a str);
 
@@ -1212,23 +1209,41 @@ impl Cluster {
             if required && nodes.is_empty() {
                 bail!("{whom}: no {prefix}* node under {parent}: nobody contends");
             }
-            let allowed = |what: &str, node: &str, answer: Reply| -> Result<()> {
+            let mut verdicts = Vec::new();
+            for node in &nodes {
+                verdicts.push((
+                    "setData",
+                    node.clone(),
+                    zk.set_data(node, b"verify", NO_SUCH_VERSION)?,
+                    node.clone(),
+                ));
+                verdicts.push((
+                    "delete",
+                    node.clone(),
+                    zk.delete(node, NO_SUCH_VERSION)?,
+                    parent.to_string(),
+                ));
+            }
+            // The ACL that decides (a node's own for setData, its parent's for delete), named
+            // in the failure.
+            let mut acl = |path: &str| -> Result<String> {
+                Ok(match zk.acl(path)? {
+                    Ok(entries) => format!("ACL of {path}: {}", entries.join(",")),
+                    Err(code) => format!("ACL of {path}: {}", code_name(code)),
+                })
+            };
+            for (what, node, answer, decides) in verdicts {
                 match answer {
-                    Err(NO_AUTH) => Ok(()),
+                    Err(NO_AUTH) => {}
                     Err(BAD_VERSION) | Ok(()) => bail!(
-                        "{whom}: ZooKeeper lets an anonymous client {what} {node} (BadVersion, not NoAuth: its ACL allows it)"
+                        "{whom}: ZooKeeper lets an anonymous client {what} {node} (BadVersion, not NoAuth; {})",
+                        acl(&decides)?
                     ),
                     Err(code) => bail!("{whom}: {what} {node}: {}, want NoAuth", code_name(code)),
                 }
-            };
-            for node in &nodes {
-                allowed(
-                    "setData",
-                    node,
-                    zk.set_data(node, b"verify", NO_SUCH_VERSION)?,
-                )?;
-                allowed("delete", node, zk.delete(node, NO_SUCH_VERSION)?)?;
-                refused.push(node.clone());
+                if what == "delete" {
+                    refused.push(node);
+                }
             }
         }
         let _ = zk.close();
