@@ -1396,6 +1396,8 @@ impl Cluster {
             addresses.join(" ")
         );
         let step = Mutex::new(String::from("before the first step"));
+        // Each master's reconfigures: (address, began, ended) in seconds since the start.
+        let restarts: Mutex<Vec<(String, f64, f64)>> = Mutex::new(Vec::new());
         let done = AtomicBool::new(false);
         let start = Instant::now();
         // (seconds since start, step, leader's address or None)
@@ -1449,7 +1451,17 @@ impl Cluster {
                     if let Ok(mut step) = step.lock() {
                         *step = format!("step {number}: reconfigure {}", self.name(i));
                     }
+                    let began = start.elapsed().as_secs_f64();
                     self.reconfigure(i, &answers)?;
+                    if self.entries[i].role == Role::Master
+                        && let Ok(mut restarts) = restarts.lock()
+                    {
+                        restarts.push((
+                            self.entries[i].address.clone(),
+                            began,
+                            start.elapsed().as_secs_f64(),
+                        ));
+                    }
                     if let Ok(mut step) = step.lock() {
                         *step = format!("step {number}: settle after {}", self.name(i));
                     }
@@ -1470,6 +1482,9 @@ impl Cluster {
         let polls = polls
             .into_inner()
             .map_err(|_| anyhow!("a poll thread panicked"))?;
+        let restarts = restarts
+            .into_inner()
+            .map_err(|_| anyhow!("a step panicked"))?;
         // Each stretch of polls without a leader: allowed only right after the master that led
         // at the poll before was itself reconfigured (a failover), and no longer than FAILOVER.
         let name = |address: Option<&str>| {
@@ -1488,17 +1503,19 @@ impl Cluster {
             let before = k.checked_sub(1).and_then(|p| polls[p].2.as_deref());
             let back = polls[k..].iter().position(|p| p.2.is_some()).map(|n| k + n);
             let gap = back.map(|b| polls[b].0 - at);
+            // The master that led was reconfigured (its daemon restarted) since shortly before:
+            // its node in ZooKeeper lasts its old session, so the gap may open only then.
             let restarted_leader = before.is_some_and(|leader| {
-                self.masters().iter().any(|&i| {
-                    self.entries[i].address == leader
-                        && step.ends_with(&format!(" {}", self.name(i)))
+                restarts.iter().any(|(address, began, ended)| {
+                    address == leader && *began <= at && at <= ended + FAILOVER.as_secs_f64()
                 })
             });
             match (back, gap) {
                 (Some(b), Some(gap)) if restarted_leader && gap <= FAILOVER.as_secs_f64() => {
                     failovers.push(format!(
-                        "{at:.1}s-{:.1}s ({step}, which led; {} after)",
+                        "{at:.1}s-{:.1}s ({step}; {} led, restarted, {} after)",
                         polls[b].0,
+                        name(before),
                         name(polls[b].2.as_deref())
                     ));
                     k = b;
