@@ -1521,11 +1521,23 @@ impl Cluster {
                     k = b;
                 }
                 _ => bail!(
-                    "no leading master at {at:.1}s of the switch-over ({step}; {} led before){}",
+                    "no leading master at {at:.1}s of the switch-over ({step}; {} led before){}; masters reconfigured at {}; failovers before: {}",
                     name(before),
                     match gap {
                         Some(gap) => format!(", a leader again {gap:.1}s later"),
                         None => ", none again".to_string(),
+                    },
+                    restarts
+                        .iter()
+                        .map(|(a, began, ended)| format!(
+                            "{} {began:.1}-{ended:.1}s",
+                            name(Some(a))
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    match failovers.is_empty() {
+                        true => "none".to_string(),
+                        false => failovers.join(", "),
                     }
                 ),
             }
