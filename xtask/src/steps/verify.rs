@@ -7,8 +7,11 @@
 //! health is what `mesos-role status --json` says on it (the operator's own tool, asking the
 //! daemons' public endpoints); verify adds only what needs the whole cluster: one ensemble, one
 //! leader all agree on, the agents with it, the flags each master runs with (Mesos' `/flags`)
-//! against the inventory, failovers and no split brain. Everything is torn down in order (nodes,
-//! then namespaces, then roots) also when a check fails or on SIGINT/SIGTERM.
+//! against the inventory, failovers and no split brain, and the security of docs/security.md through
+//! public interfaces (Marathon's 401, ZooKeeper's NoAuth to an anonymous client, an agent with a
+//! wrong secret left out; `--switch-over`: the switch to authentication in place keeps a leader).
+//! Everything is torn down in order (nodes, then namespaces, then roots) also when a check fails or
+//! on SIGINT/SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
