@@ -1506,11 +1506,12 @@ impl Cluster {
             let before = k.checked_sub(1).and_then(|p| polls[p].2.as_deref());
             let back = polls[k..].iter().position(|p| p.2.is_some()).map(|n| k + n);
             let gap = back.map(|b| polls[b].0 - at);
-            // The master that led was reconfigured (its daemon restarted) since shortly before:
-            // its node in ZooKeeper lasts its old session, so the gap may open only then.
+            // The last master reconfigured before the gap opened is the one that led, and not long
+            // before: its node in ZooKeeper lasts its old session, so the gap may open later.
+            let last = restarts.iter().rev().find(|(_, began, _)| *began <= at);
             let restarted_leader = before.is_some_and(|leader| {
-                restarts.iter().any(|(address, began, ended)| {
-                    address == leader && *began <= at && at <= ended + FAILOVER.as_secs_f64()
+                last.is_some_and(|(address, _, ended)| {
+                    address == leader && at <= ended + FAILOVER.as_secs_f64()
                 })
             });
             match (back, gap) {
