@@ -1394,8 +1394,10 @@ impl Cluster {
             .iter()
             .map(|&i| self.entries[i].address.clone())
             .collect();
+        // The leader is the master whose answer is the 200 (after a standby's redirect): the
+        // host of curl's effective URL.
         let script = format!(
-            "for a in {}; do c=$(curl -s -L -o /dev/null -w '%{{http_code}}' --max-time 0.8 http://$a:5050/master/state); [ \"$c\" = 200 ] && echo $a && exit 0; done; exit 1",
+            "for a in {}; do r=$(curl -s -L -o /dev/null -w '%{{http_code}} %{{url_effective}}' --max-time 0.8 http://$a:5050/master/state); case \"$r\" in '200 http://'*) u=${{r#200 http://}}; echo \"${{u%%:*}}\"; exit 0;; esac; done; exit 1",
             addresses.join(" ")
         );
         let step = Mutex::new(String::from("before the first step"));
