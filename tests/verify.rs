@@ -128,6 +128,9 @@ fn the_example_cluster_passes_every_check() -> Result<()> {
         "failover: stop the leading master",
         "failover: stop the ZooKeeper leader",
         "2 of 3 masters down: nothing claims to lead",
+        xtask::steps::verify::CHECK_MARATHON,
+        xtask::steps::verify::CHECK_ZOOKEEPER,
+        xtask::steps::verify::CHECK_WRONG_AGENT,
     ] {
         ensure!(
             table
@@ -144,11 +147,13 @@ fn the_example_cluster_passes_every_check() -> Result<()> {
     assert_nothing_left(pid)
 }
 
+/// One cluster, two faults (a cluster costs minutes): a wrong ZooKeeper path on one master, and the
+/// whole cluster installed open (no secret, `insecure` true), which the security checks catch.
 #[test]
-fn a_wrong_zk_path_fails_the_check_that_caught_it() -> Result<()> {
+fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
     let _one = ONE_CLUSTER.lock();
     let wrong = "master-2:/etc/mesos/zk=zk://10.77.0.11:2181,10.77.0.12:2181,10.77.0.13:2181/wrong";
-    let (out, pid) = verify(&["--tamper", wrong])?;
+    let (out, pid) = verify(&["--tamper", wrong, "--insecure"])?;
     let table = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "a broken build passed:\n{table}");
@@ -167,6 +172,54 @@ fn a_wrong_zk_path_fails_the_check_that_caught_it() -> Result<()> {
         stderr.contains("verify failed:")
             && stderr.contains("every master's received flags as rendered"),
         "{stderr}"
+    );
+    // An open Marathon answers without credentials; an open ZooKeeper takes anyone's writes.
+    let failed = |check: &str, says: &str| -> Result<()> {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(check))
+            .with_context(|| format!("no line {check:?} in:\n{table}"))?;
+        ensure!(line.contains("FAILED") && line.contains(says), "{line}");
+        ensure!(stderr.contains(check), "{check:?} not named in: {stderr}");
+        Ok(())
+    };
+    failed(
+        xtask::steps::verify::CHECK_MARATHON,
+        "answers 200 without credentials",
+    )?;
+    failed(
+        xtask::steps::verify::CHECK_ZOOKEEPER,
+        "lets an anonymous client setData /mesos/json.info_",
+    )?;
+    assert_nothing_left(pid)
+}
+
+/// `--switch-over`: the cluster installed open is switched to authentication as docs/security.md
+/// says, a master leading at every poll; then it passes every check of an authenticated cluster.
+/// The summary as JSON (`--json`) names the same checks.
+#[test]
+fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let (out, pid) = verify(&["--switch-over", "--json"])?;
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))?;
+    let checks = summary["checks"].as_array().context("no checks")?;
+    for check in [
+        xtask::steps::verify::CHECK_SWITCH_OVER,
+        xtask::steps::verify::CHECK_MARATHON,
+        xtask::steps::verify::CHECK_ZOOKEEPER,
+        xtask::steps::verify::CHECK_WRONG_AGENT,
+        "every node healthy (mesos-role status)",
+    ] {
+        let found = checks
+            .iter()
+            .find(|c| c["name"] == check)
+            .with_context(|| format!("no check {check:?} in {summary:#}"))?;
+        ensure!(found["ok"] == true, "{check:?} failed: {found:#}");
+    }
+    ensure!(
+        out.status.success(),
+        "verify --switch-over failed: {summary:#}"
     );
     assert_nothing_left(pid)
 }

@@ -213,6 +213,14 @@ pub struct Verify {
     /// Test only: NODE:PATH=TEXT written on a node after its install, Mesos restarted
     #[arg(long, hide = true)]
     pub tamper: Vec<String>,
+    /// Install the cluster open (no secret, `insecure` true) and switch it to authentication in
+    /// place as docs/security.md says, one node at a time, checking that a master leads
+    /// throughout; then the checks of an authenticated cluster
+    #[arg(long, conflicts_with = "insecure")]
+    pub switch_over: bool,
+    /// Test only: install the cluster open and leave it so (the security checks then fail)
+    #[arg(long, hide = true)]
+    pub insecure: bool,
 }
 
 #[derive(Args)]
@@ -271,7 +279,7 @@ impl Xtask {
         let request = match self.step {
             Step::Setup(setup) => return crate::steps::setup::run(setup.dry_run),
             Step::Test(test) => return crate::steps::test::run(test.quick, test.no_setup),
-            Step::Verify(verify) => return verify.run(),
+            Step::Verify(verify) => return verify.run(json),
             Step::Bench(bench) => {
                 return crate::steps::bench::run(
                     &Build::from_env()?,
@@ -371,7 +379,7 @@ impl Dist {
 }
 
 impl Verify {
-    fn run(self) -> Result<()> {
+    fn run(self, json: bool) -> Result<()> {
         crate::steps::verify::sweep()?;
         let repo = match self.repo {
             Some(repo) => repo,
@@ -388,6 +396,12 @@ impl Verify {
             inventory: self.inventory,
             repo,
             tamper,
+            mode: match (self.switch_over, self.insecure) {
+                (true, _) => crate::steps::verify::Mode::SwitchOver,
+                (_, true) => crate::steps::verify::Mode::Insecure,
+                _ => crate::steps::verify::Mode::Secure,
+            },
+            json,
         })
     }
 }

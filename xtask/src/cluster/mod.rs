@@ -5,3 +5,4 @@ pub mod netns;
 pub mod nspawn;
 pub mod roots;
 pub mod sweep;
+pub mod zk;

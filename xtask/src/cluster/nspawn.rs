@@ -168,6 +168,25 @@ impl Node {
         )
     }
 
+    /// Starts `args` inside the node with its standard input and output as a byte stream (a
+    /// client's connection through `nc`, a request on stdin): nothing passes through arguments.
+    pub fn pipe(&self, args: &[&str]) -> Result<Pipe> {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot run {args:?} on {}", self.name))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("no stdout")?;
+        Ok(Pipe {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
     /// Runs a shell script inside the node; fails unless it exits 0.
     pub fn sh(&self, purpose: &str, script: &str) -> Result<String> {
         self.exec(purpose, &["sh", "-ec", script])
@@ -385,4 +404,48 @@ fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
             Ok(dir)
         })
         .collect()
+}
+
+/// A command running inside a node, as a stream: writes go to its standard input, reads come from
+/// its standard output. Dropping it kills the command.
+pub struct Pipe {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::process::ChildStdout,
+}
+
+impl Pipe {
+    /// Closes the command's standard input (the end of a request).
+    pub fn close_input(&mut self) {
+        self.stdin = None;
+    }
+}
+
+impl std::io::Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stdout.read(buf)
+    }
+}
+
+impl std::io::Write for Pipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.stdin {
+            Some(stdin) => stdin.write(buf),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.stdin {
+            Some(stdin) => stdin.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

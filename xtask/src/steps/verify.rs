@@ -7,8 +7,11 @@
 //! health is what `mesos-role status --json` says on it (the operator's own tool, asking the
 //! daemons' public endpoints); verify adds only what needs the whole cluster: one ensemble, one
 //! leader all agree on, the agents with it, the flags each master runs with (Mesos' `/flags`)
-//! against the inventory, failovers and no split brain. Everything is torn down in order (nodes,
-//! then namespaces, then roots) also when a check fails or on SIGINT/SIGTERM.
+//! against the inventory, failovers and no split brain, and the security of docs/security.md through
+//! public interfaces (Marathon's 401, ZooKeeper's NoAuth to an anonymous client, an agent with a
+//! wrong secret left out; `--switch-over`: the switch to authentication in place keeps a leader).
+//! Everything is torn down in order (nodes, then namespaces, then roots) also when a check fails or
+//! on SIGINT/SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -39,7 +42,34 @@ pub struct Options {
     /// Test only: `(node, path, text)` written on a node after its install, and its Mesos
     /// restarted, to prove a broken build is caught.
     pub tamper: Vec<(String, String, String)>,
+    pub mode: Mode,
+    /// The table as JSON on stdout (`--json`).
+    pub json: bool,
 }
+
+/// How the cluster is installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Authenticated from the start (the inventory's answers with this run's secret).
+    Secure,
+    /// Test only: installed open (no secret, `insecure` true) and left so.
+    Insecure,
+    /// Installed open, then switched to authentication in place (docs/security.md), one node at a
+    /// time, with a leading master polled for throughout.
+    SwitchOver,
+}
+
+/// The names of the security checks (tests look for them in the table).
+pub const CHECK_MARATHON: &str = "Marathon: 401 without credentials, 200 with the node's";
+pub const CHECK_ZOOKEEPER: &str = "anonymous ZooKeeper client cannot change the election nodes";
+pub const CHECK_WRONG_AGENT: &str = "an agent with a wrong secret is not registered";
+pub const CHECK_SWITCH_OVER: &str = "switch-over to authentication keeps a leading master";
+/// The most time between two polls for a leading master while switching over.
+const POLL: Duration = Duration::from_secs(1);
+/// How long a cluster may be without a leader after the leading master itself restarts: Mesos
+/// hands over no leadership, the old leader's ZooKeeper node lasts its session (Mesos'
+/// `--zk_session_timeout`, 10 s), then the next contender leads.
+const FAILOVER: Duration = Duration::from_secs(20);
 
 /// The repository the manifest of `dist` lists (its keyring lies in the repository's directory).
 pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
@@ -140,7 +170,10 @@ pub fn run(options: &Options) -> Result<()> {
         result
     });
     // The cluster is gone here: only the table is left.
-    print_table(&checks);
+    match options.json {
+        true => print_json(&checks)?,
+        false => print_table(&checks),
+    }
     step.done();
     result?;
     let failed: Vec<&str> = checks
@@ -168,6 +201,28 @@ fn print_table(checks: &[Check]) {
             check.took.as_secs_f64()
         );
     }
+}
+
+/// The table as JSON: `{command, checks: [{name, ok, detail, seconds}]}`.
+fn print_json(checks: &[Check]) -> Result<()> {
+    let checks: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            let (ok, detail) = match &c.outcome {
+                Ok(detail) => (true, detail.clone()),
+                Err(error) => (false, format!("{error:#}")),
+            };
+            serde_json::json!({
+                "name": c.name,
+                "ok": ok,
+                "detail": detail,
+                "seconds": c.took.as_secs_f64(),
+            })
+        })
+        .collect();
+    let all = serde_json::json!({"command": "verify", "checks": checks});
+    println!("{}", serde_json::to_string_pretty(&all)?);
+    Ok(())
 }
 
 /// Times `f` and records it as a line of the table; returns whether it passed.
@@ -216,6 +271,7 @@ struct Cluster {
     /// This run's cluster secret: made afresh, kept in memory; nodes get it (or the agent secret)
     /// through a 0600 file in their private roots, removed once debconf has it.
     secret: Secret,
+    mode: Mode,
     repo: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -271,6 +327,7 @@ impl Cluster {
             netns,
             inventory: inventory.clone(),
             secret: Secret::generate(),
+            mode: options.mode,
             repo: options.repo.clone(),
             dir,
         };
@@ -374,10 +431,7 @@ impl Cluster {
         crate::cluster::nspawn::write_hosts(&root, &hosts)?;
         // Private: the roots' directory is the run's own (0700) and the file 0600.
         let selections = root.join("root/selections");
-        crate::files::write_private(
-            &selections,
-            self.inventory.selections(entry, &self.secret).as_bytes(),
-        )?;
+        crate::files::write_private(&selections, self.selections(entry).as_bytes())?;
         let node = self.boot(i)?;
         interrupted()?;
         node.exec("update apt from the repository", &["apt-get", "update"])?;
@@ -647,6 +701,13 @@ impl Cluster {
     fn check(&mut self, checks: &mut Vec<Check>) -> Result<()> {
         let masters = self.masters();
         let n = masters.len();
+        if self.mode == Mode::SwitchOver {
+            timed(checks, CHECK_SWITCH_OVER, || {
+                until(SETTLE, || self.ensemble()).context("the open cluster")?;
+                self.settled().context("the open cluster")?;
+                self.switch_over()
+            });
+        }
         let healthy = timed(checks, "ZooKeeper ensemble formed (srvr)", || {
             until(SETTLE, || self.ensemble())
         });
@@ -710,6 +771,22 @@ impl Cluster {
         let every_node = timed(checks, "every node healthy (mesos-role status)", || {
             until(SETTLE, || self.healthy())
         });
+        timed(checks, CHECK_MARATHON, || self.marathon_needs_credentials());
+        timed(checks, CHECK_ZOOKEEPER, || {
+            self.zookeeper_refuses_anonymous()
+        });
+        if !self.agents().is_empty() {
+            match registered {
+                true => {
+                    timed(checks, CHECK_WRONG_AGENT, || self.wrong_agent_secret());
+                }
+                false => checks.push(Check {
+                    name: CHECK_WRONG_AGENT.into(),
+                    outcome: Err(anyhow!("not run: the agent did not register")),
+                    took: Duration::ZERO,
+                }),
+            }
+        }
         if !(healthy && elected && registered && every_node) {
             checks.push(Check {
                 name: "failover".into(),
@@ -749,14 +826,23 @@ impl Cluster {
                     .cloned()
                     .with_context(|| format!("{}: the Mesos master does not answer", self.name(i)))
             })?;
-            // An authenticated master's ZooKeeper URL carries Mesos' digest user (`mesos:***@`,
-            // masked by mesos-role); its hosts and path are the inventory's all the same.
-            let running_zk = flags["zk"].as_str().map(without_userinfo);
-            if running_zk.as_deref() != Some(zk.as_str()) {
+            // An authenticated master runs with `--zk=file://` of a root-only file that holds the
+            // URL with Mesos' digest user (docs/security.md); /flags shows the flag as given, so
+            // the URL is the file's, read where the master reads it. Its hosts and path are the
+            // inventory's all the same.
+            let given = text(&flags["zk"]);
+            let running_zk = match given.strip_prefix("file://") {
+                Some(file) => without_userinfo(node.read(file)?.trim()),
+                None => without_userinfo(&given),
+            };
+            if running_zk != zk {
+                let shown = match given.starts_with("file://") {
+                    true => format!("{given} (holding {running_zk})"),
+                    false => given,
+                };
                 bail!(
-                    "{}: mesos-master runs with --zk={} (/flags), want {zk}",
+                    "{}: mesos-master runs with --zk={shown} (/flags), want {zk}",
                     self.name(i),
-                    text(&flags["zk"])
                 );
             }
             let mut want = Vec::new();
@@ -928,6 +1014,556 @@ impl Cluster {
             },
         );
         Ok(())
+    }
+}
+
+/// A debconf answer to preseed: question (without the package), type, value.
+type Answer<'a> = (&'a str, &'a str, &'a str);
+
+/// The security checks of issue 13 (docs/security.md), through public interfaces only: HTTP status
+/// codes and JSON, and ZooKeeper's wire protocol, asked from inside the cluster's network.
+impl Cluster {
+    /// Node `entry`'s debconf answers: the inventory's, or open ones (no secret, `insecure` true)
+    /// for a cluster that starts open.
+    fn selections(&self, entry: &Entry) -> String {
+        let secure = self.inventory.selections(entry, &self.secret);
+        if self.mode == Mode::Secure {
+            return secure;
+        }
+        let package = entry.role.package();
+        let secret = match entry.role {
+            Role::Master => "cluster-secret",
+            Role::Agent => "agent-secret",
+        };
+        let mut text: String = secure
+            .lines()
+            .filter(|l| !l.contains(&format!("/{secret} ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(&format!("{package} {package}/{secret} password \n"));
+        text.push_str(&format!("{package} {package}/insecure boolean true\n"));
+        text
+    }
+
+    /// Preseeds `answers` (question, type, value) on node `i` through a 0600 file that is gone
+    /// once debconf has them, then reconfigures its role as an operator does.
+    fn reconfigure(&self, i: usize, answers: &[Answer]) -> Result<()> {
+        let package = self.entries[i].role.package();
+        let node = self.node(i)?;
+        let text: String = answers
+            .iter()
+            .map(|(question, kind, value)| {
+                format!("{package} {package}/{question} {kind} {value}\n")
+            })
+            .collect();
+        let selections = node.path("/root/selections");
+        crate::files::write_private(&selections, text.as_bytes())?;
+        let preseeded = node.exec(
+            "preseed new answers",
+            &["debconf-set-selections", "/root/selections"],
+        );
+        std::fs::remove_file(&selections)
+            .with_context(|| format!("cannot remove {}", selections.display()))?;
+        preseeded?;
+        node.exec(
+            &format!("reconfigure {package}"),
+            &["dpkg-reconfigure", "-fnoninteractive", package],
+        )?;
+        Ok(())
+    }
+
+    /// The node asking as a client of the cluster: an agent (it holds none of the masters'
+    /// credentials), else a master.
+    fn client(&self) -> Result<usize> {
+        self.agents()
+            .into_iter()
+            .chain(self.masters())
+            .find(|&i| self.nodes[i].is_some())
+            .context("no running node")
+    }
+
+    /// An HTTP GET from node `from` with curl: the status and the body. Credentials
+    /// (`principal:secret`) go on curl's standard input as its configuration, never into an
+    /// argument. Redirects are followed (a Mesos master that does not lead answers 307).
+    fn get(&self, from: usize, url: &str, user: Option<&str>) -> Result<(u16, String)> {
+        use std::io::{Read, Write};
+        let mut pipe = self.node(from)?.pipe(&[
+            "curl",
+            "-sS",
+            "-L",
+            "--max-time",
+            "5",
+            "-w",
+            "\n%{http_code}",
+            "-K",
+            "-",
+            url,
+        ])?;
+        if let Some(user) = user {
+            writeln!(pipe, "user = \"{user}\"")?;
+        }
+        pipe.close_input();
+        let mut out = String::new();
+        pipe.read_to_string(&mut out)?;
+        let (body, code) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+        match code.trim().parse::<u16>() {
+            Ok(code) if code != 0 => Ok((code, body.to_string())),
+            _ => bail!("{url} does not answer (from {})", self.name(from)),
+        }
+    }
+
+    /// Every running master's Marathon: 401 without credentials and with a wrong password, 200
+    /// with the operator's credentials the node derives from the cluster secret.
+    fn marathon_needs_credentials(&self) -> Result<String> {
+        let from = self.client()?;
+        let operator = format!(
+            "operator:{}",
+            crate::inputs::secrets::derive(self.secret.expose(), "operator")
+        );
+        let wrong = format!(
+            "operator:{}",
+            crate::inputs::secrets::derive(Secret::generate().expose(), "operator")
+        );
+        let masters = self.running_masters();
+        for &i in &masters {
+            let url = format!("http://{}:8080/v2/info", self.entries[i].address);
+            for (what, user, want) in [
+                ("without credentials", None, 401),
+                ("with a wrong password", Some(wrong.as_str()), 401),
+                ("with the node's credentials", Some(operator.as_str()), 200),
+            ] {
+                let (code, _) = until(SETTLE, || {
+                    let (code, body) = self.get(from, &url, user)?;
+                    // A Marathon without a leader yet answers 503 for a while.
+                    match code {
+                        503 => bail!("{url} {what}: 503 {}", body.trim()),
+                        _ => Ok((code, body)),
+                    }
+                })?;
+                if code != want {
+                    bail!(
+                        "Marathon on {} answers {code} {what} (GET /v2/info from {}), want {want}",
+                        self.name(i),
+                        self.name(from)
+                    );
+                }
+            }
+        }
+        Ok(format!(
+            "{} Marathons asked from {}: 401, 401 (wrong password), 200",
+            masters.len(),
+            self.name(from)
+        ))
+    }
+
+    /// An anonymous ZooKeeper session (no AuthPacket) to a running master's ZooKeeper, through
+    /// `nc` on the client node.
+    fn anonymous_zookeeper(
+        &self,
+    ) -> Result<(
+        crate::cluster::zk::Session<crate::cluster::nspawn::Pipe>,
+        String,
+    )> {
+        let from = self.client()?;
+        let master = *self
+            .running_masters()
+            .first()
+            .context("no running master")?;
+        let address = &self.entries[master].address;
+        let pipe = self.node(from)?.pipe(&["nc", address, "2181"])?;
+        let session = crate::cluster::zk::Session::connect(pipe, 10_000).with_context(|| {
+            format!(
+                "ZooKeeper on {} from {}",
+                self.name(master),
+                self.name(from)
+            )
+        })?;
+        Ok((
+            session,
+            format!("{}'s ZooKeeper from {}", self.name(master), self.name(from)),
+        ))
+    }
+
+    /// An anonymous ZooKeeper client reads the leader-election nodes of Mesos (`/mesos/json.info_*`)
+    /// and of Marathon (`/marathon/leader/*`) but ZooKeeper refuses it (NoAuth) to set their data
+    /// or to delete them. Asked with a version the node does not have: ZooKeeper checks the ACL
+    /// first, so an allowed write answers BadVersion and changes nothing (a delete would depose a
+    /// leader).
+    fn zookeeper_refuses_anonymous(&self) -> Result<String> {
+        use crate::cluster::zk::{BAD_VERSION, NO_AUTH, code_name};
+        /// No node of a fresh cluster has been written this often.
+        const NO_SUCH_VERSION: i32 = i32::MAX;
+        let (mut zk, whom) = self.anonymous_zookeeper()?;
+        let mut refused = Vec::new();
+        // Every write allowed, and the ACLs that allow them.
+        let mut allowed = Vec::new();
+        let mut acls = Vec::new();
+        for (parent, prefix, required) in [
+            ("/mesos", "json.info_", true),
+            ("/marathon/leader", "", false),
+        ] {
+            let children = match zk.children(parent)? {
+                Ok(children) => children,
+                // Not even listable by anyone: Marathon's nodes are its own (CREATOR_ALL).
+                Err(NO_AUTH) if !required => {
+                    refused.push(format!("{parent} unreadable"));
+                    continue;
+                }
+                Err(code) => bail!("{whom}: getChildren {parent}: {}", code_name(code)),
+            };
+            let nodes: Vec<String> = children
+                .iter()
+                .filter(|c| c.starts_with(prefix))
+                .map(|c| format!("{parent}/{c}"))
+                .collect();
+            if required && nodes.is_empty() {
+                bail!("{whom}: no {prefix}* node under {parent}: nobody contends");
+            }
+            let mut verdicts = Vec::new();
+            for node in &nodes {
+                verdicts.push((
+                    "setData",
+                    node.clone(),
+                    zk.set_data(node, b"verify", NO_SUCH_VERSION)?,
+                    node.clone(),
+                ));
+                verdicts.push((
+                    "delete",
+                    node.clone(),
+                    zk.delete(node, NO_SUCH_VERSION)?,
+                    parent.to_string(),
+                ));
+            }
+            // The ACL that decides (a node's own for setData, its parent's for delete), named
+            // in the failure.
+            let mut acl = |path: &str| -> Result<String> {
+                Ok(match zk.acl(path)? {
+                    Ok(entries) => format!("ACL of {path}: {}", entries.join(",")),
+                    Err(code) => format!("ACL of {path}: {}", code_name(code)),
+                })
+            };
+            for (what, node, answer, decides) in verdicts {
+                match answer {
+                    Err(NO_AUTH) if what == "delete" => refused.push(node),
+                    Err(NO_AUTH) => {}
+                    Err(BAD_VERSION) | Ok(()) => {
+                        let acl = acl(&decides)?;
+                        if !acls.contains(&acl) {
+                            acls.push(acl);
+                        }
+                        allowed.push(format!("{what} {node}"));
+                    }
+                    Err(code) => {
+                        allowed.push(format!("{what} {node}: {}, want NoAuth", code_name(code)))
+                    }
+                }
+            }
+        }
+        let _ = zk.close();
+        if !allowed.is_empty() {
+            bail!(
+                "{whom}: ZooKeeper lets an anonymous client {} (BadVersion, not NoAuth; {})",
+                allowed.join(", "),
+                acls.join("; ")
+            );
+        }
+        Ok(format!(
+            "NoAuth on setData and delete of {} ({whom})",
+            refused.join(", ")
+        ))
+    }
+
+    /// The leading master's `/master/state` (asked of the running masters in turn, a standby's
+    /// redirect followed) from node `from`.
+    fn master_state(&self, from: usize) -> Result<Value> {
+        let mut answers = Vec::new();
+        for i in self.running_masters() {
+            let url = format!("http://{}:5050/master/state", self.entries[i].address);
+            match self.get(from, &url, None) {
+                Ok((200, body)) => {
+                    return serde_json::from_str(&body).with_context(|| format!("{url}: not JSON"));
+                }
+                Ok((code, body)) => {
+                    answers.push(format!("{}: {code} {}", self.name(i), body.trim()))
+                }
+                Err(error) => answers.push(format!("{}: {error:#}", self.name(i))),
+            }
+        }
+        bail!(
+            "no leading master answers /master/state ({})",
+            answers.join("; ")
+        )
+    }
+
+    /// The agent `i` as the leading master lists it, active: its `slaves` entry whose pid is at
+    /// the agent's address.
+    fn listed_active(state: &Value, address: &str) -> bool {
+        let at = format!("@{address}:");
+        state["slaves"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["active"] != false && s["pid"].as_str().is_some_and(|pid| pid.contains(&at)))
+    }
+
+    /// The first agent reconfigured with a wrong agent secret: the leading master stops listing
+    /// it and never lists it again for longer than the agent takes to retry (systemd restarts a
+    /// refused agent after 20 s); then its own secret again, and it registers.
+    fn wrong_agent_secret(&self) -> Result<String> {
+        let i = *self.agents().first().context("no agent in the inventory")?;
+        let name = self.name(i).to_string();
+        let address = self.entries[i].address.clone();
+        let from = *self
+            .running_masters()
+            .first()
+            .context("no running master")?;
+        let wrong = Secret::generate().agent();
+        self.reconfigure(
+            i,
+            &[
+                ("agent-secret", "password", &wrong),
+                ("insecure", "boolean", "false"),
+            ],
+        )?;
+        let changed = Instant::now();
+        // The old registration goes once the master stops hearing the old agent; then nothing
+        // may list it for QUIET in a row.
+        const QUIET: Duration = Duration::from_secs(30);
+        let mut quiet_since: Option<Instant> = None;
+        let outcome = loop {
+            interrupted()?;
+            let state = self.master_state(from);
+            match state {
+                Ok(state) if Self::listed_active(&state, &address) => {
+                    if quiet_since.is_some() {
+                        break Err(anyhow!(
+                            "the leading master lists {name} ({address}) with a wrong agent secret, {:.1}s after the reconfigure",
+                            changed.elapsed().as_secs_f64()
+                        ));
+                    }
+                    if changed.elapsed() > SETTLE {
+                        break Err(anyhow!(
+                            "the leading master still lists {name} {SETTLE:?} after its secret changed"
+                        ));
+                    }
+                }
+                Ok(_) => {
+                    let since = *quiet_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= QUIET {
+                        break Ok(());
+                    }
+                }
+                Err(error) if changed.elapsed() > SETTLE + QUIET => break Err(error),
+                Err(_) => {}
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        };
+        // Its own secret again (or the open answers of an open cluster): it registers.
+        let restore: [Answer; 2] = match self.mode {
+            Mode::Insecure => [
+                ("agent-secret", "password", ""),
+                ("insecure", "boolean", "true"),
+            ],
+            _ => [
+                ("agent-secret", "password", &self.secret.agent()),
+                ("insecure", "boolean", "false"),
+            ],
+        };
+        let restored = self.reconfigure(i, &restore).and_then(|()| self.settled());
+        outcome?;
+        let (leader, agents) =
+            restored.context("the agent did not register again with its own secret")?;
+        Ok(format!(
+            "{name} unlisted for {}s in a row; with its own secret again {agents} ({} leads)",
+            QUIET.as_secs(),
+            self.name(leader)
+        ))
+    }
+
+    /// docs/security.md's switch-over, node by node: masters with the secret and `insecure`
+    /// true, agents with the agent secret, masters with `insecure` false; each waits for the
+    /// cluster to settle. Meanwhile a thread asks at least every second, from the client node,
+    /// whether a master leads (`/master/state` answered 200, redirects followed); the check fails
+    /// naming the first moment none did, and the step in progress.
+    fn switch_over(&self) -> Result<String> {
+        use std::sync::Mutex;
+        use std::sync::atomic::AtomicBool;
+        let from = self.client()?;
+        let addresses: Vec<String> = self
+            .masters()
+            .iter()
+            .map(|&i| self.entries[i].address.clone())
+            .collect();
+        // The leader is the master whose answer is the 200 (after a standby's redirect): the
+        // host of curl's effective URL.
+        let script = format!(
+            "for a in {}; do r=$(curl -s -L -o /dev/null -w '%{{http_code}} %{{url_effective}}' --max-time 0.8 http://$a:5050/master/state); case \"$r\" in '200 http://'*) u=${{r#200 http://}}; echo \"${{u%%:*}}\"; exit 0;; esac; done; exit 1",
+            addresses.join(" ")
+        );
+        let step = Mutex::new(String::from("before the first step"));
+        // Each master's reconfigures: (address, began, ended) in seconds since the start.
+        let restarts: Mutex<Vec<(String, f64, f64)>> = Mutex::new(Vec::new());
+        let done = AtomicBool::new(false);
+        let start = Instant::now();
+        // (seconds since start, step, leader's address or None)
+        let polls: Mutex<Vec<(f64, String, Option<String>)>> = Mutex::new(Vec::new());
+        let switched = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !done.load(Ordering::SeqCst) && interrupted().is_ok() {
+                    let asked = Instant::now();
+                    let leader = self
+                        .node(from)
+                        .ok()
+                        .and_then(|node| node.output(&["sh", "-c", &script]).ok())
+                        .filter(|out| out.status.success())
+                        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string());
+                    let at = start.elapsed().as_secs_f64();
+                    let step = step.lock().map(|s| s.clone()).unwrap_or_default();
+                    if let Ok(mut polls) = polls.lock() {
+                        polls.push((at, step, leader));
+                    }
+                    std::thread::sleep(POLL.saturating_sub(asked.elapsed()));
+                }
+            });
+            let result = (|| -> Result<()> {
+                let secret = self.secret.expose().to_string();
+                let agent_secret = self.secret.agent();
+                let mut steps: Vec<(usize, &str, Vec<Answer>)> = Vec::new();
+                for i in self.masters() {
+                    steps.push((
+                        i,
+                        "1",
+                        vec![
+                            ("cluster-secret", "password", &secret),
+                            ("insecure", "boolean", "true"),
+                        ],
+                    ));
+                }
+                for i in self.agents() {
+                    steps.push((
+                        i,
+                        "2",
+                        vec![
+                            ("agent-secret", "password", &agent_secret),
+                            ("insecure", "boolean", "false"),
+                        ],
+                    ));
+                }
+                for i in self.masters() {
+                    steps.push((i, "3", vec![("insecure", "boolean", "false")]));
+                }
+                for (i, number, answers) in steps {
+                    if let Ok(mut step) = step.lock() {
+                        *step = format!("step {number}: reconfigure {}", self.name(i));
+                    }
+                    let began = start.elapsed().as_secs_f64();
+                    self.reconfigure(i, &answers)?;
+                    if self.entries[i].role == Role::Master
+                        && let Ok(mut restarts) = restarts.lock()
+                    {
+                        restarts.push((
+                            self.entries[i].address.clone(),
+                            began,
+                            start.elapsed().as_secs_f64(),
+                        ));
+                    }
+                    if let Ok(mut step) = step.lock() {
+                        *step = format!("step {number}: settle after {}", self.name(i));
+                    }
+                    until(SETTLE, || self.healthy())
+                        .with_context(|| format!("step {number}: {} reconfigured", self.name(i)))?;
+                    self.settled()
+                        .with_context(|| format!("step {number}: {} reconfigured", self.name(i)))?;
+                }
+                Ok(())
+            })();
+            // One more poll after the last step.
+            std::thread::sleep(POLL);
+            done.store(true, Ordering::SeqCst);
+            result
+        });
+        let took = start.elapsed().as_secs_f64();
+        switched?;
+        let polls = polls
+            .into_inner()
+            .map_err(|_| anyhow!("a poll thread panicked"))?;
+        let restarts = restarts
+            .into_inner()
+            .map_err(|_| anyhow!("a step panicked"))?;
+        // Each stretch of polls without a leader: allowed only right after the master that led
+        // at the poll before was itself reconfigured (a failover), and no longer than FAILOVER.
+        let name = |address: Option<&str>| {
+            address
+                .and_then(|a| self.entries.iter().find(|e| e.address == a))
+                .map_or("none".to_string(), |e| e.name.clone())
+        };
+        let mut failovers = Vec::new();
+        let mut k = 0;
+        while k < polls.len() {
+            if polls[k].2.is_some() {
+                k += 1;
+                continue;
+            }
+            let (at, step) = (polls[k].0, &polls[k].1);
+            let before = k.checked_sub(1).and_then(|p| polls[p].2.as_deref());
+            let back = polls[k..].iter().position(|p| p.2.is_some()).map(|n| k + n);
+            let gap = back.map(|b| polls[b].0 - at);
+            // The last master reconfigured before the gap opened is the one that led, and not long
+            // before: its node in ZooKeeper lasts its old session, so the gap may open later.
+            let last = restarts.iter().rev().find(|(_, began, _)| *began <= at);
+            let restarted_leader = before.is_some_and(|leader| {
+                last.is_some_and(|(address, _, ended)| {
+                    address == leader && at <= ended + FAILOVER.as_secs_f64()
+                })
+            });
+            match (back, gap) {
+                (Some(b), Some(gap)) if restarted_leader && gap <= FAILOVER.as_secs_f64() => {
+                    failovers.push(format!(
+                        "{at:.1}s-{:.1}s ({step}; {} led, restarted, {} after)",
+                        polls[b].0,
+                        name(before),
+                        name(polls[b].2.as_deref())
+                    ));
+                    k = b;
+                }
+                _ => bail!(
+                    "no leading master at {at:.1}s of the switch-over ({step}; {} led before){}; masters reconfigured at {}; failovers before: {}",
+                    name(before),
+                    match gap {
+                        Some(gap) => format!(", a leader again {gap:.1}s later"),
+                        None => ", none again".to_string(),
+                    },
+                    restarts
+                        .iter()
+                        .map(|(a, began, ended)| format!(
+                            "{} {began:.1}-{ended:.1}s",
+                            name(Some(a))
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    match failovers.is_empty() {
+                        true => "none".to_string(),
+                        false => failovers.join(", "),
+                    }
+                ),
+            }
+        }
+        let longest = polls
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .fold(0.0, f64::max);
+        let mut leaders: Vec<&str> = polls.iter().filter_map(|(_, _, l)| l.as_deref()).collect();
+        leaders.dedup();
+        Ok(format!(
+            "{} polls in {took:.0}s, at most {longest:.1}s apart; a leader at each but in the failover after the leading master's own restart (at most {}s): {}; leaders in turn: {}",
+            polls.len(),
+            FAILOVER.as_secs(),
+            match failovers.is_empty() {
+                true => "none".to_string(),
+                false => failovers.join(", "),
+            },
+            leaders.join(" -> ")
+        ))
     }
 }
 
