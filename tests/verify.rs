@@ -129,6 +129,7 @@ fn the_example_cluster_passes_every_check() -> Result<()> {
         "failover: stop the ZooKeeper leader",
         "2 of 3 masters down: nothing claims to lead",
         xtask::steps::verify::CHECK_MARATHON,
+        xtask::steps::verify::CHECK_ZOOKEEPER,
         xtask::steps::verify::CHECK_WRONG_AGENT,
     ] {
         ensure!(
@@ -152,7 +153,7 @@ fn the_example_cluster_passes_every_check() -> Result<()> {
 fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
     let _one = ONE_CLUSTER.lock();
     let wrong = "master-2:/etc/mesos/zk=zk://10.77.0.11:2181,10.77.0.12:2181,10.77.0.13:2181/wrong";
-    let (out, pid) = verify(&["--tamper", wrong, "--insecure", "--check-zookeeper-acls"])?;
+    let (out, pid) = verify(&["--tamper", wrong, "--insecure"])?;
     let table = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "a broken build passed:\n{table}");
@@ -206,6 +207,7 @@ fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
     for check in [
         xtask::steps::verify::CHECK_SWITCH_OVER,
         xtask::steps::verify::CHECK_MARATHON,
+        xtask::steps::verify::CHECK_ZOOKEEPER,
         xtask::steps::verify::CHECK_WRONG_AGENT,
         "every node healthy (mesos-role status)",
     ] {

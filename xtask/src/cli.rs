@@ -221,10 +221,6 @@ pub struct Verify {
     /// Test only: install the cluster open and leave it so (the security checks then fail)
     #[arg(long, hide = true)]
     pub insecure: bool,
-    /// Also check that an anonymous ZooKeeper client cannot change the leader-election nodes (not
-    /// yet passing on every cluster: see "Limits to know" in docs/security.md)
-    #[arg(long)]
-    pub check_zookeeper_acls: bool,
 }
 
 #[derive(Args)]
@@ -405,7 +401,6 @@ impl Verify {
                 (_, true) => crate::steps::verify::Mode::Insecure,
                 _ => crate::steps::verify::Mode::Secure,
             },
-            zookeeper_acls: self.check_zookeeper_acls,
             json,
         })
     }

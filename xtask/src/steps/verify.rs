@@ -43,10 +43,6 @@ pub struct Options {
     /// restarted, to prove a broken build is caught.
     pub tamper: Vec<(String, String, String)>,
     pub mode: Mode,
-    /// Also check that an anonymous ZooKeeper client cannot change the election nodes. Not yet by
-    /// default: an anonymous detector (an agent's, Marathon's `--master`) that connects before any
-    /// master creates `/mesos` open (docs/security.md, "Limits to know").
-    pub zookeeper_acls: bool,
     /// The table as JSON on stdout (`--json`).
     pub json: bool,
 }
@@ -276,7 +272,6 @@ struct Cluster {
     /// through a 0600 file in their private roots, removed once debconf has it.
     secret: Secret,
     mode: Mode,
-    zookeeper_acls: bool,
     repo: PathBuf,
     dir: tempfile::TempDir,
 }
@@ -333,7 +328,6 @@ impl Cluster {
             inventory: inventory.clone(),
             secret: Secret::generate(),
             mode: options.mode,
-            zookeeper_acls: options.zookeeper_acls,
             repo: options.repo.clone(),
             dir,
         };
@@ -778,11 +772,10 @@ impl Cluster {
             until(SETTLE, || self.healthy())
         });
         timed(checks, CHECK_MARATHON, || self.marathon_needs_credentials());
-        if self.zookeeper_acls {
-            timed(checks, CHECK_ZOOKEEPER, || {
-                self.zookeeper_refuses_anonymous()
-            });
-        }
+        timed(checks, CHECK_ZOOKEEPER, || {
+            // The masters' timer closes the ACLs once ZooKeeper serves (docs/security.md).
+            until(SETTLE, || self.zookeeper_refuses_anonymous())
+        });
         if !self.agents().is_empty() {
             match registered {
                 true => {
