@@ -20,6 +20,14 @@ const MASTER_ANSWERS: &[(&str, &str)] = &[
     ("hostname", ""),
     ("quorum", "auto"),
     ("work-dir", "/var/lib/mesos"),
+    ("zookeeper-purge-interval", "24"),
+    ("zookeeper-snap-retain-count", "3"),
+    ("zookeeper-heap", "auto"),
+    ("marathon-heap", "auto"),
+    ("marathon-mesos-role", "*"),
+    ("marathon-framework-name", "marathon"),
+    ("marathon-task-launch-timeout", "900000"),
+    ("extra-flags", ""),
 ];
 const AGENT_ANSWERS: &[(&str, &str)] = &[
     ("masters", MASTERS),
@@ -30,6 +38,12 @@ const AGENT_ANSWERS: &[(&str, &str)] = &[
     ("attributes", ""),
     ("resources", ""),
     ("work-dir", "/var/lib/mesos"),
+    ("isolation", "posix/cpu,posix/mem"),
+    ("reconfiguration-policy", "additive"),
+    ("docker-registries", ""),
+    ("gc-delay", "2days"),
+    ("docker-remove-delay", "1hrs"),
+    ("extra-flags", ""),
 ];
 
 /// (question, bad answer, a phrase the message must contain).
@@ -65,6 +79,32 @@ const MASTER_CASES: &[(&str, &str, &str)] = &[
     ("work-dir", "var/lib/mesos", "not an absolute path"),
     ("hostname", "host name", "not a valid host"),
     ("cluster-name", "my cluster", "not a valid name"),
+    // Production settings (docs/debconf.md).
+    (
+        "zookeeper-purge-interval",
+        "-1",
+        "not a whole number from 0 to 8760",
+    ),
+    (
+        "zookeeper-snap-retain-count",
+        "2",
+        "not a whole number from 3 to 1000",
+    ),
+    ("zookeeper-heap", "512", "not a heap size"),
+    ("marathon-heap", "2t", "not a heap size"),
+    ("marathon-mesos-role", "-apps", "not a Mesos role"),
+    ("marathon-framework-name", "my marathon", "not a valid name"),
+    (
+        "marathon-task-launch-timeout",
+        "5mins",
+        "not a whole number",
+    ),
+    ("extra-flags", "quorum=1", "set by the role"),
+    (
+        "extra-flags",
+        "no_such_flag=1",
+        "not a flag of the installed mesos-master",
+    ),
     // Control characters, DEL and non-ASCII: refused in every answer, shown as \xNN. (Mid-value:
     // debconf-set-selections drops white space at the end of a line.)
     (
@@ -129,6 +169,27 @@ const AGENT_CASES: &[(&str, &str, &str)] = &[
         "not a valid duration",
     ),
     ("work-dir", "relative", "not an absolute path"),
+    // Production settings (docs/debconf.md).
+    ("isolation", "posix/cpu,process", "deprecated"),
+    ("isolation", "posix/gpu", "not an isolator Mesos knows"),
+    (
+        "reconfiguration-policy",
+        "additive-only",
+        "not a reconfiguration policy",
+    ),
+    (
+        "docker-registries",
+        "registry.example.org=deploy",
+        "not REGISTRY=USER:PASSWORD",
+    ),
+    ("gc-delay", "2 days", "not a valid duration"),
+    ("docker-remove-delay", "1h", "not a valid duration"),
+    ("extra-flags", "isolation=cgroups/cpu", "answer: isolation"),
+    (
+        "extra-flags",
+        "not_a_slave_flag",
+        "not a flag of the installed mesos-slave",
+    ),
     // Control characters and non-ASCII would reach the flag files.
     ("attributes", "rack:r1\u{1b}[2J", r"rack:r1\x1b[2J"),
     ("attributes", "zone:a\u{a0}b", r"zone:a\xc2\xa0b"),

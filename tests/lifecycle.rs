@@ -352,7 +352,8 @@ fn reconfigure_restarts_exactly_the_services_whose_config_changed(suite: &str) -
 // ---------------------------------------------------------------------------------------------
 // Local edits and upgrades.
 
-const AUTOPURGE: &str = "autopurge.snapRetainCount=5";
+/// A ZooKeeper setting the role does not render: the admin's.
+const MAX_CLIENTS: &str = "maxClientCnxns=100";
 
 fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeeper(
     suite: &str,
@@ -370,7 +371,7 @@ fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeepe
     node.sh(
         "edit generated files",
         &format!(
-            "echo {AUTOPURGE} >> /etc/zookeeper/conf/zoo.cfg; echo 3 > /etc/mesos-master/quorum"
+            "echo {MAX_CLIENTS} >> /etc/zookeeper/conf/zoo.cfg; echo 3 > /etc/mesos-master/quorum"
         ),
     )?;
     let out = reconfigure(node, MASTER)?;
@@ -384,7 +385,7 @@ fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeepe
     assert_eq!(node.read("/etc/mesos-master/quorum")?, "3\n");
     let zoo = node.read("/etc/zookeeper/conf/zoo.cfg")?;
     assert!(
-        zoo.ends_with(&format!("admin.enableServer=false\n{AUTOPURGE}\n")),
+        zoo.ends_with(&format!("autopurge.snapRetainCount=3\n{MAX_CLIENTS}\n")),
         "{zoo}"
     );
 
@@ -411,7 +412,7 @@ fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeepe
             .contains("10.213.1.55:2181/marathon\n")
     );
     let zoo = node.read("/etc/zookeeper/conf/zoo.cfg")?;
-    assert!(zoo.ends_with(&format!("{AUTOPURGE}\n")), "{zoo}");
+    assert!(zoo.ends_with(&format!("{MAX_CLIENTS}\n")), "{zoo}");
     assert_eq!(said(&out, MASTER), Vec::<&str>::new(), "{out}");
 
     // Upgrade of the role: answers, files (the edit too), services as they were; no restart.
@@ -443,7 +444,7 @@ fn master_edits_survive_reconfigures_and_upgrades_of_the_role_mesos_and_zookeepe
     let zoo = node.read("/etc/zookeeper/conf/zoo.cfg")?;
     assert!(zoo.contains("server.3=10.213.1.54:2888:3888\n"), "{zoo}");
     assert!(!zoo.contains("10.213.1.53"), "{zoo}");
-    assert!(zoo.ends_with(&format!("{AUTOPURGE}\n")), "{zoo}");
+    assert!(zoo.ends_with(&format!("{MAX_CLIENTS}\n")), "{zoo}");
     let lines = said(&out, MASTER);
     assert_eq!(lines.len(), 1, "{out}");
     assert!(

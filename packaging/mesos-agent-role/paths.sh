@@ -7,4 +7,11 @@ MR_DIVERSIONS="/etc/mesos/zk /etc/mesos-slave/work_dir"
 MR_OUTPUTS="$MR_DIVERSIONS /etc/mesos-slave/ip /etc/mesos-slave/hostname /etc/mesos-slave/containerizers
 /etc/mesos-slave/executor_registration_timeout /etc/mesos-slave/attributes/* /etc/mesos-slave/resources/*
 /etc/mesos-slave/credential /etc/mesos-slave/http_credentials /etc/mesos-slave/authenticate_http_readwrite
-/etc/mesos-roles/secrets/agent-credential /etc/mesos-roles/secrets/agent-http-credentials"
+/etc/mesos-roles/secrets/agent-credential /etc/mesos-roles/secrets/agent-http-credentials
+/etc/mesos-slave/isolation /etc/mesos-slave/reconfiguration_policy /etc/mesos-slave/gc_delay
+/etc/mesos-slave/docker_remove_delay /etc/mesos-slave/docker_config
+/etc/mesos-roles/secrets/docker-config.json /etc/mesos-roles/pending-agent-change /etc/mesos-slave/*
+/etc/logrotate.d/$MR_PKG"
+# A change held back until the agent is drained (docs/debconf.md); mesos-role status shows it.
+# shellcheck disable=SC2034 # postinst's
+MR_PENDING=/etc/mesos-roles/pending-agent-change

@@ -380,6 +380,230 @@ mr_agent_secret() (
 	printf '%s\n' "$s"
 )
 
+# mr_number MIN MAX INPUT: a whole number from MIN to MAX: digits, no sign, no leading zero.
+mr_number() (
+	mr__text "$3" || return 1
+	n=$(mr__trim "$3")
+	case $n in
+	'' | *[!0123456789]* | 0?*) n=x ;;
+	esac
+	if [ "$n" = x ] || [ ${#n} -gt 12 ] || [ "$n" -lt "$1" ] || [ "$n" -gt "$2" ]; then
+		mr__err "$(mr__q "$(mr__trim "$3")"): not a whole number from $1 to $2 (digits only, no leading zero)"
+		return 1
+	fi
+	printf '%s\n' "$n"
+)
+
+# mr_heap INPUT: a JVM heap: auto (sized from the node's memory), or a size in m (64 to
+# 1048576) or g (1 to 1024), as in 512m. Normal form: lower case.
+mr_heap() (
+	mr__text "$1" || return 1
+	h=$(mr__lower "$(mr__trim "$1")")
+	[ "$h" != auto ] || { printf 'auto\n'; return 0; }
+	num=${h%[mg]}
+	unit=${h#"$num"}
+	min=1 max=0
+	case $unit in
+	m) min=64 max=1048576 ;;
+	g) min=1 max=1024 ;;
+	esac
+	case $num in
+	'' | *[!0123456789]* | 0*) max=0 ;;
+	esac
+	if [ $max -eq 0 ] || [ ${#num} -gt 7 ] || [ "$num" -lt $min ] || [ "$num" -gt $max ]; then
+		mr__err "$(mr__q "$h"): not a heap size (auto, or a number and m or g: 64m to 1048576m, 1g to 1024g, e.g. 512m)"
+		return 1
+	fi
+	printf '%s\n' "$h"
+)
+
+# mr_mesos_role INPUT: the role Marathon registers with: * or 1 to 64 of letters, digits, '_',
+# '.', '-', starting with a letter, digit or '_'.
+mr_mesos_role() (
+	mr__text "$1" || return 1
+	r=$(mr__trim "$1")
+	[ "$r" != '*' ] || { printf '*\n'; return 0; }
+	case $r in
+	'' | [!${MR_ALNUM}_]* | *[!${MR_ALNUM}_.-]*) r= ;;
+	esac
+	if [ -z "$r" ] || [ ${#r} -gt 64 ]; then
+		mr__err "$(mr__q "$(mr__trim "$1")"): not a Mesos role (* or up to 64 letters, digits, '_', '.', '-', not starting with '.' or '-', e.g. marathon)"
+		return 1
+	fi
+	printf '%s\n' "$r"
+)
+
+# mr_policy INPUT: the agent's --reconfiguration_policy: additive or equal.
+mr_policy() (
+	mr__text "$1" || return 1
+	p=$(mr__trim "$1")
+	case $p in
+	additive | equal) printf '%s\n' "$p" ;;
+	*) mr__err "$(mr__q "$p"): not a reconfiguration policy (additive: attributes and resources may be added without a new agent id; equal: none may change)"; return 1 ;;
+	esac
+)
+
+# The isolators Mesos 1.11 knows on Linux (src/slave/containerizer/mesos/containerizer.cpp).
+# Keep it the same as ISOLATORS of the Rust side.
+MR_ISOLATORS='appc/runtime cgroups/all cgroups/blkio cgroups/cpu cgroups/cpuset cgroups/devices cgroups/hugetlb cgroups/mem cgroups/net_cls cgroups/net_prio cgroups/perf_event cgroups/pids disk/du disk/xfs docker/runtime docker/volume environment_secret filesystem/linux filesystem/posix filesystem/shared gpu/nvidia linux/capabilities linux/devices linux/nnp linux/seccomp namespaces/ipc namespaces/pid network/cni network/port_mapping network/ports posix/cpu posix/mem posix/rlimits volume/csi volume/host_path volume/image volume/sandbox_path volume/secret'
+
+# mr_isolation INPUT: comma-separated isolators -> e.g. "posix/cpu,posix/mem" (order kept,
+# repeats dropped). Deprecated aliases are refused with their replacement.
+mr_isolation() (
+	mr__text "$1" || return 1
+	set -f
+	IFS=,
+	out=
+	for i in $1; do
+		i=$(mr__trim "$i")
+		[ -n "$i" ] || continue
+		case $i in
+		cgroups) mr__err "\"cgroups\" is deprecated: write cgroups/cpu,cgroups/mem"; return 1 ;;
+		process) mr__err "\"process\" is deprecated: write posix/cpu,posix/mem"; return 1 ;;
+		posix/disk) mr__err "\"posix/disk\" is deprecated: write disk/du"; return 1 ;;
+		esac
+		case " $MR_ISOLATORS " in
+		*" $i "*) ;;
+		*) mr__err "$(mr__q "$i"): not an isolator Mesos knows (e.g. posix/cpu,posix/mem; the list is in docs/debconf.md)"; return 1 ;;
+		esac
+		case ",$out," in
+		*",$i,"*) ;;
+		*) out="$out${out:+,}$i" ;;
+		esac
+	done
+	[ -n "$out" ] || { mr__err "no isolator given (the default is posix/cpu,posix/mem)"; return 1; }
+	printf '%s\n' "$out"
+)
+
+# Flags a role sets itself, each with the question that sets it (extra-flags may not).
+mr__owned_flag() ( # ROLE NAME: prints the question, or fails
+	case $1:$2 in
+	*:help | *:version) echo "none: it would stop the daemon" ;;
+	*:port | *:log_dir) echo "none: the role keeps it as the package sets it" ;;
+	*:work_dir) echo work-dir ;;
+	*:hostname) echo hostname ;;
+	master:zk) echo masters ;;
+	master:quorum) echo quorum ;;
+	master:cluster) echo cluster-name ;;
+	master:ip) echo self ;;
+	master:credentials | master:authenticate_agents | master:authenticate_slaves | \
+		master:authenticate_frameworks | master:authenticate_http_readwrite) echo "cluster-secret and insecure" ;;
+	agent:master) echo masters ;;
+	agent:ip) echo ip ;;
+	agent:containerizers) echo containerizers ;;
+	agent:executor_registration_timeout) echo executor-registration-timeout ;;
+	agent:attributes) echo attributes ;;
+	agent:resources) echo resources ;;
+	agent:credential | agent:http_credentials | agent:authenticate_http_readwrite) echo "agent-secret and insecure" ;;
+	agent:isolation) echo isolation ;;
+	agent:reconfiguration_policy) echo reconfiguration-policy ;;
+	agent:docker_config) echo docker-registries ;;
+	agent:gc_delay) echo gc-delay ;;
+	agent:docker_remove_delay) echo docker-remove-delay ;;
+	*) return 1 ;;
+	esac
+)
+
+# mr_extra_flags ROLE INPUT: more Mesos flags, "name=value;name" (a bare name is a boolean set
+# true). Names are checked against the installed binary in postinst, not here.
+mr_extra_flags() (
+	mr__text "$2" || return 1
+	set -f
+	IFS=';'
+	out=
+	names=' '
+	for e in $2; do
+		e=$(mr__trim "$e")
+		[ -n "$e" ] || continue
+		n=${e%%=*}
+		n=$(mr__trim "$n")
+		case $n in
+		[abcdefghijklmnopqrstuvwxyz]*) ;;
+		*) n= ;;
+		esac
+		case $n in
+		*[!abcdefghijklmnopqrstuvwxyz0123456789_]*) n= ;;
+		esac
+		if [ -z "$n" ] || [ ${#n} -gt 64 ]; then
+			mr__err "$(mr__q "$e"): not name=value or name (a flag name as Mesos spells it: lower-case letters, digits and '_', e.g. max_completed_frameworks=50)"
+			return 1
+		fi
+		if q=$(mr__owned_flag "$1" "$n"); then
+			mr__err "$(mr__q "$n") is set by the role, not by extra-flags (answer: $q)"
+			return 1
+		fi
+		case $names in
+		*" $n "*) mr__err "$(mr__q "$n") is given twice: give each flag once"; return 1 ;;
+		esac
+		names="$names$n "
+		case $e in
+		*=*)
+			v=$(mr__trim "${e#*=}")
+			[ -n "$v" ] || { mr__err "$(mr__q "$e"): no value after '=' (write name=value, or the bare name for a boolean set true)"; return 1; }
+			out="$out${out:+;}$n=$v"
+			;;
+		*) out="$out${out:+;}$n" ;;
+		esac
+	done
+	[ -z "$out" ] || printf '%s\n' "$out"
+)
+
+# mr_registries INPUT: Docker registry credentials, "REGISTRY=USER:PASSWORD ..." (blank
+# separated). A secret: no message shows a password, or an entry that may hold one.
+mr_registries() (
+	case $1 in
+	*[!"$MR_PRINT"'"\	']*) mr__err "the answer has a byte that is not printable ASCII (not shown: it may hold a password): retype it"; return 1 ;;
+	esac
+	set -f
+	IFS=$MR_BLANK
+	out=
+	regs=' '
+	n=0
+	for e in $1; do
+		n=$((n + 1))
+		r=${e%%=*}
+		rest=${e#*=}
+		u=${rest%%:*}
+		p=${rest#*:}
+		if [ "$r" = "$e" ] || [ "$u" = "$rest" ] || [ -z "$r" ]; then
+			mr__err "entry $n is not REGISTRY=USER:PASSWORD (not shown: it may hold a password), e.g. registry.example.org:5000=deploy:SECRET"
+			return 1
+		fi
+		r=$(mr__lower "$r")
+		h=${r%%:*}
+		port=${r#"$h"}
+		port=${port#:}
+		ok=1
+		case $h in
+		'' | [!${MR_ALNUM}]* | *[!${MR_ALNUM}] | *[!${MR_ALNUM}.-]*) ok= ;;
+		esac
+		[ ${#h} -le 253 ] || ok=
+		case $r in
+		*:*)
+			case $port in
+			'' | *[!0123456789]* | 0*) ok= ;;
+			*) { [ ${#port} -le 5 ] && [ "$port" -le 65535 ]; } || ok= ;;
+			esac
+			;;
+		esac
+		[ -n "$ok" ] || { mr__err "entry $n: $(mr__q "$r") is not a registry (a host name or address, with :PORT if not 443, e.g. registry.example.org:5000)"; return 1; }
+		case $u in
+		'' | *[!${MR_ALNUM}._@+-]*) mr__err "entry $n ($r): not a user name (1 to 255 of letters, digits, '.', '_', '@', '+', '-')"; return 1 ;;
+		esac
+		[ ${#u} -le 255 ] || { mr__err "entry $n ($r): not a user name (1 to 255 of letters, digits, '.', '_', '@', '+', '-')"; return 1; }
+		if [ -z "$p" ] || [ ${#p} -gt 1024 ]; then
+			mr__err "entry $n ($r): a password is 1 to 1024 printable characters without blanks (not shown)"
+			return 1
+		fi
+		case $regs in
+		*" $r "*) mr__err "registry $(mr__q "$r") is given twice: give each registry once"; return 1 ;;
+		esac
+		regs="$regs$r "
+		out="$out${out:+ }$r=$u:$p"
+	done
+	[ -z "$out" ] || printf '%s\n' "$out"
+)
+
 # mr_self NORMAL_MASTERS INPUT: the id of the entry whose host is INPUT (case-insensitive).
 mr_self() (
 	mr__text "$2" || return 1

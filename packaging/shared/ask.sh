@@ -39,6 +39,14 @@ mr_set_normal() { # QUESTION VALUE
 	[ "$RET" = "$2" ] || db_set "$1" "$2"
 }
 
+# mr_ask_normal PRIORITY QUESTION CHECK [ARG...]: mr_ask, then store the normal form.
+mr_ask_normal() {
+	mr_an_q=$2
+	if mr_ask "$@"; then
+		mr_set_normal "$mr_an_q" "$MR_ANSWER"
+	fi
+}
+
 # A host that may be left empty (it then defaults to self, or to the agent's ip).
 mr_host_opt() {
 	[ -n "$(mr__trim "$1")" ] || return 0
@@ -82,5 +90,15 @@ mr_file_value() (
 	*"$MR_NL"*) mr__err "it has $(printf '%s\n' "$v" | wc -l) lines, and the file holds one value on one line"; return 1 ;;
 	esac
 	[ "$(tr -d '\000' <"$1" | wc -c)" -eq "$(wc -c <"$1")" ] || { mr__err "it has a NUL byte"; return 1; }
+	printf '%s\n' "$v"
+)
+
+# mr_key_value PREFIX FILE: the value of the line of FILE that starts with PREFIX (the last such
+# line), as mr_file_value reads a one-value file; fails when there is none.
+mr_key_value() (
+	v=$(awk -v p="$1" 'index($0, p) == 1 { v = substr($0, length(p) + 1); n++ } END { if (n) print v; exit !n }' "$2") || {
+		mr__err "it has no line $1..."
+		return 1
+	}
 	printf '%s\n' "$v"
 )

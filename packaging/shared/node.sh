@@ -83,3 +83,17 @@ mr_default_agent_ip() (
 		shift
 	done
 )
+
+# mr_heap_size NORMAL_HEAP DIVISOR MIN MAX: the -Xmx size of a heap answer: as given, or for auto
+# this node's memory divided by DIVISOR, in MiB from MIN to MAX.
+mr_heap_size() (
+	[ "$1" = auto ] || { printf '%s\n' "$1"; return 0; }
+	kb=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || true)
+	case $kb in
+	'' | *[!0123456789]*) kb=0 ;;
+	esac
+	m=$((kb / 1024 / $2))
+	[ "$m" -ge "$3" ] || m=$3
+	[ "$m" -le "$4" ] || m=$4
+	printf '%sm\n' "$m"
+)

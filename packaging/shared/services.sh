@@ -93,7 +93,11 @@ mr_sysv_stop() { # NAME
 	invoke-rc.d "$1" stop || mr_warn "could not stop $1"
 }
 
-# All restarts done: none owed any more.
+# All restarts done: none owed any more, but those held back (mr_flag_dir_ok).
 mr_services_done() {
-	rm -f "$MR_STATE/restart"
+	if [ -n "${MR_HELD:-}" ]; then
+		printf '%s' "$MR_HELD" >"$MR_STATE/restart"
+	else
+		rm -f "$MR_STATE/restart"
+	fi
 }

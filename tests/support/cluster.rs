@@ -92,8 +92,9 @@ pub fn selections(package: &str, answers: &[(&str, &str)]) -> String {
         .iter()
         .map(|(q, v)| {
             let kind = match *q {
-                q if q.ends_with("-secret") => "password",
+                q if q.ends_with("-secret") || q == "docker-registries" => "password",
                 "insecure" => "boolean",
+                "reconfiguration-policy" => "select",
                 _ => "string",
             };
             format!("{package} {package}/{q} {kind} {v}\n")

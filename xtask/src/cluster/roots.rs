@@ -20,6 +20,7 @@ pub const NODE_PACKAGES: &[&str] = &[
     "dbus",
     "iproute2",
     "ucf",
+    "logrotate",
     "python3",
     "zookeeperd",
     "docker.io",
