@@ -880,6 +880,61 @@ mod tests {
     }
 
     #[test]
+    fn a_number_of_any_length_is_in_range_or_refused_without_overflow() {
+        assert_eq!(number("86400000", 1000, 86_400_000).unwrap(), "86400000");
+        assert_eq!(number("0", 0, 8760).unwrap(), "0");
+        for digits in [20, 40, 400] {
+            let input = "9".repeat(digits);
+            let message = number(&input, 0, u64::MAX).map(|_| ()).unwrap_err();
+            assert!(message.contains("is out of range"), "{digits}: {message}");
+        }
+        assert_eq!(
+            number(&"9".repeat(18), 0, u64::MAX).unwrap(),
+            "9".repeat(18)
+        );
+    }
+
+    #[test]
+    fn every_flag_a_role_sets_names_its_question_and_the_other_roles_are_free() {
+        for (role, flags) in [("master", MASTER_FLAGS), ("agent", AGENT_FLAGS)] {
+            for (flag, instead) in flags {
+                let message = extra_flags(role, &format!("{flag}=1")).unwrap_err();
+                assert!(message.ends_with(instead), "{role} {flag}: {message}");
+                assert!(extra_flags(role, flag).is_err(), "{role} {flag}");
+            }
+        }
+        assert_eq!(
+            extra_flags("agent", "quorum=2;zk=x").unwrap(),
+            "quorum=2;zk=x"
+        );
+        assert!(extra_flags("both", "a=1").is_err());
+    }
+
+    /// No message of the registries shows a password or what may be one, however it is wrong.
+    #[test]
+    fn registries_messages_show_no_password() {
+        let password = "Zm9vYmFy-pass";
+        for input in [
+            password.to_string(),
+            format!("reg.io={password}"),
+            format!("bad_host=ann:{password}"),
+            format!("reg.io=a/b:{password}"),
+            format!("reg.io=ann:{password} REG.io=bob:{password}"),
+            format!("reg.io=ann:{password}\u{1b}"),
+            format!("reg.io=ann:{password}\u{a0}x"),
+            format!("reg.io=ann:{}", "x".repeat(1025)),
+        ] {
+            let message = registries(&input).unwrap_err();
+            assert!(!message.contains(password), "{input:?}: {message}");
+            assert!(!message.contains("xxxxxxxx"), "{input:?}: {message}");
+        }
+        assert_eq!(
+            registries(&format!("reg.io=ann:{}", "x".repeat(1024))).map(|n| n.len()),
+            Ok(1035)
+        );
+    }
+
+    #[test]
     fn quote_shows_every_byte_that_is_not_printable_ascii() {
         assert_eq!(quote("a\u{1b}[31m\r\n"), r"`a\x1b[31m\x0d\x0a`");
         assert_eq!(quote("a\u{a0}b"), r"`a\xc2\xa0b`");

@@ -889,6 +889,42 @@ mod tests {
         assert_eq!(inventory.agents.len(), 1);
     }
 
+    /// The example's commented settings, uncommented, are valid and reach the nodes.
+    #[test]
+    fn the_example_inventorys_commented_settings_are_valid() {
+        let example = crate::inputs::workspace::root().join("cluster.toml");
+        let text = std::fs::read_to_string(example).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|line| {
+                let code = line.split("  #").next().unwrap_or_default().trim_end();
+                match code.strip_prefix("# ") {
+                    Some(rest)
+                        if rest.starts_with("[settings.")
+                            || rest.starts_with("settings = ")
+                            || rest.split(" = ").next().is_some_and(|key| {
+                                MASTER_SETTINGS.contains(&key) || AGENT_SETTINGS.contains(&key)
+                            }) =>
+                    {
+                        format!("{rest}\n")
+                    }
+                    _ => format!("{line}\n"),
+                }
+            })
+            .collect();
+        let inventory = Inventory::parse(&uncommented).unwrap();
+        assert_eq!(inventory.settings.master.len(), 2, "{uncommented}");
+        assert_eq!(inventory.settings.agent.len(), 2, "{uncommented}");
+        let agent = selections_of(&inventory, "agent-1");
+        assert!(agent.contains("/gc-delay string 2days\n"), "{agent}");
+        assert!(
+            agent.contains("/docker-registries password registry.example.org=ann:PASSWORD\n"),
+            "{agent}"
+        );
+        let master = selections_of(&inventory, "master-1");
+        assert!(master.contains("/zookeeper-heap string 1g\n"), "{master}");
+    }
+
     #[test]
     fn answers_follow_the_inventory() {
         let text = inventory(
