@@ -230,9 +230,9 @@ fn setting(role: Role, key: &str, value: &str) -> answers::Answer<String> {
 /// Checks a table of settings of `role` found at `at` (`settings.agent`, `agents[0] (a1).settings`),
 /// each value replaced by its normal form. Errors name `at.key`, the problem and the fix.
 fn check_settings(role: Role, at: &str, table: &mut BTreeMap<String, toml::Value>) -> Result<()> {
-    let (allowed, other, other_table) = match role {
-        Role::Master => (&MASTER_SETTINGS, &AGENT_SETTINGS, "agent"),
-        Role::Agent => (&AGENT_SETTINGS, &MASTER_SETTINGS, "master"),
+    let (allowed, other, other_table, other_node) = match role {
+        Role::Master => (&MASTER_SETTINGS, &AGENT_SETTINGS, "agent", "an agent"),
+        Role::Agent => (&AGENT_SETTINGS, &MASTER_SETTINGS, "master", "a master"),
     };
     let role_name = match role {
         Role::Master => "master",
@@ -243,7 +243,7 @@ fn check_settings(role: Role, at: &str, table: &mut BTreeMap<String, toml::Value
         if !allowed.contains(&key.as_str()) {
             let hint = if other.contains(&key.as_str()) {
                 format!(
-                    " (`{key}` is a question of the {other_table} role: answer it in [settings.{other_table}] or an {other_table}'s settings)"
+                    " (`{key}` is a question of the {other_table} role: answer it in [settings.{other_table}] or {other_node}'s settings)"
                 )
             } else {
                 String::new()
@@ -688,7 +688,9 @@ impl Inventory {
 
     /// The debconf answers of `node`'s role package (docs/debconf.md). Masters are listed by
     /// address; hostnames are left empty so the packages advertise the address. A master gets the
-    /// cluster secret, an agent only the agent secret derived from it (docs/security.md).
+    /// cluster secret, an agent only the agent secret derived from it (docs/security.md). Then the
+    /// settings the inventory gives for the node (its own over its role's), `docker-registries` as a
+    /// `password`; the questions it leaves out keep the package's default.
     pub fn answers(&self, node: &Node, secret: &Secret) -> Vec<Answer> {
         let package = node.role.package();
         let answer = |question: &str, kind: &'static str, value: &str| Answer {
