@@ -113,6 +113,25 @@ fn shell_and_rust_agree_with_every_case_of_the_table() -> Result<()> {
     Ok(())
 }
 
+/// The Rust side alone (no shell needed): every case, every message one printable line.
+#[test]
+fn rust_agrees_with_every_case_of_the_table() -> Result<()> {
+    let mut failures = Vec::new();
+    for case in table()? {
+        let rust = answers::rust(&case.call());
+        if let Err(message) = &rust
+            && !one_printable_line(message.as_bytes())
+        {
+            failures.push(format!(
+                "rust: {case:?}: not one printable line: {message:?}"
+            ));
+        }
+        failures.extend(check(&case, "rust", rust));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
+}
+
 #[test]
 fn every_function_of_both_sides_has_valid_and_invalid_cases() -> Result<()> {
     let cases = table()?;

@@ -444,3 +444,81 @@ fn a_bad_secret_file_is_refused_naming_the_field_never_the_secret() -> Result<()
     assert!(!out.exists());
     Ok(())
 }
+
+/// The inventory's settings reach the seeds: a cluster's value every node of its role, a node's
+/// own value over it; the registries' passwords only as a `password` answer in the user-data, which
+/// only its owner reads, and nowhere else (meta-data, network-config, the summary).
+#[test]
+fn settings_and_a_nodes_override_reach_the_seeds_answers() -> Result<()> {
+    let dir = scratch("seeds-settings")?;
+    let path = example_inventory(dir.path())?;
+    let password = "hunter2-registry-password";
+    let text = std::fs::read_to_string(&path)?.replace(
+        "resources = \"cpus:2;mem:2048\"\n",
+        "resources = \"cpus:2;mem:2048\"\nsettings = { gc-delay = \"3days\" }\n",
+    ) + &format!(
+        "[settings.master]\nzookeeper-heap = \"1G\"\nmarathon-task-launch-timeout = 600000\n\
+         [settings.agent]\ngc-delay = \"1weeks\"\nisolation = \"posix/cpu, posix/mem\"\n\
+         docker-registries = \"Registry.Example.ORG:5000=ann:{password}\"\n"
+    );
+    assert!(
+        text.contains("settings = { gc-delay"),
+        "the example's agent changed"
+    );
+    private_file(&path, &text)?;
+    private_file(&dir.path().join("cluster.secret"), &format!("{SECRET}\n"))?;
+    let out = dir.path().join("seeds");
+    let summary = seeds_of(&path, &out)?;
+
+    let answers = |node: &str| -> Result<String> {
+        let data = yaml(&out.join(node).join("user-data"))?;
+        Ok(data["write_files"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    };
+    let master = answers("master-2")?;
+    assert!(
+        master.ends_with(&format!(
+            "mesos-master-role mesos-master-role/cluster-secret password {SECRET}\n\
+             mesos-master-role mesos-master-role/zookeeper-heap string 1g\n\
+             mesos-master-role mesos-master-role/marathon-task-launch-timeout string 600000\n"
+        )),
+        "{master}"
+    );
+    let agent = answers("agent-1")?;
+    assert!(
+        agent.ends_with(&format!(
+            "mesos-agent-role mesos-agent-role/isolation string posix/cpu,posix/mem\n\
+             mesos-agent-role mesos-agent-role/gc-delay string 3days\n\
+             mesos-agent-role mesos-agent-role/docker-registries password registry.example.org:5000=ann:{password}\n"
+        )),
+        "{agent}"
+    );
+    // The passwords: in the agent's user-data (its file and its image) only, never a master's.
+    for node in ["master-1", "master-2", "master-3", "agent-1"] {
+        for (file, bytes) in seed_bytes(&out, node)? {
+            let expected = node == "agent-1"
+                && !file.ends_with("meta-data")
+                && !file.ends_with("network-config");
+            assert_eq!(holds(&bytes, password), expected, "{file}");
+            assert_eq!(mode(&out.join(&file))?, 0o600, "{file}");
+        }
+    }
+    assert!(!summary.text().contains(password), "{}", summary.text());
+    for artifact in &summary.artifacts {
+        assert!(!artifact.path.display().to_string().contains(password));
+    }
+    // The same inventory readable by others is refused before anything is written.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+    let again = dir.path().join("again");
+    let error = format!("{:#}", seeds_of(&path, &again).expect_err("refused"));
+    assert!(
+        error.contains("settings.agent.docker-registries: holds passwords")
+            && error.contains(&format!("chmod 600 {}", path.display())),
+        "{error}"
+    );
+    assert!(!error.contains(password), "{error}");
+    assert!(!again.exists());
+    Ok(())
+}

@@ -10,7 +10,7 @@ use xtask::inputs::answers;
 use crate::workspace;
 
 /// The checks of the answer syntax, by the name the table uses (`mr_<name>` in the shell).
-pub const FUNCTIONS: [&str; 12] = [
+pub const FUNCTIONS: [&str; 19] = [
     "masters",
     "quorum",
     "host",
@@ -23,12 +23,46 @@ pub const FUNCTIONS: [&str; 12] = [
     "self",
     "cluster_secret",
     "agent_secret",
+    "number",
+    "heap",
+    "mesos_role",
+    "policy",
+    "isolation",
+    "extra_flags",
+    "registries",
 ];
 
-/// The checks of secrets: their messages never repeat the answer.
-pub const SECRETS: [&str; 2] = ["cluster_secret", "agent_secret"];
+/// The checks of secrets: their messages never repeat the answer (see [`secret_parts`]).
+pub const SECRETS: [&str; 3] = ["cluster_secret", "agent_secret", "registries"];
 
-/// One call of a check: `arg` is the master count (quorum) or the normal master list (self).
+/// What no message of a secret's check may repeat: the whole answer of the cluster and agent
+/// secrets; of the Docker registries, whatever may be a password (each entry without `=`, the rest
+/// of an entry after its `=` when it has no `:`, and each password), unless it is also part of a
+/// registry or a user, which messages may name.
+pub fn secret_parts(function: &str, input: &str) -> Vec<String> {
+    let blank = |c: char| c == ' ' || c == '\t';
+    if function != "registries" {
+        return vec![input.trim_matches(blank).to_string()];
+    }
+    let entries: Vec<&str> = input.split(blank).filter(|e| !e.is_empty()).collect();
+    let named: Vec<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.split_once('='))
+        .flat_map(|(registry, rest)| [registry, rest.split_once(':').map_or("", |(user, _)| user)])
+        .collect();
+    entries
+        .iter()
+        .map(|entry| match entry.split_once('=') {
+            None => *entry,
+            Some((_, rest)) => rest.split_once(':').map_or(rest, |(_, password)| password),
+        })
+        .filter(|part| !named.iter().any(|n| n.contains(part)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// One call of a check: `arg` is the master count (quorum), the normal master list (self), the
+/// role (extra_flags), or the lowest and highest number separated by a space (number).
 #[derive(Debug, Clone)]
 pub struct Call {
     pub function: String,
@@ -56,6 +90,19 @@ pub fn rust(call: &Call) -> Result<String, String> {
         "name" => answers::name(input),
         "cluster_secret" => answers::cluster_secret(input),
         "agent_secret" => answers::agent_secret(input),
+        "number" => {
+            let (min, max) = arg
+                .split_once(' ')
+                .and_then(|(min, max)| Some((min.parse().ok()?, max.parse().ok()?)))
+                .expect("number calls give `MIN MAX` in arg");
+            answers::number(input, min, max)
+        }
+        "heap" => answers::heap(input),
+        "mesos_role" => answers::mesos_role(input),
+        "policy" => answers::policy(input),
+        "isolation" => answers::isolation(input),
+        "extra_flags" => answers::extra_flags(arg, input),
+        "registries" => answers::registries(input),
         "self" => {
             let list = answers::masters(arg).expect("self calls give a valid master list in arg");
             answers::self_id(&list, input).map(|id| id.to_string())
@@ -101,7 +148,8 @@ while [ $# -ge 3 ]; do
 	f=$1 arg=$2 input=$3
 	shift 3
 	case $f in
-	quorum | self) "mr_$f" "$arg" "$input" 2>"$tmp/err" ;;
+	quorum | self | extra_flags) "mr_$f" "$arg" "$input" 2>"$tmp/err" ;;
+	number) "mr_$f" "${arg% *}" "${arg#* }" "$input" 2>"$tmp/err" ;;
 	*) "mr_$f" "$input" 2>"$tmp/err" ;;
 	esac
 	rc=$?

@@ -63,6 +63,9 @@ pub struct Inventory {
     pub masters: Vec<Master>,
     #[serde(default)]
     pub agents: Vec<Agent>,
+    /// The cluster's answers to the roles' other questions (`[settings.master]`, `[settings.agent]`).
+    #[serde(default)]
+    pub settings: Settings,
     /// The directory the inventory was read from: `secret_file` is relative to it.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -134,6 +137,9 @@ pub struct Master {
     pub address: String,
     /// ZooKeeper's myid; default: the master's 1-based position in the list.
     pub id: Option<u32>,
+    /// This master's own answers, over the cluster's `[settings.master]`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +151,125 @@ pub struct Agent {
     pub attributes: String,
     #[serde(default)]
     pub resources: String,
+    /// This agent's own answers, over the cluster's `[settings.agent]`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
+/// Answers to a role's questions for every node of that role, by question name: TOML strings (or
+/// integers, for the numbers), each checked by the question's answer syntax and kept in its normal
+/// form. A node's own `settings` override these; questions given nowhere keep the package's default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub master: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub agent: BTreeMap<String, toml::Value>,
+}
+
+/// The master role's questions an inventory may answer, in the order the answers are given.
+pub const MASTER_SETTINGS: [&str; 9] = [
+    "work-dir",
+    "zookeeper-purge-interval",
+    "zookeeper-snap-retain-count",
+    "zookeeper-heap",
+    "marathon-heap",
+    "marathon-mesos-role",
+    "marathon-framework-name",
+    "marathon-task-launch-timeout",
+    "extra-flags",
+];
+
+/// The agent role's questions an inventory may answer, in the order the answers are given.
+pub const AGENT_SETTINGS: [&str; 9] = [
+    "work-dir",
+    "containerizers",
+    "executor-registration-timeout",
+    "isolation",
+    "reconfiguration-policy",
+    "gc-delay",
+    "docker-remove-delay",
+    "docker-registries",
+    "extra-flags",
+];
+
+/// The setting that holds passwords: a `password` answer, and an inventory only its owner reads.
+pub const REGISTRIES: &str = "docker-registries";
+
+/// The questions that take a number (a TOML integer is fine for them).
+const NUMBER_SETTINGS: [&str; 3] = [
+    "zookeeper-purge-interval",
+    "zookeeper-snap-retain-count",
+    "marathon-task-launch-timeout",
+];
+
+/// Checks one setting of `role` with its question's answer syntax: its normal form.
+fn setting(role: Role, key: &str, value: &str) -> answers::Answer<String> {
+    match (role, key) {
+        (_, "work-dir") => answers::abs_path(value),
+        (Role::Master, "zookeeper-purge-interval") => answers::number(value, 0, 8760),
+        (Role::Master, "zookeeper-snap-retain-count") => answers::number(value, 3, 1000),
+        (Role::Master, "zookeeper-heap" | "marathon-heap") => answers::heap(value),
+        (Role::Master, "marathon-mesos-role") => answers::mesos_role(value),
+        (Role::Master, "marathon-framework-name") => answers::name(value),
+        (Role::Master, "marathon-task-launch-timeout") => answers::number(value, 1000, 86_400_000),
+        (Role::Master, "extra-flags") => answers::extra_flags("master", value),
+        (Role::Agent, "containerizers") => answers::containerizers(value),
+        (Role::Agent, "executor-registration-timeout" | "gc-delay" | "docker-remove-delay") => {
+            answers::duration(value)
+        }
+        (Role::Agent, "isolation") => answers::isolation(value),
+        (Role::Agent, "reconfiguration-policy") => answers::policy(value),
+        (Role::Agent, "docker-registries") => answers::registries(value),
+        (Role::Agent, "extra-flags") => answers::extra_flags("agent", value),
+        _ => unreachable!("{key} is one of the role's settings"),
+    }
+}
+
+/// Checks a table of settings of `role` found at `at` (`settings.agent`, `agents[0] (a1).settings`),
+/// each value replaced by its normal form. Errors name `at.key`, the problem and the fix.
+fn check_settings(role: Role, at: &str, table: &mut BTreeMap<String, toml::Value>) -> Result<()> {
+    let (allowed, other, other_table, other_node) = match role {
+        Role::Master => (&MASTER_SETTINGS, &AGENT_SETTINGS, "agent", "an agent"),
+        Role::Agent => (&AGENT_SETTINGS, &MASTER_SETTINGS, "master", "a master"),
+    };
+    let role_name = match role {
+        Role::Master => "master",
+        Role::Agent => "agent",
+    };
+    for (key, value) in table.iter_mut() {
+        let path = format!("{at}.{key}");
+        if !allowed.contains(&key.as_str()) {
+            let hint = if other.contains(&key.as_str()) {
+                format!(
+                    " (`{key}` is a question of the {other_table} role: answer it in [settings.{other_table}] or {other_node}'s settings)"
+                )
+            } else {
+                String::new()
+            };
+            bail!(
+                "{path}: `{key}` is not a setting of the {role_name} role{hint}: use one of {}",
+                allowed.join(", ")
+            );
+        }
+        let number = NUMBER_SETTINGS.contains(&key.as_str());
+        let text = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(n) if number => n.to_string(),
+            _ if number => bail!(
+                "{path}: give a whole number or a string, as in {key} = 24 (not a {})",
+                value.type_str()
+            ),
+            _ => bail!(
+                "{path}: give a string, as in {key} = \"...\" (not a bare {})",
+                value.type_str()
+            ),
+        };
+        let normal = self::setting(role, key, &text).map_err(|e| field(&path, e))?;
+        *value = toml::Value::String(normal);
+    }
+    Ok(())
 }
 
 /// Which role a node has.
@@ -188,6 +313,20 @@ impl Inventory {
             .with_context(|| format!("cannot read the inventory {}", path.display()))?;
         let mut inventory =
             Self::parse(&text).with_context(|| format!("inventory {}", path.display()))?;
+        if let Some(at) = inventory.registries_given().first() {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .with_context(|| format!("cannot read the inventory {}", path.display()))?
+                .permissions()
+                .mode();
+            if mode & 0o044 != 0 {
+                bail!(
+                    "inventory {shown}: {at}: holds passwords, but {shown} is readable by group or others (mode {:04o}): chmod 600 {shown}",
+                    mode & 0o7777,
+                    shown = path.display()
+                );
+            }
+        }
         inventory.dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
         Ok(inventory)
     }
@@ -396,8 +535,65 @@ impl Inventory {
                 .map_err(|e| field(&format!("{at}.attributes"), e))?;
             agent.resources =
                 answers::kv(&agent.resources).map_err(|e| field(&format!("{at}.resources"), e))?;
+            check_settings(Role::Agent, &format!("{at}.settings"), &mut agent.settings)?;
+        }
+        check_settings(Role::Master, "settings.master", &mut self.settings.master)?;
+        check_settings(Role::Agent, "settings.agent", &mut self.settings.agent)?;
+        for (i, master) in self.masters.iter_mut().enumerate() {
+            let at = format!("masters[{i}] ({}).settings", master.name);
+            check_settings(Role::Master, &at, &mut master.settings)?;
         }
         Ok(())
+    }
+
+    /// Where the inventory gives Docker registry passwords (a non-empty `docker-registries`): the
+    /// field paths, the cluster's first.
+    fn registries_given(&self) -> Vec<String> {
+        let given = |table: &BTreeMap<String, toml::Value>| {
+            table
+                .get(REGISTRIES)
+                .and_then(toml::Value::as_str)
+                .is_some_and(|v| !v.is_empty())
+        };
+        let cluster = given(&self.settings.agent).then(|| format!("settings.agent.{REGISTRIES}"));
+        let agents = self
+            .agents
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| given(&a.settings))
+            .map(|(i, a)| format!("agents[{i}] ({}).settings.{REGISTRIES}", a.name));
+        cluster.into_iter().chain(agents).collect()
+    }
+
+    /// The answers `node` gets from the settings: its own over its role's, in the order of
+    /// [`MASTER_SETTINGS`] or [`AGENT_SETTINGS`], only the questions answered somewhere.
+    fn settings_of(&self, node: &Node) -> Vec<(&'static str, String)> {
+        let (keys, cluster, own) = match node.role {
+            Role::Master => (
+                &MASTER_SETTINGS,
+                &self.settings.master,
+                self.masters
+                    .iter()
+                    .find(|m| m.name == node.name)
+                    .map(|m| &m.settings),
+            ),
+            Role::Agent => (
+                &AGENT_SETTINGS,
+                &self.settings.agent,
+                self.agents
+                    .iter()
+                    .find(|a| a.name == node.name)
+                    .map(|a| &a.settings),
+            ),
+        };
+        keys.iter()
+            .filter_map(|key| {
+                let value = own
+                    .and_then(|own| own.get(*key))
+                    .or_else(|| cluster.get(*key))?;
+                Some((*key, value.as_str().unwrap_or_default().to_string()))
+            })
+            .collect()
     }
 
     /// Every node and the gateway in one subnet (the seeds give each node only its address and the
@@ -492,7 +688,9 @@ impl Inventory {
 
     /// The debconf answers of `node`'s role package (docs/debconf.md). Masters are listed by
     /// address; hostnames are left empty so the packages advertise the address. A master gets the
-    /// cluster secret, an agent only the agent secret derived from it (docs/security.md).
+    /// cluster secret, an agent only the agent secret derived from it (docs/security.md). Then the
+    /// settings the inventory gives for the node (its own over its role's), `docker-registries` as a
+    /// `password`; the questions it leaves out keep the package's default.
     pub fn answers(&self, node: &Node, secret: &Secret) -> Vec<Answer> {
         let package = node.role.package();
         let answer = |question: &str, kind: &'static str, value: &str| Answer {
@@ -501,7 +699,7 @@ impl Inventory {
             value: value.to_string(),
         };
         let masters = self.masters_answer();
-        match node.role {
+        let mut answers = match node.role {
             Role::Master => vec![
                 answer("masters", "string", &masters),
                 answer("self", "string", &node.address),
@@ -522,7 +720,16 @@ impl Inventory {
                     answer("agent-secret", "password", &secret.agent()),
                 ]
             }
+        };
+        for (key, value) in self.settings_of(node) {
+            let kind = if key == REGISTRIES {
+                "password"
+            } else {
+                "string"
+            };
+            answers.push(answer(key, kind, &value));
         }
+        answers
     }
 
     /// `node`'s answers as `debconf-set-selections` input, one line per question. The secrets
@@ -684,6 +891,42 @@ mod tests {
         assert_eq!(inventory.agents.len(), 1);
     }
 
+    /// The example's commented settings, uncommented, are valid and reach the nodes.
+    #[test]
+    fn the_example_inventorys_commented_settings_are_valid() {
+        let example = crate::inputs::workspace::root().join("cluster.toml");
+        let text = std::fs::read_to_string(example).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|line| {
+                let code = line.split("  #").next().unwrap_or_default().trim_end();
+                match code.strip_prefix("# ") {
+                    Some(rest)
+                        if rest.starts_with("[settings.")
+                            || rest.starts_with("settings = ")
+                            || rest.split(" = ").next().is_some_and(|key| {
+                                MASTER_SETTINGS.contains(&key) || AGENT_SETTINGS.contains(&key)
+                            }) =>
+                    {
+                        format!("{rest}\n")
+                    }
+                    _ => format!("{line}\n"),
+                }
+            })
+            .collect();
+        let inventory = Inventory::parse(&uncommented).unwrap();
+        assert_eq!(inventory.settings.master.len(), 2, "{uncommented}");
+        assert_eq!(inventory.settings.agent.len(), 2, "{uncommented}");
+        let agent = selections_of(&inventory, "agent-1");
+        assert!(agent.contains("/gc-delay string 2days\n"), "{agent}");
+        assert!(
+            agent.contains("/docker-registries password registry.example.org=ann:PASSWORD\n"),
+            "{agent}"
+        );
+        let master = selections_of(&inventory, "master-1");
+        assert!(master.contains("/zookeeper-heap string 1g\n"), "{master}");
+    }
+
     #[test]
     fn answers_follow_the_inventory() {
         let text = inventory(
@@ -824,6 +1067,219 @@ mod tests {
                 message.contains(expected),
                 "expected `{expected}` in `{message}`"
             );
+        }
+    }
+
+    fn three_masters_one_agent(master_settings: &str, agent_settings: &str) -> String {
+        inventory(
+            &(master("m1", "10.1.0.1")
+                + &master("m2", "10.1.0.2")
+                + &format!(
+                    "{}settings = {{ {master_settings} }}\n",
+                    master("m3", "10.1.0.3")
+                )),
+            &format!(
+                "[[agents]]\nname = \"a1\"\naddress = \"10.1.0.9\"\nsettings = {{ {agent_settings} }}\n\
+                 [[agents]]\nname = \"a2\"\naddress = \"10.1.0.10\"\n"
+            ),
+        )
+    }
+
+    fn selections_of(inventory: &Inventory, node: &str) -> String {
+        let secret = Secret::new("0123456789abcdef0123456789abcdef").unwrap();
+        inventory.selections(&inventory.node(node).unwrap(), &secret)
+    }
+
+    /// The cluster's settings reach every node of the role, in normal form; a node's own override
+    /// them for that node only; a question given nowhere is no answer at all.
+    #[test]
+    fn settings_reach_the_nodes_and_a_nodes_own_override_the_clusters() {
+        let text = three_masters_one_agent(
+            "zookeeper-heap = \"2G\", marathon-task-launch-timeout = 600000",
+            "isolation = \"posix/cpu\", docker-registries = \"Reg.IO=ann:pw\"",
+        ) + "[settings.master]\nzookeeper-heap = \" 512M \"\nzookeeper-purge-interval = 24\n\
+             extra-flags = \"max_completed_frameworks= 10 ;\"\n\
+             [settings.agent]\nisolation = \"cgroups/cpu, cgroups/mem\"\ngc-delay = \"2days\"\n";
+        let inventory = Inventory::parse(&text).unwrap();
+        let m1 = selections_of(&inventory, "m1");
+        let m3 = selections_of(&inventory, "m3");
+        let a1 = selections_of(&inventory, "a1");
+        let a2 = selections_of(&inventory, "a2");
+        let master_tail = "mesos-master-role mesos-master-role/zookeeper-purge-interval string 24\n\
+                           mesos-master-role mesos-master-role/zookeeper-heap string ";
+        assert!(
+            m1.ends_with(&format!(
+                "{master_tail}512m\n\
+                 mesos-master-role mesos-master-role/extra-flags string max_completed_frameworks=10\n"
+            )),
+            "{m1}"
+        );
+        assert!(
+            m3.ends_with(&format!(
+                "{master_tail}2g\n\
+                 mesos-master-role mesos-master-role/marathon-task-launch-timeout string 600000\n\
+                 mesos-master-role mesos-master-role/extra-flags string max_completed_frameworks=10\n"
+            )),
+            "{m3}"
+        );
+        assert!(
+            a1.ends_with(
+                "mesos-agent-role mesos-agent-role/isolation string posix/cpu\n\
+                 mesos-agent-role mesos-agent-role/gc-delay string 2days\n\
+                 mesos-agent-role mesos-agent-role/docker-registries password reg.io=ann:pw\n"
+            ),
+            "{a1}"
+        );
+        assert!(
+            a2.ends_with(
+                "mesos-agent-role mesos-agent-role/isolation string cgroups/cpu,cgroups/mem\n\
+                 mesos-agent-role mesos-agent-role/gc-delay string 2days\n"
+            ),
+            "{a2}"
+        );
+        assert!(!a2.contains("docker-registries"), "{a2}");
+        // Without settings, the answers are the inventory's alone (the package defaults apply).
+        let plain = Inventory::parse(&three_masters_one_agent("", "")).unwrap();
+        assert_eq!(selections_of(&plain, "m3").lines().count(), 4);
+        assert_eq!(selections_of(&plain, "a1").lines().count(), 5);
+    }
+
+    /// A bad value, an unknown key, a wrong type: one line naming the field's path and the fix.
+    #[test]
+    fn bad_settings_are_refused_naming_their_path() {
+        let cases = [
+            (
+                three_masters_one_agent("zookeeper-heap = \"2t\"", ""),
+                "masters[2] (m3).settings.zookeeper-heap: `2t` is not a heap size",
+            ),
+            (
+                three_masters_one_agent("", "reconfiguration-policy = \"Equal\""),
+                "agents[0] (a1).settings.reconfiguration-policy: `Equal` is not a reconfiguration policy",
+            ),
+            (
+                three_masters_one_agent("", "")
+                    + "[settings.master]\nzookeeper-snap-retain-count = 2\n",
+                "settings.master.zookeeper-snap-retain-count: `2` is out of range: give a number from 3 to 1000",
+            ),
+            (
+                three_masters_one_agent("", "")
+                    + "[settings.master]\nzookeeper-purge-interval = -1\n",
+                "settings.master.zookeeper-purge-interval: `-1` is not a number",
+            ),
+            (
+                three_masters_one_agent("", "") + "[settings.agent]\nisolation = \"cgroups\"\n",
+                "settings.agent.isolation: isolator `cgroups` is deprecated: write cgroups/cpu,cgroups/mem instead",
+            ),
+            (
+                three_masters_one_agent("", "")
+                    + "[settings.agent]\nextra-flags = \"work_dir=/srv/m\"\n",
+                "settings.agent.extra-flags: flag `work_dir` is set by the agent role: answer work-dir instead",
+            ),
+            (
+                three_masters_one_agent("marathon-mesos-role = \"-x\"", ""),
+                "masters[2] (m3).settings.marathon-mesos-role: `-x` is not a valid Mesos role",
+            ),
+            (
+                three_masters_one_agent("", "work-dir = \"/etc/mesos\""),
+                "agents[0] (a1).settings.work-dir: `/etc/mesos` is a system directory",
+            ),
+            (
+                three_masters_one_agent("zookeeper-heapsize = \"1g\"", ""),
+                "masters[2] (m3).settings.zookeeper-heapsize: `zookeeper-heapsize` is not a setting of the master role: use one of work-dir, zookeeper-purge-interval,",
+            ),
+            (
+                three_masters_one_agent("", "") + "[settings.master]\nisolation = \"posix/cpu\"\n",
+                "settings.master.isolation: `isolation` is not a setting of the master role (`isolation` is a question of the agent role: answer it in [settings.agent]",
+            ),
+            (
+                three_masters_one_agent("", "gc-delay = 5"),
+                "agents[0] (a1).settings.gc-delay: give a string, as in gc-delay = \"...\" (not a bare integer)",
+            ),
+            (
+                three_masters_one_agent("zookeeper-purge-interval = 1.5", ""),
+                "masters[2] (m3).settings.zookeeper-purge-interval: give a whole number or a string, as in zookeeper-purge-interval = 24 (not a float)",
+            ),
+            (
+                three_masters_one_agent("", "") + "[settings.cluster]\nwork-dir = \"/srv/m\"\n",
+                "unknown field `cluster`, expected `master` or `agent`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error(&text);
+            assert!(
+                message.contains(expected),
+                "expected `{expected}` in `{message}`"
+            );
+            assert_eq!(message.lines().count(), 1, "{message}");
+        }
+        // A bad password is never shown.
+        let message = error(&three_masters_one_agent(
+            "",
+            "docker-registries = \"reg.io=ann:s3cr3t reg.io=bob:hunter22\"",
+        ));
+        assert!(
+            message.contains("agents[0] (a1).settings.docker-registries: docker registries: registry `reg.io` is given twice"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("s3cr3t") && !message.contains("hunter22"),
+            "{message}"
+        );
+    }
+
+    /// Registry passwords in an inventory others may read are refused, naming the fix; the same
+    /// file made private is read; an inventory without them may be readable by all.
+    #[test]
+    fn registry_passwords_need_an_inventory_only_its_owner_reads() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.toml");
+        let set_mode = |mode: u32| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        let with = three_masters_one_agent("", "")
+            + "[settings.agent]\ndocker-registries = \"reg.io=ann:s3cr3t\"\n";
+        std::fs::write(&path, &with).unwrap();
+        for mode in [0o644, 0o640, 0o604] {
+            set_mode(mode);
+            let message = format!("{:#}", Inventory::load(&path).unwrap_err());
+            assert!(
+                message.contains(&format!(
+                    "settings.agent.docker-registries: holds passwords, but {} is readable by group or others (mode {mode:04o}): chmod 600 {}",
+                    path.display(),
+                    path.display()
+                )),
+                "{message}"
+            );
+            assert!(!message.contains("s3cr3t"), "{message}");
+            assert_eq!(message.lines().count(), 1, "{message}");
+        }
+        set_mode(0o600);
+        let inventory = Inventory::load(&path).unwrap();
+        assert!(
+            selections_of(&inventory, "a2")
+                .contains("docker-registries password reg.io=ann:s3cr3t\n")
+        );
+        // A node's own registries count too.
+        std::fs::write(
+            &path,
+            three_masters_one_agent("", "docker-registries = \"reg.io=ann:s3cr3t\""),
+        )
+        .unwrap();
+        set_mode(0o644);
+        let message = format!("{:#}", Inventory::load(&path).unwrap_err());
+        assert!(
+            message.contains("agents[0] (a1).settings.docker-registries: holds passwords"),
+            "{message}"
+        );
+        // Without passwords (none, or an empty list), anyone may read it.
+        for text in [
+            three_masters_one_agent("", ""),
+            three_masters_one_agent("", "docker-registries = \"\""),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            set_mode(0o644);
+            Inventory::load(&path).unwrap();
         }
     }
 
