@@ -385,10 +385,11 @@ mr_number() (
 	mr__text "$3" || return 1
 	n=$(mr__trim "$3")
 	case $n in
-	'' | *[!0123456789]* | 0?*) n=x ;;
+	'' | *[!0123456789]*) mr__err "$(mr__q "$n"): not a number (digits only: a whole number from $1 to $2)"; return 1 ;;
+	0?*) mr__err "$(mr__q "$n"): a leading zero (write a whole number from $1 to $2 without one)"; return 1 ;;
 	esac
-	if [ "$n" = x ] || [ ${#n} -gt 12 ] || [ "$n" -lt "$1" ] || [ "$n" -gt "$2" ]; then
-		mr__err "$(mr__q "$(mr__trim "$3")"): not a whole number from $1 to $2 (digits only, no leading zero)"
+	if [ ${#n} -gt 12 ] || [ "$n" -lt "$1" ] || [ "$n" -gt "$2" ]; then
+		mr__err "$(mr__q "$n"): out of range (a whole number from $1 to $2)"
 		return 1
 	fi
 	printf '%s\n' "$n"
@@ -408,10 +409,15 @@ mr_heap() (
 	g) min=1 max=1024 ;;
 	esac
 	case $num in
-	'' | *[!0123456789]* | 0*) max=0 ;;
+	'' | *[!0123456789]*) max=0 ;;
+	0?*) mr__err "$(mr__q "$h"): a leading zero: not a heap size as written (e.g. 512m)"; return 1 ;;
 	esac
-	if [ $max -eq 0 ] || [ ${#num} -gt 7 ] || [ "$num" -lt $min ] || [ "$num" -gt $max ]; then
+	if [ $max -eq 0 ]; then
 		mr__err "$(mr__q "$h"): not a heap size (auto, or a number and m or g: 64m to 1048576m, 1g to 1024g, e.g. 512m)"
+		return 1
+	fi
+	if [ ${#num} -gt 7 ] || [ "$num" -lt $min ] || [ "$num" -gt $max ]; then
+		mr__err "$(mr__q "$h"): out of range (64m to 1048576m, 1g to 1024g)"
 		return 1
 	fi
 	printf '%s\n' "$h"
@@ -427,7 +433,7 @@ mr_mesos_role() (
 	'' | [!${MR_ALNUM}_]* | *[!${MR_ALNUM}_.-]*) r= ;;
 	esac
 	if [ -z "$r" ] || [ ${#r} -gt 64 ]; then
-		mr__err "$(mr__q "$(mr__trim "$1")"): not a Mesos role (* or up to 64 letters, digits, '_', '.', '-', not starting with '.' or '-', e.g. marathon)"
+		mr__err "$(mr__q "$(mr__trim "$1")"): not a valid Mesos role (* or up to 64 letters, digits, '_', '.', '-', not starting with '.' or '-', e.g. marathon)"
 		return 1
 	fi
 	printf '%s\n' "$r"
@@ -464,7 +470,7 @@ mr_isolation() (
 		esac
 		case " $MR_ISOLATORS " in
 		*" $i "*) ;;
-		*) mr__err "$(mr__q "$i"): not an isolator Mesos knows (e.g. posix/cpu,posix/mem; the list is in docs/debconf.md)"; return 1 ;;
+		*) mr__err "$(mr__q "$i"): unknown isolator, not one Mesos knows (e.g. posix/cpu,posix/mem; the list is in docs/debconf.md)"; return 1 ;;
 		esac
 		case ",$out," in
 		*",$i,"*) ;;
@@ -516,7 +522,6 @@ mr_extra_flags() (
 		e=$(mr__trim "$e")
 		[ -n "$e" ] || continue
 		n=${e%%=*}
-		n=$(mr__trim "$n")
 		case $n in
 		[abcdefghijklmnopqrstuvwxyz]*) ;;
 		*) n= ;;
@@ -525,7 +530,7 @@ mr_extra_flags() (
 		*[!abcdefghijklmnopqrstuvwxyz0123456789_]*) n= ;;
 		esac
 		if [ -z "$n" ] || [ ${#n} -gt 64 ]; then
-			mr__err "$(mr__q "$e"): not name=value or name (a flag name as Mesos spells it: lower-case letters, digits and '_', e.g. max_completed_frameworks=50)"
+			mr__err "$(mr__q "$e"): not a flag: write name=value or name (a flag name as Mesos spells it: lower-case letters, digits and '_', e.g. max_completed_frameworks=50)"
 			return 1
 		fi
 		if q=$(mr__owned_flag "$1" "$n"); then
@@ -552,7 +557,20 @@ mr_extra_flags() (
 # separated). A secret: no message shows a password, or an entry that may hold one.
 mr_registries() (
 	case $1 in
-	*[!"$MR_PRINT"'"\	']*) mr__err "the answer has a byte that is not printable ASCII (not shown: it may hold a password): retype it"; return 1 ;;
+	*[!"$MR_PRINT"'"\	']*)
+		# Only the first such byte is shown: the rest may be a password.
+		s=$1
+		while [ -n "$s" ]; do
+			r=${s#?}
+			c=${s%"$r"}
+			s=$r
+			case $c in
+			[!"$MR_PRINT"'"\	']*) break ;;
+			esac
+		done
+		mr__err "a byte that is not printable ASCII, $(mr__q "$c") (the entry is not shown: it may hold a password): retype the answer"
+		return 1
+		;;
 	esac
 	set -f
 	IFS=$MR_BLANK
@@ -565,8 +583,12 @@ mr_registries() (
 		rest=${e#*=}
 		u=${rest%%:*}
 		p=${rest#*:}
-		if [ "$r" = "$e" ] || [ "$u" = "$rest" ] || [ -z "$r" ]; then
-			mr__err "entry $n is not REGISTRY=USER:PASSWORD (not shown: it may hold a password), e.g. registry.example.org:5000=deploy:SECRET"
+		if [ -z "$r" ] && [ "$r" != "$e" ]; then
+			mr__err "entry $n: not a registry before '=' (write REGISTRY=USER:PASSWORD, e.g. a host name with :PORT)"
+			return 1
+		fi
+		if [ "$r" = "$e" ] || [ "$u" = "$rest" ]; then
+			mr__err "entry $n is not REGISTRY=USER:PASSWORD (not shown: it may hold a password): write each entry as REGISTRY=USER:PASSWORD, entries separated by blanks"
 			return 1
 		fi
 		r=$(mr__lower "$r")

@@ -613,7 +613,7 @@ pub fn isolation(input: &str) -> Answer<String> {
         }
         if !ISOLATORS.contains(&name) {
             return Err(format!(
-                "unknown isolator {}: give isolators Mesos knows on Linux, separated by commas, as in cgroups/cpu,cgroups/mem,filesystem/linux",
+                "unknown isolator {}: give isolators Mesos knows on Linux, separated by commas, as in posix/cpu,posix/mem,filesystem/linux",
                 quote(name)
             ));
         }
@@ -623,7 +623,7 @@ pub fn isolation(input: &str) -> Answer<String> {
     }
     if list.is_empty() {
         return Err(
-            "no isolator given: give isolators separated by commas, as in cgroups/cpu,cgroups/mem,filesystem/linux"
+            "no isolator given: give isolators separated by commas, as in posix/cpu,posix/mem,filesystem/linux"
                 .to_string(),
         );
     }

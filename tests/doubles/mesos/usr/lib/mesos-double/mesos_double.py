@@ -1288,25 +1288,30 @@ def main(program: str, argv: List[str], environ: Optional[Dict[str, str]] = None
     daemon_class = DAEMONS[program]
     run_dir = environ.get(RUN_DIR_ENV) or DEFAULT_RUN_DIR
     record_path = os.path.join(run_dir, f"{program}.json")
-    # A record left by an earlier run would make a failed start look like a good one.
-    try:
-        os.unlink(record_path)
-    except FileNotFoundError:
-        pass
+
+    def forget_record() -> None:
+        # A record left by an earlier run would make a failed start look like a good one.
+        try:
+            os.unlink(record_path)
+        except FileNotFoundError:
+            pass
 
     try:
         daemon = daemon_class(argv, environ)
+        # --help and --version only print: a running daemon's record stays.
         if daemon.flags.get("help"):
             print(usage(daemon_class))
             return 0
-        if daemon.flags.error is not None:
-            raise daemon.flags.error
-        if daemon.flags.get("version"):
+        if daemon.flags.error is None and daemon.flags.get("version"):
             print(f"mesos {VERSION}")
             return 0
+        forget_record()
+        if daemon.flags.error is not None:
+            raise daemon.flags.error
         daemon.validate()
         daemon.resolve_address()
     except StartupError as error:
+        forget_record()
         message = str(error)
         if error.show_usage:
             message += "\n\n" + usage(daemon_class)
