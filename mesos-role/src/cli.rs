@@ -38,6 +38,13 @@ pub enum Command {
     Status(StatusArgs),
     /// Check an app definition, post it to Marathon (/v2/apps) and follow it until it runs.
     Deploy(DeployArgs),
+    /// On a master, as root: take an agent's machine down for maintenance (Mesos' maintenance
+    /// schedule, then /master/machine/down: the master shuts the agent down), or bring it up.
+    Drain(DrainArgs),
+    /// On a drained agent, as root: retire its checkpointed agent (WORK_DIR/meta/slaves/latest is
+    /// renamed, never deleted) and reconfigure mesos-agent-role, so that a change the role held
+    /// back applies and the agent registers with a new id.
+    Reregister(ReregisterArgs),
 }
 
 #[derive(Args)]
@@ -61,4 +68,28 @@ pub struct DeployArgs {
     /// Post the app and return without waiting for it to run
     #[arg(long)]
     pub no_wait: bool,
+}
+
+#[derive(Args)]
+pub struct DrainArgs {
+    /// The agent's host name or IP, as the leading master lists it (/master/slaves)
+    pub agent: String,
+    /// How long the maintenance window lasts, in Mesos' units (30mins, 1hrs, 2days)
+    #[arg(long = "for", value_name = "DURATION", default_value = "1hrs")]
+    pub duration: String,
+    /// Bring the machine up again (/master/machine/up): Mesos takes it out of the schedule
+    #[arg(long, conflicts_with = "duration")]
+    pub up: bool,
+}
+
+#[derive(Args)]
+pub struct ReregisterArgs {
+    /// Do not ask the agent whether it still runs executors (a drained agent's Mesos may be down:
+    /// the master shut it down)
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds to keep asking an agent that does not answer (systemd restarts a shut-down agent
+    /// every 20 s)
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub wait: u64,
 }

@@ -1,16 +1,21 @@
 //! `mesos-role`: what a node of a mesos-roles cluster is configured to be and what is live on it
-//! (`status`), and deploying an app to Marathon (`deploy`). Parses the command line and dispatches;
-//! each command is a module.
+//! (`status`), deploying an app to Marathon (`deploy`), draining an agent's machine (`drain`) and
+//! retiring a drained agent's id (`reregister`). Parses the command line and dispatches; each
+//! command is a module.
 
 mod cli;
 mod credentials;
 mod deploy;
+mod drain;
 #[cfg(test)]
 mod fixture;
 mod node;
 mod probe;
 mod quotes;
+mod reregister;
 mod status;
+mod tools;
+mod utc;
 
 use std::process::ExitCode;
 
@@ -21,6 +26,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Status(args) => status::run(&cli.global, &args),
         cli::Command::Deploy(args) => deploy::run(&cli.global, &args),
+        cli::Command::Drain(args) => drain::run(&cli.global, &args),
+        cli::Command::Reregister(args) => reregister::run(&cli.global, &args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -146,21 +146,11 @@ impl Node {
     /// The role packages dpkg has installed (unpacked, configured or half-way), in a fixed order.
     /// Asked of dpkg-query with `--root`, so that an image's own database answers.
     pub fn roles(&self) -> Vec<String> {
-        let out = std::process::Command::new("dpkg-query")
-            .arg(format!("--root={}", self.root.display()))
-            .args([
-                "-W",
-                "-f",
-                "${Package} ${db:Status-Status}\n",
-                MASTER_ROLE,
-                AGENT_ROLE,
-            ])
-            .stderr(std::process::Stdio::null())
-            .output();
-        // dpkg-query exits 1 when one of the two is unknown: its output still holds the other.
-        let text = out
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
+        let text = crate::tools::dpkg_query(
+            &self.root,
+            "${Package} ${db:Status-Status}\n",
+            &[MASTER_ROLE, AGENT_ROLE],
+        );
         installed_roles(&text)
     }
 

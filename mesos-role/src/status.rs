@@ -41,7 +41,17 @@ pub struct Report {
     pub agent: Option<node::Agent>,
     /// What the services said, for programs (`cargo xtask verify` reads it on every node).
     pub live: Live,
+    /// The change to the agent's attributes or resources mesos-agent-role holds back (its reason,
+    /// from [`PENDING_AGENT_CHANGE`]): applied once the agent is drained and reregistered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_agent_change: Option<String>,
 }
+
+/// Written by mesos-agent-role's postinst while it holds back a change the agent's Mesos would
+/// refuse to recover with (one line: why); removed once the change applies.
+pub const PENDING_AGENT_CHANGE: &str = "/etc/mesos-roles/pending-agent-change";
+/// The most of it that is read: one line of reason.
+const PENDING_CAP: u64 = 4096;
 
 /// What the services said, each part absent when the service did not answer.
 #[derive(Serialize, Default)]
@@ -116,6 +126,7 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
     let mut checks = Vec::new();
     let mut live = Live::default();
     let (mut master, mut agent) = (None, None);
+    let mut pending_agent_change = None;
     if roles.is_empty() {
         checks.push(fail(
             "roles",
@@ -146,6 +157,10 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
             checks.extend(agent_checks(
                 node, &config, &http, &mesos, timeout, &mut live,
             ));
+            if let Some((check, reason)) = pending_change(node, &config) {
+                checks.push(check);
+                pending_agent_change = reason;
+            }
             agent = Some(config);
         }
     }
@@ -157,7 +172,64 @@ pub fn report(node: &Node, timeout: Duration) -> Report {
         master,
         agent,
         live,
+        pending_agent_change,
     }
+}
+
+/// The change mesos-agent-role holds back, as a warning with the next steps (the agent runs on,
+/// with its old attributes and resources): the row, and the reason when it could be shown. The
+/// file is read with care: at most [`PENDING_CAP`] bytes, its first line, printable ASCII only.
+fn pending_change(node: &Node, config: &node::Agent) -> Option<(Check, Option<String>)> {
+    const NAME: &str = "pending-change";
+    let path = node.path(PENDING_AGENT_CHANGE);
+    let metadata = std::fs::symlink_metadata(&path).ok()?;
+    let agent = config
+        .hostname
+        .as_deref()
+        .or(config.ip.as_deref())
+        .unwrap_or("THIS-AGENT");
+    let steps = format!(
+        "the agent runs on with its old attributes and resources until it re-registers: on a master, as root: mesos-role drain {agent}; then here, as root: mesos-role reregister"
+    );
+    let unreadable = |why: String| {
+        Some((
+            check(
+                NAME,
+                State::Warn,
+                format!("{PENDING_AGENT_CHANGE} {why}; {steps}"),
+            ),
+            None,
+        ))
+    };
+    if !metadata.is_file() {
+        return unreadable("is not a regular file".into());
+    }
+    let mut bytes = Vec::new();
+    use std::io::Read;
+    if let Err(e) =
+        std::fs::File::open(&path).and_then(|f| f.take(PENDING_CAP).read_to_end(&mut bytes))
+    {
+        return unreadable(format!("cannot be read ({e})"));
+    }
+    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if metadata.len() > PENDING_CAP {
+        return unreadable(format!("is larger than {PENDING_CAP} bytes: not shown"));
+    }
+    if line.is_empty() || !line.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return unreadable(
+            "does not hold one line of printable ASCII: not shown (cat -v it)".into(),
+        );
+    }
+    let reason = String::from_utf8_lossy(line).trim().to_string();
+    Some((
+        check(
+            NAME,
+            State::Warn,
+            format!("mesos-agent-role holds back a change: {reason}; {steps}"),
+        ),
+        Some(mask(&reason)),
+    ))
 }
 
 /// This node's credentials for the services a master runs.
@@ -771,6 +843,7 @@ mod tests {
             master: None,
             agent: None,
             live: Live::default(),
+            pending_agent_change: None,
         };
         let text = table(&report);
         assert!(text.contains("marathon   FAIL   cannot reach"), "{text}");
@@ -875,6 +948,63 @@ mod tests {
                 .contains("master 1=h1 of 3 (file:///etc/mesos-roles/secrets/mesos-zk)"),
             "{}",
             shown(&report)
+        );
+    }
+
+    #[test]
+    fn a_held_back_agent_change_is_a_warning_with_the_next_steps() {
+        use crate::fixture::{self, Refuser};
+        let server = Refuser::start();
+        let timeout = Duration::from_secs(2);
+        let tree = fixture::agent(server.port, true);
+        tree.write("/etc/mesos-slave/hostname", "agent1.example.org");
+        let report = report_of(&tree, true, timeout);
+        assert!(report.checks.iter().all(|c| c.name != "pending-change"));
+        assert_eq!(report.pending_agent_change, None);
+        tree.write(
+            PENDING_AGENT_CHANGE,
+            "attributes: rack:r1 -> rack:r2 is not additive\n",
+        );
+        let report = report_of(&tree, true, timeout);
+        let row_ = row(&report, "pending-change");
+        assert_eq!(row_.state, State::Warn);
+        assert_eq!(
+            row_.detail,
+            "mesos-agent-role holds back a change: attributes: rack:r1 -> rack:r2 is not additive; the agent runs on with its old attributes and resources until it re-registers: on a master, as root: mesos-role drain agent1.example.org; then here, as root: mesos-role reregister"
+        );
+        assert_eq!(
+            report.pending_agent_change.as_deref(),
+            Some("attributes: rack:r1 -> rack:r2 is not additive")
+        );
+        // Hostile content: control characters, too long, not a file; never shown.
+        for (content, said) in [
+            ("rack\u{1b}[2J\n".to_string(), "printable ASCII"),
+            ("x".repeat(5000), "larger than 4096 bytes"),
+            (String::new(), "printable ASCII"),
+        ] {
+            tree.write(PENDING_AGENT_CHANGE, &content);
+            let report = report_of(&tree, true, timeout);
+            let row_ = row(&report, "pending-change");
+            assert_eq!(row_.state, State::Warn);
+            assert!(row_.detail.contains(said), "{}", row_.detail);
+            assert!(!row_.detail.contains('\u{1b}'));
+            assert_eq!(report.pending_agent_change, None);
+        }
+        std::fs::remove_file(
+            tree.path()
+                .join(PENDING_AGENT_CHANGE.trim_start_matches('/')),
+        )
+        .unwrap();
+        std::fs::create_dir_all(
+            tree.path()
+                .join(PENDING_AGENT_CHANGE.trim_start_matches('/')),
+        )
+        .unwrap();
+        let report = report_of(&tree, true, timeout);
+        assert!(
+            row(&report, "pending-change")
+                .detail
+                .contains("is not a regular file")
         );
     }
 

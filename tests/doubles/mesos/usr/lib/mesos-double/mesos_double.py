@@ -500,6 +500,155 @@ def empty(status: int) -> Response:
     return status, b"", "text/plain", {}
 
 
+def method_not_allowed(allowed: Tuple[str, ...], method: str) -> Response:
+    """libprocess' MethodNotAllowed."""
+    methods = "', '".join(allowed)
+    body = f"405 Method Not Allowed. Expecting one of {{ '{methods}' }}, but received '{method}'."
+    return 405, body.encode(), "text/plain", {"Allow": ", ".join(allowed)}
+
+
+# ---------------------------------------------------------------------------
+# Maintenance: MachineIDs ({hostname, ip}) as Mesos compares and shows them.
+
+def machine_id(hostname: str, ip: str) -> dict:
+    """The MachineID of an agent: its hostname and the IP of its pid."""
+    return {"hostname": hostname, "ip": ip}
+
+
+def machine_key(machine: dict) -> Tuple[str, str]:
+    """Mesos compares MachineIDs by hostname without case, and by IP exactly."""
+    return (machine.get("hostname", "").lower(), machine.get("ip", ""))
+
+
+def machine_text(machine: dict) -> str:
+    """stringify(JSON::protobuf(id)): the set fields in the proto's order."""
+    shown = {k: machine[k] for k in ("hostname", "ip") if k in machine}
+    return json.dumps(shown, separators=(",", ":"))
+
+
+def check_machine_fields(machine) -> None:
+    if not isinstance(machine, dict):
+        raise ValueError("Expecting a JSON object for a MachineID")
+    for name, value in machine.items():
+        if name not in ("hostname", "ip"):
+            raise ValueError(f"Unknown field '{name}' of a MachineID")
+        if not isinstance(value, str):
+            raise ValueError(f"Not expecting a JSON {type(value).__name__} for field '{name}'")
+
+
+def invalid_machine(machine: dict) -> Optional[str]:
+    """maintenance::validation::machine."""
+    if not machine.get("hostname") and not machine.get("ip"):
+        return "Both 'hostname' and 'ip' for a machine are empty"
+    if machine.get("ip"):
+        try:
+            ipaddress.IPv4Address(machine["ip"])
+        except ValueError:
+            return f"Failed to parse IP address '{machine['ip']}'"
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Agent recovery: is this start's SlaveInfo compatible with the checkpointed one? (Mesos'
+# src/slave/compatibility.cpp: `equal` and `additive`.)
+
+def typed_value(text: str, kind: str):
+    """(type, value) of an attribute or resource value: SCALAR, RANGES, SET (resources) or TEXT
+    (attributes), as Mesos parses them."""
+    text = text.strip()
+    if text.startswith("["):
+        ranges = []
+        for item in text.strip("[]").split(","):
+            low, _, high = item.partition("-")
+            ranges.append((int(low), int(high or low)))
+        return "RANGES", sorted(ranges)
+    if kind == "resource" and text.startswith("{"):
+        return "SET", sorted({item.strip() for item in text.strip("{}").split(",") if item.strip()})
+    try:
+        return "SCALAR", float(text)
+    except ValueError:
+        return "TEXT", text
+
+
+def ranges_included(inner, outer) -> bool:
+    merged = []
+    for low, high in sorted(outer):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return all(any(a <= low and high <= b for a, b in merged) for low, high in inner)
+
+
+def show_value(kind: str, value) -> str:
+    if kind == "SCALAR":
+        return f"{value:g}"
+    if kind == "RANGES":
+        return "[" + ", ".join(f"{low}-{high}" for low, high in value) + "]"
+    if kind == "SET":
+        return "{" + ", ".join(value) + "}"
+    return value
+
+
+def compatibility(policy: str, previous: dict, current: dict) -> Optional[str]:
+    """None when the agent may recover with `current` under `policy`, else Mesos' error."""
+    previous = {k: v for k, v in previous.items() if k != "id"}
+    if policy == "equal":
+        if previous == current:
+            return None
+        rule = "\n------------------------------------------------------------"
+        return "\n".join([
+            "Incompatible agent info detected. ", rule,
+            "Old agent info:\n" + json.dumps(previous, sort_keys=True), rule,
+            "New agent info:\n" + json.dumps(current, sort_keys=True), rule])
+    prefix = "Configuration change not permitted under 'additive' policy"
+    if previous["hostname"] != current["hostname"]:
+        return ("Configuration change not permitted under `additive` policy: Hostname changed "
+                f"from {previous['hostname']} to {current['hostname']}")
+    if previous["port"] != current["port"]:
+        return ("Configuration change not permitted under `additive` policy: Port changed from "
+                f"{previous['port']} to {current['port']}")
+    resources = {}
+    for name, text in current["resources"]:
+        kind, value = typed_value(text, "resource")
+        if kind == "SCALAR" and name in resources:
+            value += resources[name][1]  # 'cpus:5;cpus:5' is cpus:10
+        resources[name] = (kind, value)
+    for name, text in previous["resources"]:
+        kind, value = typed_value(text, "resource")
+        match = resources.get(name)
+        if match is None or match[0] != kind:
+            return f"{prefix}. Resource not found: {name}:{show_value(kind, value)}"
+        if kind == "SCALAR" and not value <= match[1]:
+            return (f"{prefix}: Value of scalar resource '{name}' decreased from "
+                    f"{show_value(kind, value)} to {show_value(kind, match[1])}")
+        if kind == "RANGES" and not ranges_included(value, match[1]):
+            return (f"{prefix}: Previous value of range resource '{name}' "
+                    f"({show_value(kind, value)}) not included in current "
+                    f"{show_value(kind, match[1])}")
+        if kind == "SET" and not set(value) <= set(match[1]):
+            return (f"{prefix}: Previous value of set resource '{name}' "
+                    f"({show_value(kind, value)}) not included in current "
+                    f"{show_value(kind, match[1])}")
+    attributes = {name: typed_value(text, "attribute") for name, text in current["attributes"]}
+    for name, text in previous["attributes"]:
+        kind, value = typed_value(text, "attribute")
+        match = attributes.get(name)
+        if match is None:
+            return f"{prefix}: Couldn't find attribute {name}:{show_value(kind, value)}"
+        if match[0] != kind:
+            return f"{prefix}: Type of attribute '{name}' changed from {kind} to {match[0]}"
+        if kind == "RANGES":
+            if not ranges_included(value, match[1]):
+                return (f"Previous value of ranges resource '{name}' ({show_value(kind, value)}) "
+                        f"not included in current {show_value(kind, match[1])}")
+        elif value != match[1]:
+            what = "scalar" if kind == "SCALAR" else "text"
+            return (f"{prefix}: Value of {what} attribute '{name}' changed from "
+                    f"{show_value(kind, value)} to {show_value(kind, match[1])}")
+    return None
+
+
 # ---------------------------------------------------------------------------
 # The daemons.
 
@@ -753,6 +902,8 @@ class MesosMaster(MesosDaemon):
         self.frameworks: Dict[str, dict] = {}  # id -> FrameworkInfo and the master's view
         self.framework_count = 0
         self.maintenance_schedule: dict = {}
+        # Mesos' `machines`: machine key -> {id (MachineID), mode, unavailability, agents}.
+        self.machines: Dict[Tuple[str, str], dict] = {}
         # Agents and frameworks authenticate with the --credentials (also the HTTP ones).
         self.authenticator = libprocess_double.Authenticator(self.upid, None)
 
@@ -841,8 +992,18 @@ class MesosMaster(MesosDaemon):
                         sender)
             return
         agent = json.loads(body)
+        machine = machine_id(agent["hostname"], libprocess_double.parse_upid(sender)[1])
+        key = machine_key(machine)
+        if self.machines.get(key, {}).get("mode") == "DOWN":
+            what = "re-registration" if again else "registration"
+            log.warning("Refusing %s of agent at %s because the machine '%s' that it is running "
+                        "on is `DOWN`", what, sender, machine_text(machine))
+            post_message(sender, self.upid(), "ShutdownMessage", {"message": "Machine is `DOWN`"})
+            return
         now = time.time()
         with self.agents_lock:
+            entry = self.machines.setdefault(key, {"id": machine, "mode": "UP"})
+            entry.setdefault("agents", set()).add(agent["id"])
             known = self.agents.get(agent["id"])
             if known is None:
                 log.info("Registered agent %s at %s", agent["id"], sender)
@@ -912,22 +1073,182 @@ class MesosMaster(MesosDaemon):
                      {"message": "Framework has been removed"})
         return empty(200)
 
+    # -- maintenance (Mesos' src/master/http.cpp and maintenance.cpp) -------------------------
+
     def maintenance_schedule_endpoint(self, method: str, path: str, body: bytes,
                                       headers: Dict[str, str]) -> Response:
-        """GET the maintenance schedule, or POST a new one (JSON)."""
+        """GET the maintenance schedule, or POST a new one that replaces it: validated as Mesos'
+        maintenance::validation::schedule; machines newly in it go DRAINING, machines no longer
+        in it UP again; a DOWN machine cannot be left out."""
         if self.elected_time is None:
             return self.redirect(path)
+        if method not in ("GET", "POST"):
+            return method_not_allowed(("GET", "POST"), method)
         if method == "GET":
             return json_response(self.maintenance_schedule)
         try:
             schedule = json.loads(body)
             if not isinstance(schedule, dict):
-                raise ValueError("not a JSON object")
+                raise ValueError("Expecting a JSON object")
+            windows = schedule.get("windows", [])
+            if not isinstance(windows, list):
+                raise ValueError("Not expecting a JSON array for field 'windows'")
+            for index, window in enumerate(windows):
+                if not isinstance(window, dict):
+                    raise ValueError("Expecting a JSON object for field 'windows'")
+                if "unavailability" not in window:
+                    raise ValueError(
+                        f"Missing required fields: windows[{index}].unavailability")
+                start = window["unavailability"].get("start")
+                if not isinstance(start, dict) or not isinstance(start.get("nanoseconds"), int):
+                    raise ValueError(
+                        f"Missing required fields: windows[{index}].unavailability.start")
+                window.setdefault("machine_ids", [])
+                for machine in window["machine_ids"]:
+                    check_machine_fields(machine)
         except ValueError as error:
-            return 400, f"Failed to parse the maintenance schedule: {error}".encode(), \
-                "text/plain", {}
-        self.maintenance_schedule = schedule
+            return 400, str(error).encode(), "text/plain", {}
+        error = self.invalid_schedule(windows)
+        if error is not None:
+            return 400, error.encode(), "text/plain", {}
+        unavailabilities = {machine_key(m): w["unavailability"]
+                            for w in windows for m in w["machine_ids"]}
+        with self.agents_lock:
+            for key, machine in self.machines.items():
+                if key in unavailabilities:
+                    if machine["mode"] != "UP":
+                        machine["unavailability"] = unavailabilities[key]
+                    continue
+                machine["mode"] = "UP"
+                machine.pop("unavailability", None)
+            for window in windows:
+                for machine in window["machine_ids"]:
+                    entry = self.machines.setdefault(machine_key(machine), {"id": machine,
+                                                                            "mode": "UP"})
+                    if entry["mode"] == "UP":
+                        entry.update(id=machine, mode="DRAINING",
+                                     unavailability=window["unavailability"])
+        self.maintenance_schedule = {"windows": windows} if windows else {}
         return empty(200)
+
+    def invalid_schedule(self, windows: List[dict]) -> Optional[str]:
+        seen = set()
+        for window in windows:
+            if not window["machine_ids"]:
+                return "List of machines in the maintenance window is empty"
+            duration = window["unavailability"].get("duration", {}).get("nanoseconds", 0)
+            if duration < 0:
+                return "Unavailability 'duration' is negative"
+            for machine in window["machine_ids"]:
+                error = invalid_machine(machine)
+                if error is not None:
+                    return error
+                if machine_key(machine) in seen:
+                    return f"Machine '{machine_text(machine)}' appears more than once in the schedule"
+                seen.add(machine_key(machine))
+        for key, machine in self.machines.items():
+            if machine["mode"] == "DOWN" and key not in seen:
+                return (f"Machine '{machine_text(machine['id'])}' is deactivated and cannot be "
+                        "removed from the schedule")
+        return None
+
+    def machine_ids(self, body: bytes):
+        """The MachineIDs of /machine/down and /machine/up (a JSON array), or the 400."""
+        try:
+            machines = json.loads(body)
+            if not isinstance(machines, list):
+                raise ValueError("Expecting a JSON array")
+            for machine in machines:
+                check_machine_fields(machine)
+        except ValueError as error:
+            return None, (400, str(error).encode(), "text/plain", {})
+        error = None
+        if not machines:
+            error = "List of machines is empty"
+        seen = set()
+        for machine in machines:
+            error = error or invalid_machine(machine)
+            if error is None and machine_key(machine) in seen:
+                error = f"Machine '{machine_text(machine)}' appears more than once in the schedule"
+            seen.add(machine_key(machine))
+        if error is not None:
+            return None, (400, error.encode(), "text/plain", {})
+        return machines, None
+
+    def machine_down(self, method: str, path: str, body: bytes,
+                     headers: Dict[str, str]) -> Response:
+        """POST /master/machine/down: DRAINING machines of the schedule go DOWN; their agents are
+        told to shut down (ShutdownMessage) and removed."""
+        if self.elected_time is None:
+            return self.redirect(path)
+        if method != "POST":
+            return method_not_allowed(("POST",), method)
+        machines, refused = self.machine_ids(body)
+        if refused is not None:
+            return refused
+        for machine in machines:
+            known = self.machines.get(machine_key(machine))
+            if known is None:
+                return 400, (f"Machine '{machine_text(machine)}' is not part of a maintenance "
+                             "schedule").encode(), "text/plain", {}
+            if known["mode"] != "DRAINING":
+                return 400, (f"Machine '{machine_text(machine)}' is not in DRAINING mode and "
+                             "cannot be brought down").encode(), "text/plain", {}
+        with self.agents_lock:
+            for machine in machines:
+                entry = self.machines[machine_key(machine)]
+                for agent_id in sorted(entry.get("agents", ())):
+                    agent = self.agents.pop(agent_id, None)
+                    if agent is None:
+                        continue
+                    log.info("Removing agent %s at %s: Operator initiated 'Machine DOWN'",
+                             agent_id, agent["pid"])
+                    post_message(agent["pid"], self.upid(), "ShutdownMessage",
+                                 {"message": "Operator initiated 'Machine DOWN'"})
+                entry["agents"] = set()
+                entry["mode"] = "DOWN"
+        return empty(200)
+
+    def machine_up(self, method: str, path: str, body: bytes,
+                   headers: Dict[str, str]) -> Response:
+        """POST /master/machine/up: DOWN machines go UP and leave the schedule."""
+        if self.elected_time is None:
+            return self.redirect(path)
+        if method != "POST":
+            return method_not_allowed(("POST",), method)
+        machines, refused = self.machine_ids(body)
+        if refused is not None:
+            return refused
+        for machine in machines:
+            known = self.machines.get(machine_key(machine))
+            if known is None:
+                return 400, (f"Machine '{machine_text(machine)}' is not part of a maintenance "
+                             "schedule").encode(), "text/plain", {}
+            if known["mode"] != "DOWN":
+                return 400, (f"Machine '{machine_text(machine)}' is not in DOWN mode and cannot "
+                             "be brought up").encode(), "text/plain", {}
+        keys = {machine_key(m) for m in machines}
+        with self.agents_lock:
+            for key in keys:
+                self.machines[key]["mode"] = "UP"
+                self.machines[key].pop("unavailability", None)
+            windows = []
+            for window in self.maintenance_schedule.get("windows", []):
+                left = [m for m in window["machine_ids"] if machine_key(m) not in keys]
+                if left:
+                    windows.append({**window, "machine_ids": left})
+            self.maintenance_schedule = {"windows": windows} if windows else {}
+        return empty(200)
+
+    def maintenance_status(self) -> dict:
+        """ClusterStatus: the DRAINING machines (no inverse offers here) and the DOWN ones."""
+        status: dict = {}
+        for machine in self.machines.values():
+            if machine["mode"] == "DRAINING":
+                status.setdefault("draining_machines", []).append({"id": machine["id"]})
+            elif machine["mode"] == "DOWN":
+                status.setdefault("down_machines", []).append(machine["id"])
+        return status
 
     def api_v1(self, method: str, body: bytes, headers: Dict[str, str]) -> Response:
         if self.elected_time is None:
@@ -948,10 +1269,7 @@ class MesosMaster(MesosDaemon):
         document["activated_slaves"] = len(agents)
         document["deactivated_slaves"] = 0
         document["unreachable_slaves"] = 0
-        document["slaves"] = [
-            {key: agent[key] for key in
-             ("id", "pid", "hostname", "attributes", "resources", "active", "registered_time")}
-            for agent in agents]
+        document["slaves"] = self.agents_shown()
         document["frameworks"] = [
             {key: framework[key] for key in
              ("id", "name", "pid", "hostname", "user", "principal", "webui_url", "active",
@@ -959,6 +1277,12 @@ class MesosMaster(MesosDaemon):
             for framework in self.active_frameworks()]
         document["completed_frameworks"] = []
         return document
+
+    def agents_shown(self) -> List[dict]:
+        """The registered agents as /master/state and /master/slaves list them."""
+        return [{key: agent[key] for key in
+                 ("id", "pid", "hostname", "attributes", "resources", "active", "registered_time")}
+                for agent in self.active_agents()]
 
     def metrics(self) -> dict:
         agents = len(self.active_agents())
@@ -986,10 +1310,24 @@ class MesosMaster(MesosDaemon):
                 return self.redirect(path)
             return json_response(self.state())
 
+        def slaves(path: str) -> Response:
+            if self.elected_time is None:
+                return self.redirect(path)
+            return json_response({"slaves": self.agents_shown(), "recovered_slaves": []})
+
+        def maintenance_status(path: str) -> Response:
+            if self.elected_time is None:
+                return self.redirect(path)
+            return json_response(self.maintenance_status())
+
         return {
             **super().get_routes(),
             "/state": state,
             "/master/state": state,
+            "/slaves": slaves,
+            "/master/slaves": slaves,
+            "/maintenance/status": maintenance_status,
+            "/master/maintenance/status": maintenance_status,
             "/redirect": self.redirect,
             "/master/redirect": self.redirect,
         }
@@ -1014,6 +1352,10 @@ class MesosMaster(MesosDaemon):
             "/master/teardown": self.teardown,
             "/maintenance/schedule": self.maintenance_schedule_endpoint,
             "/master/maintenance/schedule": self.maintenance_schedule_endpoint,
+            "/machine/down": self.machine_down,
+            "/master/machine/down": self.machine_down,
+            "/machine/up": self.machine_up,
+            "/master/machine/up": self.machine_up,
         }
 
     def validate(self) -> None:
@@ -1081,6 +1423,10 @@ class MesosAgent(MesosDaemon):
             if not RESOURCE_NAME.fullmatch(name) or not RESOURCE_VALUE.fullmatch(value):
                 raise StartupError(f"Bad value for resources: '{name}:{value}'")
         self.attributes()  # raises on a malformed pair
+        policy = self.flags.get("reconfiguration_policy")
+        if policy not in ("equal", "additive"):
+            raise StartupError(f"Unknown option for 'reconfiguration_policy' flag {policy}. "
+                               "Please run the agent with '--help' to see the valid options.")
         super().validate()
         path = self.flags.get("credential")
         if path is not None:
@@ -1090,6 +1436,72 @@ class MesosAgent(MesosDaemon):
             log.info("Agent using credential for: %s", credential[0])
             self.authenticatee = libprocess_double.Authenticatee(
                 self.upid, credential[0], credential[1], self.refused)
+
+    # -- the agent's checkpoint: WORK_DIR/meta/slaves/<id>/slave.info, and `latest` -> <id> --
+
+    def meta_dir(self) -> str:
+        return os.path.join(self.flags.get("work_dir"), "meta", "slaves")
+
+    def info(self) -> dict:
+        """This agent's SlaveInfo (the double's own JSON, checkpointed in slave.info)."""
+        return {"hostname": self.hostname(), "port": self.advertised_port(),
+                "attributes": [list(pair) for pair in self.attributes()],
+                "resources": [list(pair) for pair in self.resources()]}
+
+    def recover(self) -> None:
+        """Mesos' Slave::recover: with a `latest` agent, the checkpointed SlaveInfo must be
+        compatible with this start's under --reconfiguration_policy, and the agent keeps its id;
+        else it exits 1 (Slave::__recover). Without `latest`, it starts as a new agent."""
+        latest = os.path.join(self.meta_dir(), "latest")
+        if not os.path.lexists(latest):
+            log.info("No checkpointed agent: starting as a new agent")
+            return
+        try:
+            with open(os.path.join(latest, "slave.info"), encoding="utf-8") as handle:
+                previous = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise StartupError(f"Failed to perform recovery: Failed to recover agent info from "
+                               f"'{latest}': {error}") from None
+        error = compatibility(self.flags.get("reconfiguration_policy"), previous, self.info())
+        if error is not None:
+            raise StartupError(
+                f"Failed to perform recovery: {error}\n"
+                "If recovery failed due to a change in configuration and you want to\n"
+                "keep the current agent id, you might want to change the\n"
+                "`--reconfiguration_policy` flag to a more permissive value.\n\n"
+                "To restart this agent with a new agent id instead, do as follows:\n"
+                f"rm -f {latest}\n"
+                "This ensures that the agent does not recover old live executors.\n\n"
+                "Finally, restart the agent.")
+        self.slave_id = previous["id"]
+        log.info("Recovered agent %s", self.slave_id)
+
+    def checkpoint(self) -> None:
+        """What Mesos writes once registered: the SlaveInfo under meta/slaves/<id>, and the
+        `latest` symlink to that directory."""
+        directory = os.path.join(self.meta_dir(), self.slave_id)
+        os.makedirs(directory, exist_ok=True)
+        write_record(os.path.join(directory, "slave.info"), {**self.info(), "id": self.slave_id},
+                     mode=0o644)
+        latest = os.path.join(self.meta_dir(), "latest")
+        if os.path.realpath(latest) != os.path.realpath(directory):
+            if os.path.lexists(latest):
+                os.unlink(latest)
+            os.symlink(os.path.abspath(directory), latest)
+
+    def shutdown(self, sender: str, body: bytes) -> None:
+        """ShutdownMessage from the master it follows (Machine DOWN): Slave::shutdown; with no
+        executors the agent terminates and exits 0, and systemd starts it again."""
+        master = self.detected_master()
+        if master is None or master["pid"] != sender:
+            log.warning("Ignoring shutdown message from %s because it is not from the registered "
+                        "master", sender)
+            return
+        message = json.loads(body or b"{}").get("message", "")
+        log.info("Agent asked to shut down by %s because '%s'", sender, message)
+        log.info("Agent terminating")
+        logging.shutdown()
+        os._exit(0)
 
     def refused(self, master: str) -> None:
         """Mesos' Slave::_authenticate: a refused authentication ends the agent (its executors
@@ -1142,6 +1554,7 @@ class MesosAgent(MesosDaemon):
             **(self.authenticatee.routes(self.upid_name) if self.authenticatee else {}),
             "/slave(1)/mesos.internal.SlaveRegisteredMessage": self.registered,
             "/slave(1)/mesos.internal.SlaveReregisteredMessage": self.registered,
+            "/slave(1)/mesos.internal.ShutdownMessage": self.shutdown,
         }
 
     def registered(self, sender: str, body: bytes) -> None:
@@ -1153,9 +1566,16 @@ class MesosAgent(MesosDaemon):
         self.slave_id = json.loads(body)["slave_id"]
         if self.registered_with is None or self.registered_with["pid"] != sender:
             log.info("Registered with master %s; given agent ID %s", sender, self.slave_id)
+            try:
+                self.checkpoint()
+            except OSError as error:
+                log.error("Failed to checkpoint the agent info: %s", error)
+                logging.shutdown()
+                os._exit(1)
         self.registered_with = master
 
     def start(self) -> None:
+        self.recover()
         master = self.flags.get("master")
         if master.startswith(("zk://", "file://")):
             self.detector = zk_double.Election(zk_url(master, "master"), "json.info_", None, 10_000)
@@ -1181,7 +1601,8 @@ class MesosAgent(MesosDaemon):
             if authenticating and self.authenticatee.need(master["pid"]):
                 self.authenticatee.authenticate(master["pid"])
             elif master is not None and not authenticating:
-                message = "ReregisterSlaveMessage" if registered else "RegisterSlaveMessage"
+                message = "ReregisterSlaveMessage" if registered or self.slave_id \
+                    else "RegisterSlaveMessage"
                 document = {"id": self.slave_id or self.proposed_id, "hostname": self.hostname(),
                             "attributes": {n: scalar_or_text(v) for n, v in self.attributes()},
                             "resources": dict(self.resources())}
@@ -1206,7 +1627,7 @@ def usage(daemon_class) -> str:
     return "\n".join(lines)
 
 
-def write_record(path: str, document: dict) -> None:
+def write_record(path: str, document: dict, mode: int = 0o600) -> None:
     """Write the record whole or not at all: a temporary file renamed over the old one."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o755, exist_ok=True)
@@ -1217,7 +1638,7 @@ def write_record(path: str, document: dict) -> None:
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)  # flags may hold credentials (--zk)
+        os.chmod(temporary, mode)  # a record's flags may hold credentials (--zk): 0600
         os.replace(temporary, path)
     except BaseException:
         try:
