@@ -923,3 +923,300 @@ fn marathon_needs_http_credentials_and_authenticates_as_a_framework() -> Result<
 fn secret_file_name(secret: Option<&Path>) -> String {
     secret.map_or("no credential".into(), |p| p.display().to_string())
 }
+
+/// The agent `port`'s `latest` link (under the work directory [`start_agent`] gives it): the
+/// agent id it names.
+fn latest_agent(dir: &Path, port: u16) -> Result<String> {
+    let latest = dir.join(format!("agent-{port}/meta/slaves/latest"));
+    let target = std::fs::read_link(&latest).with_context(|| format!("no {}", latest.display()))?;
+    ensure!(
+        target.is_absolute() && target.join("slave.info").is_file(),
+        "{} -> {}",
+        latest.display(),
+        target.display()
+    );
+    Ok(target.file_name().unwrap().to_string_lossy().into_owned())
+}
+
+/// The agents the master at `port` lists (`/master/slaves`): (id, hostname, attributes).
+fn listed_agents(port: u16) -> Result<Vec<(String, String, serde_json::Value)>> {
+    let slaves = get_as(port, "/master/slaves", ("operator", OPERATOR_SECRET))?.json()?;
+    Ok(slaves["slaves"]
+        .as_array()
+        .context("slaves")?
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or_default().to_string(),
+                s["hostname"].as_str().unwrap_or_default().to_string(),
+                s["attributes"].clone(),
+            )
+        })
+        .collect())
+}
+
+/// Mesos checkpoints a registered agent under WORK_DIR/meta/slaves/<id> with `latest` linked to
+/// it, and recovers from it at the next start: with the same id when its SlaveInfo is compatible
+/// under `--reconfiguration_policy` (`additive`: added attributes and grown resources; `equal`,
+/// the default: nothing changed), else it exits 1 with Mesos' message and remedy; without
+/// `latest` it registers as a new agent.
+#[test]
+fn an_agent_recovers_its_id_as_its_reconfiguration_policy_permits() -> Result<()> {
+    require_tools(&["python3", "java"])?;
+    let dir = scratch("double-agent-recovery")?;
+    let dir = dir.path();
+    let (_zookeeper, zk_port) = standalone_zookeeper(dir)?;
+    let master_port = free_port()?;
+    let _master = master(dir, master_port, zk_port)?;
+    let port = free_port()?;
+    let agent = |flags: &[&str]| -> Result<Daemon> {
+        let mut all = vec!["--hostname=agent-a".to_string()];
+        all.extend(flags.iter().map(|f| f.to_string()));
+        start_agent(dir, port, &mesos_in(zk_port, "mesos"), &all)
+    };
+    let registered = |id: Option<&str>| -> Result<(String, serde_json::Value)> {
+        eventually(Duration::from_secs(30), || {
+            let agents = listed_agents(master_port)?;
+            let (found, _, attributes) = agents.first().context("no agent registered")?;
+            if let Some(id) = id {
+                ensure!(found == id, "{found} registered, not {id}");
+            }
+            Ok((found.clone(), attributes.clone()))
+        })
+    };
+
+    let mut first = agent(&["--attributes=rack:r1", "--resources=cpus:2"])?;
+    let (id, _) = registered(None)?;
+    assert_eq!(latest_agent(dir, port)?, id);
+    first.stop();
+
+    // additive: an attribute added and a resource grown keep the id.
+    let mut second = agent(&[
+        "--reconfiguration_policy=additive",
+        "--attributes=rack:r1;zone:z1",
+        "--resources=cpus:3",
+    ])?;
+    second.wait_for(port)?;
+    assert_eq!(get(port, "/state")?.json()?["id"], id.as_str());
+    eventually(Duration::from_secs(30), || {
+        let (_, attributes) = registered(Some(&id))?;
+        ensure!(attributes["zone"] == "z1", "{attributes}");
+        Ok(())
+    })?;
+    second.stop();
+
+    let latest = dir.join(format!("agent-{port}/meta/slaves/latest"));
+    for (flags, said) in [
+        (
+            vec!["--reconfiguration_policy=additive", "--attributes=rack:r2;zone:z1", "--resources=cpus:3"],
+            "Failed to perform recovery: Configuration change not permitted under 'additive' policy: Value of text attribute 'rack' changed from r1 to r2".to_string(),
+        ),
+        (
+            vec!["--reconfiguration_policy=additive", "--attributes=rack:r1;zone:z1", "--resources=cpus:1"],
+            "Configuration change not permitted under 'additive' policy: Value of scalar resource 'cpus' decreased from 3 to 1".into(),
+        ),
+        (
+            vec!["--reconfiguration_policy=additive", "--attributes=zone:z1", "--resources=cpus:3"],
+            "Configuration change not permitted under 'additive' policy: Couldn't find attribute rack:r1".into(),
+        ),
+        // equal (the default): even an added attribute.
+        (
+            vec!["--attributes=rack:r1;zone:z1;row:3", "--resources=cpus:3"],
+            "Failed to perform recovery: Incompatible agent info detected. ".into(),
+        ),
+        (
+            vec!["--reconfiguration_policy=newest"],
+            "Unknown option for 'reconfiguration_policy' flag newest.".into(),
+        ),
+    ] {
+        let mut refused = agent(&flags)?;
+        assert_eq!(
+            local::exit_code(&mut refused, Duration::from_secs(20))?,
+            Some(1),
+            "{flags:?}"
+        );
+        let log = log_of(dir, &format!("mesos-slave-{port}.log"))?;
+        assert!(log.contains(&said), "{flags:?}:\n{log}");
+        if !said.starts_with("Unknown") {
+            assert!(
+                log.contains(&format!("rm -f {}", latest.display())),
+                "{log}"
+            );
+        }
+        // Nothing changed: the same agent is still checkpointed.
+        assert_eq!(latest_agent(dir, port)?, id);
+    }
+
+    // `latest` gone: a new agent, a new id; the old agent's directory stays.
+    std::fs::remove_file(&latest)?;
+    let _third = agent(&["--attributes=rack:r2", "--resources=cpus:1"])?;
+    let (new_id, attributes) = eventually(Duration::from_secs(30), || {
+        let agents = listed_agents(master_port)?;
+        let found = agents
+            .iter()
+            .find(|(found, _, _)| *found != id)
+            .context("no new agent yet")?;
+        Ok((found.0.clone(), found.2.clone()))
+    })?;
+    assert_eq!(attributes["rack"], "r2");
+    assert_eq!(latest_agent(dir, port)?, new_id);
+    assert!(
+        dir.join(format!("agent-{port}/meta/slaves/{id}/slave.info"))
+            .is_file()
+    );
+    Ok(())
+}
+
+/// Mesos' maintenance primitives on the master: the schedule (validated as Mesos does, behind the
+/// readwrite realm), `/master/machine/down` only for a DRAINING machine of the schedule (400 with
+/// Mesos' message otherwise), which shuts its agent down (the agent exits 0) and refuses it while
+/// down; `/master/machine/up` takes the machine out of the schedule; `/master/maintenance/status`.
+#[test]
+fn the_master_takes_scheduled_machines_down_and_up() -> Result<()> {
+    require_tools(&["python3", "java"])?;
+    let dir = scratch("double-maintenance")?;
+    let dir = dir.path();
+    let (_zookeeper, zk_port) = standalone_zookeeper(dir)?;
+    let credentials = credentials(dir)?;
+    let port = free_port()?;
+    let _master = master_with(
+        dir,
+        port,
+        &[
+            format!("--zk={}", mesos_in(zk_port, "mesos")),
+            format!("--credentials=file://{}", credentials.display()),
+            "--authenticate_http_readwrite".into(),
+        ],
+    )?;
+    let operator = Some(("operator", OPERATOR_SECRET));
+    let post_json = |path: &str, body: serde_json::Value| {
+        post_as(port, path, "application/json", &body.to_string(), operator)
+    };
+    let refused = |answer: local::Answer, said: &str| -> Result<()> {
+        ensure!(
+            answer.status == 400 && answer.body == said,
+            "{} {:?}, not 400 {said:?}",
+            answer.status,
+            answer.body
+        );
+        Ok(())
+    };
+    let agent_port = free_port()?;
+    let agent_flags = ["--hostname=agent-a".to_string()];
+    let mut agent = agent_with(dir, agent_port, zk_port, &agent_flags)?;
+    let agent_id = eventually(Duration::from_secs(30), || {
+        let agents = listed_agents(port)?;
+        Ok(agents.first().context("no agent")?.0.clone())
+    })?;
+
+    unauthorized(
+        &get(port, "/master/maintenance/schedule")?,
+        "Basic",
+        "mesos-master-readwrite",
+    )?;
+    unauthorized(
+        &post(port, "/master/machine/down", "[]")?,
+        "Basic",
+        "mesos-master-readwrite",
+    )?;
+    let schedule = |body| post_json("/master/maintenance/schedule", body);
+    let read_schedule = || -> Result<serde_json::Value> {
+        get_as(port, "/master/maintenance/schedule", operator.unwrap())?.json()
+    };
+    assert_eq!(read_schedule()?, serde_json::json!({}));
+    let this = serde_json::json!({"hostname": "agent-a", "ip": "127.0.0.1"});
+    let other = serde_json::json!({"hostname": "other", "ip": "10.0.0.9"});
+    let window = |ids: serde_json::Value| {
+        serde_json::json!({"machine_ids": ids,
+            "unavailability": {"start": {"nanoseconds": 1}, "duration": {"nanoseconds": 3_600_000_000_000u64}}})
+    };
+    refused(
+        schedule(serde_json::json!({"windows": [window(serde_json::json!([]))]}))?,
+        "List of machines in the maintenance window is empty",
+    )?;
+    refused(
+        schedule(serde_json::json!({"windows": [window(serde_json::json!([{}]))]}))?,
+        "Both 'hostname' and 'ip' for a machine are empty",
+    )?;
+    refused(
+        schedule(
+            serde_json::json!({"windows": [window(serde_json::json!([other])), window(serde_json::json!([other]))]}),
+        )?,
+        r#"Machine '{"hostname":"other","ip":"10.0.0.9"}' appears more than once in the schedule"#,
+    )?;
+    let down = |ids: serde_json::Value| post_json("/master/machine/down", ids);
+    let up = |ids: serde_json::Value| post_json("/master/machine/up", ids);
+    refused(
+        down(serde_json::json!([other]))?,
+        r#"Machine '{"hostname":"other","ip":"10.0.0.9"}' is not part of a maintenance schedule"#,
+    )?;
+    // The machine of a registered agent is known to the master, UP.
+    refused(
+        down(serde_json::json!([this]))?,
+        r#"Machine '{"hostname":"agent-a","ip":"127.0.0.1"}' is not in DRAINING mode and cannot be brought down"#,
+    )?;
+    refused(down(serde_json::json!([]))?, "List of machines is empty")?;
+    let get_down = get_as(port, "/master/machine/down", operator.unwrap())?;
+    assert_eq!(get_down.status, 405, "{}", get_down.body);
+
+    // Host names compare without case.
+    let shouted = serde_json::json!({"hostname": "AGENT-A", "ip": "127.0.0.1"});
+    let both = serde_json::json!({"windows": [window(serde_json::json!([other, shouted]))]});
+    assert_eq!(schedule(both.clone())?.status, 200);
+    assert_eq!(read_schedule()?, both);
+    let status = get(port, "/master/maintenance/status")?.json()?;
+    assert_eq!(
+        status["draining_machines"].as_array().map(Vec::len),
+        Some(2),
+        "{status}"
+    );
+    assert_eq!(down(serde_json::json!([this]))?.status, 200);
+    assert_eq!(
+        local::exit_code(&mut agent, Duration::from_secs(20))?,
+        Some(0)
+    );
+    let log = log_of(dir, &format!("mesos-slave-{agent_port}.log"))?;
+    assert!(
+        log.contains(&format!(
+            "Agent asked to shut down by master@127.0.0.1:{port} because 'Operator initiated 'Machine DOWN''"
+        )),
+        "{log}"
+    );
+    assert!(listed_agents(port)?.is_empty());
+    let status = get(port, "/master/maintenance/status")?.json()?;
+    assert_eq!(
+        status["down_machines"],
+        serde_json::json!([this]),
+        "{status}"
+    );
+    refused(
+        schedule(serde_json::json!({"windows": [window(serde_json::json!([other]))]}))?,
+        r#"Machine '{"hostname":"agent-a","ip":"127.0.0.1"}' is deactivated and cannot be removed from the schedule"#,
+    )?;
+
+    // While the machine is down the master refuses its agent, which exits (systemd restarts it).
+    let mut agent = start_agent(dir, agent_port, &mesos_in(zk_port, "mesos"), &agent_flags)?;
+    assert_eq!(
+        local::exit_code(&mut agent, Duration::from_secs(20))?,
+        Some(0)
+    );
+    let log = log_of(dir, &format!("mesos-slave-{agent_port}.log"))?;
+    assert!(log.contains("because 'Machine is `DOWN`'"), "{log}");
+
+    assert_eq!(up(serde_json::json!([this]))?.status, 200);
+    assert_eq!(
+        read_schedule()?,
+        serde_json::json!({"windows": [window(serde_json::json!([other]))]})
+    );
+    refused(
+        up(serde_json::json!([this]))?,
+        r#"Machine '{"hostname":"agent-a","ip":"127.0.0.1"}' is not in DOWN mode and cannot be brought up"#,
+    )?;
+    let _agent = agent_with(dir, agent_port, zk_port, &agent_flags)?;
+    eventually(Duration::from_secs(30), || {
+        let agents = listed_agents(port)?;
+        ensure!(agents.iter().any(|a| a.0 == agent_id), "{agents:?}");
+        Ok(())
+    })?;
+    Ok(())
+}

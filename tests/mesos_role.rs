@@ -3,9 +3,10 @@
 //! port with a scratch data dir) and the Mesos and Marathon test doubles (local processes on
 //! 127.0.0.1), reading a node's rendered files from a scratch `--root`. And lintian on the .deb.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
@@ -45,8 +46,17 @@ fn build_package() -> Result<Package> {
 
 /// Runs the packaged `mesos-role` with `args`.
 fn mesos_role(args: &[&str]) -> Result<Output> {
+    mesos_role_with_path(args, None)
+}
+
+/// Runs the packaged `mesos-role` with `args`, and `path` as its PATH when given.
+fn mesos_role_with_path(args: &[&str], path: Option<&str>) -> Result<Output> {
     let binary = package()?.tree.join("usr/bin/mesos-role");
-    let out = output("run mesos-role", Command::new(&binary).args(args))?;
+    let mut command = Command::new(&binary);
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    let out = output("run mesos-role", command.args(args))?;
     eprintln!(
         "$ mesos-role {}\n{}{}",
         args.join(" "),
@@ -150,6 +160,22 @@ impl Master {
         Ok(())
     }
 
+    /// Renders the files of a master that requires credentials (docs/security.md): the
+    /// operator's `secret` in its root-only Mesos credentials, HTTP writes authenticated.
+    fn authenticate(&self, secret: &str) -> Result<()> {
+        write_files(
+            &self.root,
+            &[
+                (CREDENTIALS, operator_credentials(secret)),
+                ("etc/mesos-master/credentials", format!("/{CREDENTIALS}")),
+                (
+                    "etc/mesos-master/authenticate_http_readwrite",
+                    "true".into(),
+                ),
+            ],
+        )
+    }
+
     fn start_mesos(&mut self) -> Result<()> {
         let flags = |name: &str| -> Result<String> {
             Ok(
@@ -158,9 +184,19 @@ impl Master {
                     .to_string(),
             )
         };
+        // As the role renders them; the credentials file's path is the node's, under the root.
+        let mut authentication = Vec::new();
+        if self.root.join("etc/mesos-master/credentials").exists() {
+            authentication.push(format!(
+                "--credentials={}",
+                self.root.join(CREDENTIALS).display()
+            ));
+            authentication.push("--authenticate_http_readwrite".to_string());
+        }
         let mut mesos = Daemon::start(
             "mesos-master (double)",
             double(MESOS_MASTER)
+                .args(&authentication)
                 .arg(format!(
                     "--zk={}",
                     std::fs::read_to_string(self.root.join("etc/mesos/zk"))?.trim()
@@ -199,6 +235,17 @@ impl Master {
     fn root(&self) -> String {
         self.root.display().to_string()
     }
+}
+
+/// A master's Mesos credentials, where mesos-master-role renders them (docs/security.md).
+const CREDENTIALS: &str = "etc/mesos-roles/secrets/mesos-credentials";
+/// The operator's secret of the masters, and of an agent's own HTTP endpoints: never shown.
+const OPERATOR_SECRET: &str = "operator-secret-6f1d2c";
+const AGENT_SECRET: &str = "agent-operator-secret-94be";
+
+/// Mesos' credentials JSON with the principal `operator`.
+fn operator_credentials(secret: &str) -> String {
+    serde_json::json!({"credentials": [{"principal": "operator", "secret": secret}]}).to_string()
 }
 
 /// A node's files, each ending with a newline as the roles write them.
@@ -612,4 +659,497 @@ fn deploy_refuses_the_tutorials_typographic_quotes_with_line_and_column() -> Res
 fn lintian_passes_the_tools_package() -> Result<()> {
     require_tools(&["lintian"])?;
     lintian_clean(&package()?.deb)
+}
+
+/// An agent node's files under `root`, as mesos-agent-role renders them: its Mesos at
+/// 127.0.0.1:`port` named `hostname`, its work directory /var/lib/mesos (under the root), its own
+/// HTTP credentials.
+fn agent_files(root: &Path, port: u16, zk: &str, hostname: &str) -> Result<()> {
+    write_files(
+        root,
+        &[
+            ("var/lib/dpkg/status", dpkg_status("mesos-agent-role")),
+            ("etc/mesos/zk", zk.into()),
+            ("etc/mesos-slave/ip", "127.0.0.1".into()),
+            ("etc/mesos-slave/hostname", hostname.into()),
+            ("etc/mesos-slave/port", port.to_string()),
+            ("etc/mesos-slave/work_dir", "/var/lib/mesos".into()),
+            (
+                "etc/mesos-roles/secrets/agent-http-credentials",
+                operator_credentials(AGENT_SECRET),
+            ),
+        ],
+    )
+}
+
+/// The agent double of the node under `root` (see [`agent_files`]), not waiting for it to listen:
+/// it may exit at once, as a refused agent does.
+fn start_agent(root: &Path, port: u16, zk: &str, hostname: &str) -> Result<Daemon> {
+    let scratch = root.parent().unwrap();
+    Daemon::start(
+        "mesos-slave (double)",
+        double(MESOS_AGENT)
+            .arg(format!("--master={zk}"))
+            .arg(format!(
+                "--work_dir={}",
+                root.join("var/lib/mesos").display()
+            ))
+            .arg("--ip=127.0.0.1")
+            .arg(format!("--port={port}"))
+            .arg(format!("--hostname={hostname}"))
+            .env("TEST_DOUBLE_RUN_DIR", scratch.join("run-agent")),
+        &scratch.join(format!("mesos-slave-{port}.log")),
+    )
+}
+
+/// Stand-ins for `chroot` and `dpkg-reconfigure` in `dir/bin` that append their command lines to
+/// `dir/calls` (`chroot` then runs the rest, as chroot does): what mesos-role runs, seen. Returns
+/// the PATH that finds them first, and the calls file.
+fn fake_tools(dir: &Path) -> Result<(String, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    let calls = dir.join("calls");
+    std::fs::create_dir_all(&bin)?;
+    for (name, then) in [("chroot", "shift\nexec \"$@\"\n"), ("dpkg-reconfigure", "")] {
+        let script = bin.join(name);
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{then}",
+                calls.display()
+            ),
+        )?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Ok((path, calls))
+}
+
+/// The agents the master on `port` lists: (id, hostname).
+fn listed_agents(port: u16) -> Result<Vec<(String, String)>> {
+    let slaves = local::get(port, "/master/slaves")?.json()?;
+    Ok(slaves["slaves"]
+        .as_array()
+        .context("no slaves")?
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (text("id"), text("hostname"))
+        })
+        .collect())
+}
+
+/// The machine of an agent named `hostname` on 127.0.0.1, as Mesos names it.
+fn machine(hostname: &str) -> serde_json::Value {
+    serde_json::json!({"hostname": hostname, "ip": "127.0.0.1"})
+}
+
+/// `mesos-role drain` on a master that does not lead, with the operator's credentials: the leading
+/// master (found by its 307) gets a maintenance window for the agent's machine beside the windows
+/// already there, and the machine goes DOWN (the master shuts the agent down and refuses it);
+/// `reregister --force` on the agent retires its id; `drain --up` lets it register again, with a
+/// new id. An unknown agent, refused credentials and a machine not down are one line each.
+#[test]
+fn drain_takes_an_agent_down_through_a_following_master_and_up_again() -> Result<()> {
+    let mut leader = Master::new()?;
+    leader.authenticate(OPERATOR_SECRET)?;
+    leader.start_zookeeper()?;
+    leader.start_mesos()?;
+    let mut follower = Master::beside(&leader)?;
+    follower.authenticate(OPERATOR_SECRET)?;
+    eventually(Duration::from_secs(30), || {
+        ensure!(local::get(leader.mesos_port, "/master/state")?.status == 200);
+        Ok(())
+    })?;
+    follower.start_mesos()?;
+    let zk = format!("zk://127.0.0.1:{}/mesos", leader.zk_port);
+    let dir = scratch("mesos-role-drain")?;
+    let agent_root = dir.path().join("root");
+    let agent_port = free_port()?;
+    agent_files(&agent_root, agent_port, &zk, "agent-a")?;
+    let mut agent = start_agent(&agent_root, agent_port, &zk, "agent-a")?;
+    let old_id = eventually(Duration::from_secs(30), || {
+        let agents = listed_agents(leader.mesos_port)?;
+        Ok(agents.first().context("no agent registered yet")?.0.clone())
+    })?;
+    let leading = format!("127.0.0.1:{}", leader.mesos_port);
+    let root = follower.root();
+    let mut shown = String::new();
+    let mut drain = |args: &[&str]| -> Result<Output> {
+        let out = mesos_role(&[&["--root", &root, "drain"], args].concat())?;
+        shown.push_str(&text(&out));
+        Ok(out)
+    };
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).trim().to_string();
+
+    let out = drain(&["nowhere"])?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "mesos-role: drain nowhere: no agent nowhere at the leading master {leading}; it lists agent-a (127.0.0.1): give one of these host names or IPs"
+        )
+    );
+    // This master's credentials refused: said in one line, with the file they came from.
+    let credentials = follower.root.join(CREDENTIALS);
+    std::fs::write(&credentials, operator_credentials("not-the-secret"))?;
+    let out = drain(&["agent-a"])?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        "mesos-role: Mesos answered 401 to this node's credentials (user operator from /etc/mesos-roles/secrets/mesos-credentials): they are not the ones it requires; reconfigure this node with the cluster's secret (docs/security.md)"
+    );
+    std::fs::write(&credentials, operator_credentials(OPERATOR_SECRET))?;
+
+    // Another machine's window, which drain keeps.
+    let other = serde_json::json!({"machine_ids": [{"hostname": "other", "ip": "10.0.0.9"}],
+        "unavailability": {"start": {"nanoseconds": 5}}});
+    let operator = Some(("operator", OPERATOR_SECRET));
+    let posted = local::post_as(
+        leader.mesos_port,
+        "/master/maintenance/schedule",
+        "application/json",
+        &serde_json::json!({"windows": [other]}).to_string(),
+        operator,
+    )?;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+
+    let out = drain(&["AGENT-A", "--for", "30mins"])?;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "AGENT-A: maintenance window for the machine agent-a (127.0.0.1) from "
+        )) && stdout.contains(&format!(
+            " UTC for 30mins posted to the leading master {leading} (2 window(s) in the schedule)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "AGENT-A: the machine is DOWN: the master shut down agent {old_id} and its tasks"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("next: on agent-a, as root: mesos-role reregister (the agent gets a new id and the change mesos-agent-role held back); then on a master, as root: mesos-role drain --up agent-a"),
+        "{stdout}"
+    );
+    let schedule = local::get_as(
+        leader.mesos_port,
+        "/master/maintenance/schedule",
+        ("operator", OPERATOR_SECRET),
+    )?
+    .json()?;
+    let windows = schedule["windows"].as_array().context("no windows")?;
+    assert_eq!(windows.len(), 2, "{schedule}");
+    assert_eq!(windows[0], other);
+    assert_eq!(
+        windows[1]["machine_ids"],
+        serde_json::json!([machine("agent-a")])
+    );
+    assert_eq!(
+        windows[1]["unavailability"]["duration"]["nanoseconds"],
+        1_800_000_000_000u64
+    );
+    let status = local::get(leader.mesos_port, "/master/maintenance/status")?.json()?;
+    assert_eq!(
+        status["down_machines"],
+        serde_json::json!([machine("agent-a")])
+    );
+    // The master shut the agent down: it exits (systemd would start it again).
+    assert_eq!(
+        local::exit_code(&mut agent, Duration::from_secs(20))?,
+        Some(0)
+    );
+    assert!(listed_agents(leader.mesos_port)?.is_empty());
+    // Again: already down, and the same next step.
+    let out = drain(&["agent-a"])?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is already DOWN"));
+
+    // On the agent: its Mesos does not answer (shut down), so only --force retires it.
+    let (path, calls) = fake_tools(dir.path())?;
+    let agent_root_text = agent_root.display().to_string();
+    let out = mesos_role_with_path(
+        &["--root", &agent_root_text, "reregister", "--wait", "1"],
+        Some(&path),
+    )?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).starts_with("mesos-role: the agent does not answer (")
+            && stderr(&out).ends_with("after 1 s: cannot see that it is drained; once systemctl status mesos-slave shows no executor, run mesos-role reregister --force"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mesos_role_with_path(
+        &["--root", &agent_root_text, "reregister", "--force"],
+        Some(&path),
+    )?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("retired agent {old_id}: ")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&calls)?,
+        format!(
+            "chroot {agent_root_text} dpkg-reconfigure -fnoninteractive mesos-agent-role\ndpkg-reconfigure -fnoninteractive mesos-agent-role\n"
+        )
+    );
+    // Restarted while its machine is down: refused, shut down again.
+    let mut agent = start_agent(&agent_root, agent_port, &zk, "agent-a")?;
+    assert_eq!(
+        local::exit_code(&mut agent, Duration::from_secs(20))?,
+        Some(0)
+    );
+
+    let out = drain(&["--up", "agent-a"])?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!(
+            "agent-a: the machine agent-a (127.0.0.1) is UP and out of the maintenance schedule of the leading master {leading}"
+        )),
+        "{}",
+        text(&out)
+    );
+    let schedule = local::get_as(
+        leader.mesos_port,
+        "/master/maintenance/schedule",
+        ("operator", OPERATOR_SECRET),
+    )?
+    .json()?;
+    assert_eq!(schedule, serde_json::json!({"windows": [other]}));
+    let out = drain(&["--up", "agent-a"])?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "mesos-role: drain --up agent-a: no DOWN machine named agent-a at the leading master {leading} (none is down): give the host name or IP it was drained by"
+        )
+    );
+    // Started again: a new agent, with a new id.
+    let _agent = start_agent(&agent_root, agent_port, &zk, "agent-a")?;
+    let new_id = eventually(Duration::from_secs(30), || {
+        let agents = listed_agents(leader.mesos_port)?;
+        Ok(agents.first().context("no agent registered yet")?.0.clone())
+    })?;
+    assert_ne!(new_id, old_id);
+    assert!(!fixture_shows_a_secret(&shown), "{shown}");
+    Ok(())
+}
+
+/// Whether `text` shows one of the tests' secrets.
+fn fixture_shows_a_secret(text: &str) -> bool {
+    [OPERATOR_SECRET, AGENT_SECRET, "not-the-secret"]
+        .iter()
+        .any(|s| text.contains(s))
+}
+
+/// An agent's Mesos stood in for by the test: every request answered 200 with `state` (which the
+/// test changes); the `Authorization` headers it was sent.
+struct CannedAgent {
+    port: u16,
+    state: Arc<Mutex<String>>,
+    authorizations: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl CannedAgent {
+    fn start(state: &str) -> Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let state = Arc::new(Mutex::new(state.to_string()));
+        let authorizations = Arc::new(Mutex::new(Vec::new()));
+        let (answer, seen) = (state.clone(), authorizations.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                seen.lock().unwrap().push(head.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("authorization")
+                        .then(|| value.trim().to_string())
+                }));
+                let body = answer.lock().unwrap().clone();
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        Ok(Self {
+            port,
+            state,
+            authorizations,
+        })
+    }
+}
+
+/// `reregister` asks the agent's own `/state` with the agent's operator credentials and refuses
+/// while it runs an executor; drained, it renames `latest` (the agent's directory stays) and runs
+/// dpkg-reconfigure through chroot for a `--root`. Odd `latest`s are refused in one line, nothing
+/// touched. `status` shows the change mesos-agent-role holds back, as a warning.
+#[test]
+fn reregister_retires_a_drained_agent_and_refuses_one_that_runs_executors() -> Result<()> {
+    let running = serde_json::json!({"id": "OLD-S0", "frameworks": [
+        {"name": "marathon", "executors": [{"id": "web.2f0c", "tasks": [{"id": "web.2f0c"}]}]}]});
+    let agent = CannedAgent::start(&running.to_string())?;
+    let dir = scratch("mesos-role-reregister")?;
+    let root = dir.path().join("root");
+    agent_files(&root, agent.port, "zk://127.0.0.1:1/mesos", "agent-b")?;
+    let slaves = root.join("var/lib/mesos/meta/slaves");
+    std::fs::create_dir_all(slaves.join("OLD-S0"))?;
+    let latest = slaves.join("latest");
+    std::os::unix::fs::symlink("/var/lib/mesos/meta/slaves/OLD-S0", &latest)?;
+    let (path, calls) = fake_tools(dir.path())?;
+    let root_text = root.display().to_string();
+    let mut shown = String::new();
+    let mut reregister = || -> Result<Output> {
+        let out = mesos_role_with_path(&["--root", &root_text, "reregister"], Some(&path))?;
+        shown.push_str(&text(&out));
+        Ok(out)
+    };
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).trim().to_string();
+
+    let out = reregister()?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        stderr(&out),
+        "mesos-role: the agent is not drained: it runs 1 executor(s) (marathon/web.2f0c): on a master, as root: mesos-role drain agent-b; then run this again (or --force)"
+    );
+    assert!(std::fs::symlink_metadata(&latest)?.file_type().is_symlink());
+    assert!(!calls.exists(), "nothing run");
+    let sent = agent.authorizations.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        [Some(
+            "Basic b3BlcmF0b3I6YWdlbnQtb3BlcmF0b3Itc2VjcmV0LTk0YmU=".to_string()
+        )]
+    );
+
+    // The role holds back a change: status says so, a warning, with the next steps.
+    write_files(
+        &root,
+        &[(
+            "etc/mesos-roles/pending-agent-change",
+            "attributes: rack:r1 -> rack:r2 is not additive".into(),
+        )],
+    )?;
+    let out = mesos_role(&["--root", &root_text, "--timeout", "2", "status", "--json"])?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        report["pending_agent_change"], "attributes: rack:r1 -> rack:r2 is not additive",
+        "{report}"
+    );
+    let row_ = report["checks"]
+        .as_array()
+        .context("checks")?
+        .iter()
+        .find(|c| c["name"] == "pending-change")
+        .context("no pending-change row")?;
+    assert_eq!(row_["state"], "warn");
+    assert!(
+        row_["detail"].as_str().unwrap_or_default().ends_with(
+            "on a master, as root: mesos-role drain agent-b; then here, as root: mesos-role reregister"
+        ),
+        "{row_}"
+    );
+    let out = mesos_role(&["--root", &root_text, "--timeout", "2", "status"])?;
+    let (state, detail) = row(&out, "pending-change").context("no pending-change row")?;
+    assert_eq!(state, "warn");
+    assert!(
+        detail.starts_with(
+            "mesos-agent-role holds back a change: attributes: rack:r1 -> rack:r2 is not additive; "
+        ),
+        "{detail}"
+    );
+
+    // Drained: retired and reconfigured.
+    *agent.state.lock().unwrap() =
+        serde_json::json!({"id": "OLD-S0", "frameworks": [{"name": "marathon", "executors": []}]})
+            .to_string();
+    let out = reregister()?;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("retired agent OLD-S0: ")
+            && stdout.contains("the agent registers with a new id (no longer OLD-S0) once its machine is up: on a master, as root: mesos-role drain --up agent-b"),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&latest).is_err(),
+        "latest is gone"
+    );
+    let retired: Vec<PathBuf> = std::fs::read_dir(&slaves)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("latest.retired-"))
+        .collect();
+    assert_eq!(retired.len(), 1, "{retired:?}");
+    assert_eq!(
+        std::fs::read_link(&retired[0])?,
+        Path::new("/var/lib/mesos/meta/slaves/OLD-S0")
+    );
+    assert!(
+        slaves.join("OLD-S0").is_dir(),
+        "the agent's directory stays"
+    );
+    assert!(
+        stderr(&out).contains(&format!(
+            "mesos-role: running chroot {root_text} dpkg-reconfigure -fnoninteractive mesos-agent-role"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&calls)?,
+        format!(
+            "chroot {root_text} dpkg-reconfigure -fnoninteractive mesos-agent-role\ndpkg-reconfigure -fnoninteractive mesos-agent-role\n"
+        )
+    );
+
+    // Nothing to retire, or not a link: one line, nothing run.
+    std::fs::remove_file(&calls)?;
+    let out = reregister()?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).ends_with("meta/slaves/latest does not exist: the agent has no id to retire (it registers as a new agent at its next start); a change mesos-agent-role held back applies with dpkg-reconfigure -fnoninteractive mesos-agent-role"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::create_dir(&latest)?;
+    let out = reregister()?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("latest is not a symbolic link"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+    std::fs::remove_dir(&latest)?;
+    std::os::unix::fs::symlink("/etc", &latest)?;
+    let out = reregister()?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("latest points to /etc, not to an agent's directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!calls.exists(), "nothing run");
+    assert!(!fixture_shows_a_secret(&shown), "{shown}");
+    Ok(())
 }

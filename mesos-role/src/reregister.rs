@@ -142,15 +142,8 @@ fn prepare(node: &Node) -> Result<Checkpoint> {
         );
     }
     let target = std::fs::read_link(&latest)?;
-    let resolved = resolve(node, &slaves, &target);
-    let agent_id = resolved
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|id| valid_agent_id(id))
-        .map(str::to_string);
-    let inside = resolved.parent() == Some(slaves.as_path()) && resolved.is_dir();
-    match agent_id {
-        Some(agent_id) if inside => Ok(Checkpoint { latest, agent_id }),
+    match agent_of(&target) {
+        Some(agent_id) if slaves.join(&agent_id).is_dir() => Ok(Checkpoint { latest, agent_id }),
         _ => bail!(
             "{} points to {}, not to an agent's directory in {}: look at it and move it away yourself",
             latest.display(),
@@ -160,13 +153,14 @@ fn prepare(node: &Node) -> Result<Checkpoint> {
     }
 }
 
-/// A link's target as a path of the node: an absolute one under `--root`, a relative one beside
-/// the link; `..` is not followed (an agent's directory is a plain name).
-fn resolve(node: &Node, slaves: &Path, target: &Path) -> PathBuf {
-    match target.to_str() {
-        Some(text) if target.is_absolute() => node.path(text),
-        _ => slaves.join(target),
-    }
+/// The agent id a `latest` link names: Mesos links it to `<work dir>/meta/slaves/<agent id>`
+/// (absolute as the agent saw its work directory, which may be mounted elsewhere here), or a
+/// relative `<agent id>` beside it. Anything else (`..`, another directory) is no agent's.
+fn agent_of(target: &Path) -> Option<String> {
+    let id = target.file_name()?.to_str()?;
+    let parent = target.parent()?;
+    let beside = parent.as_os_str().is_empty();
+    (valid_agent_id(id) && (beside || parent.ends_with("meta/slaves"))).then(|| id.to_string())
 }
 
 /// Mesos' agent ids: `<uuid>-S<n>`; anything printable without a slash or a leading dot here.
@@ -317,6 +311,19 @@ mod tests {
         ]});
         assert_eq!(executors(&state), ["marathon/web.1", "marathon/web.2"]);
         assert!(executors(&serde_json::json!({"frameworks": []})).is_empty());
+        let id = |t: &str| agent_of(Path::new(t));
+        assert_eq!(
+            id("/var/lib/mesos/meta/slaves/a-S0").as_deref(),
+            Some("a-S0")
+        );
+        assert_eq!(
+            id("/mnt/image/var/lib/mesos/meta/slaves/a-S0").as_deref(),
+            Some("a-S0")
+        );
+        assert_eq!(id("a-S0").as_deref(), Some("a-S0"));
+        assert_eq!(id("/etc"), None);
+        assert_eq!(id("../slaves/a-S0"), None);
+        assert_eq!(id("meta/slaves/.."), None);
         assert!(valid_agent_id("5b7e-4c1a-S12"));
         assert!(!valid_agent_id(".."));
         assert!(!valid_agent_id("a/b"));

@@ -1125,9 +1125,9 @@ class MesosMaster(MesosDaemon):
                 for machine in window["machine_ids"]:
                     entry = self.machines.setdefault(machine_key(machine), {"id": machine,
                                                                             "mode": "UP"})
+                    # A known machine keeps the MachineID it is known by (Mesos' map key).
                     if entry["mode"] == "UP":
-                        entry.update(id=machine, mode="DRAINING",
-                                     unavailability=window["unavailability"])
+                        entry.update(mode="DRAINING", unavailability=window["unavailability"])
         self.maintenance_schedule = {"windows": windows} if windows else {}
         return empty(200)
 
