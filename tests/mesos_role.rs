@@ -1095,7 +1095,7 @@ fn reregister_retires_a_drained_agent_and_refuses_one_that_runs_executors() -> R
     );
     let retired: Vec<PathBuf> = std::fs::read_dir(&slaves)?
         .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()?
+        .collect::<std::io::Result<Vec<_>>>()?
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("latest.retired-"))
         .collect();
