@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "mesos-role",
     version,
-    about = "Status and app deployment on a node of a mesos-roles cluster",
-    long_about = "Status and app deployment on a node of a mesos-roles cluster.\n\n\
+    about = "Status, app deployment and agent maintenance on a node of a mesos-roles cluster",
+    long_about = "Status, app deployment and agent maintenance on a node of a mesos-roles cluster.\n\n\
         Reads the files the role packages (mesos-master-role, mesos-agent-role) rendered from \
         their debconf answers, and asks the services this node runs how they are."
 )]

@@ -31,6 +31,14 @@ configuration, or a tool relying on something real Mesos does not offer, fails:
   authenticates to ZooKeeper with a digest and creates the nodes readable by anyone, writable by
   their creator only.
 
+- maintenance on the master as Mesos' HTTP endpoints have it: /master/maintenance/schedule
+  (validated), /master/machine/down (a DRAINING machine only; its agents are shut down and refused
+  while it is DOWN), /master/machine/up, /master/maintenance/status; /master/slaves;
+- agent recovery: a registered agent checkpoints its info under WORK_DIR/meta/slaves/<id> with
+  `latest` linked to it (the file's content is the double's own JSON), and at the next start keeps
+  its id when --reconfiguration_policy (equal, additive) permits the change, else exits 1 with
+  Mesos' message; without `latest` it registers as a new agent.
+
 A started daemon also writes a JSON record of what it was started with to
 /run/mesos-double/<daemon>.json, for the tests only: no shipped code may read it.
 
