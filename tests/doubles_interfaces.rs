@@ -1088,9 +1088,15 @@ fn the_master_takes_scheduled_machines_down_and_up() -> Result<()> {
             "--authenticate_http_readwrite".into(),
         ],
     )?;
-    let operator = Some(("operator", OPERATOR_SECRET));
+    let operator = ("operator", OPERATOR_SECRET);
     let post_json = |path: &str, body: serde_json::Value| {
-        post_as(port, path, "application/json", &body.to_string(), operator)
+        post_as(
+            port,
+            path,
+            "application/json",
+            &body.to_string(),
+            Some(operator),
+        )
     };
     let refused = |answer: local::Answer, said: &str| -> Result<()> {
         ensure!(
@@ -1121,7 +1127,7 @@ fn the_master_takes_scheduled_machines_down_and_up() -> Result<()> {
     )?;
     let schedule = |body| post_json("/master/maintenance/schedule", body);
     let read_schedule = || -> Result<serde_json::Value> {
-        get_as(port, "/master/maintenance/schedule", operator.unwrap())?.json()
+        get_as(port, "/master/maintenance/schedule", operator)?.json()
     };
     assert_eq!(read_schedule()?, serde_json::json!({}));
     let this = serde_json::json!({"hostname": "agent-a", "ip": "127.0.0.1"});
@@ -1156,7 +1162,7 @@ fn the_master_takes_scheduled_machines_down_and_up() -> Result<()> {
         r#"Machine '{"hostname":"agent-a","ip":"127.0.0.1"}' is not in DRAINING mode and cannot be brought down"#,
     )?;
     refused(down(serde_json::json!([]))?, "List of machines is empty")?;
-    let get_down = get_as(port, "/master/machine/down", operator.unwrap())?;
+    let get_down = get_as(port, "/master/machine/down", operator)?;
     assert_eq!(get_down.status, 405, "{}", get_down.body);
 
     // Host names compare without case.

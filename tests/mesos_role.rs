@@ -801,7 +801,7 @@ fn drain_takes_an_agent_down_through_a_following_master_and_up_again() -> Result
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
         stderr(&out),
-        "mesos-role: Mesos answered 401 to this node's credentials (user operator from /etc/mesos-roles/secrets/mesos-credentials): they are not the ones it requires; reconfigure this node with the cluster's secret (docs/security.md)"
+        "mesos-role: drain agent-a: Mesos answered 401 to this node's credentials (user operator from /etc/mesos-roles/secrets/mesos-credentials): they are not the ones it requires; reconfigure this node with the cluster's secret (docs/security.md)"
     );
     std::fs::write(&credentials, operator_credentials(OPERATOR_SECRET))?;
 
@@ -822,9 +822,8 @@ fn drain_takes_an_agent_down_through_a_following_master_and_up_again() -> Result
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(&format!(
-            "AGENT-A: maintenance window for the machine agent-a (127.0.0.1) from "
-        )) && stdout.contains(&format!(
+        stdout.contains("AGENT-A: maintenance window for the machine agent-a (127.0.0.1) from ")
+            && stdout.contains(&format!(
             " UTC for 30mins posted to the leading master {leading} (2 window(s) in the schedule)"
         )),
         "{stdout}"

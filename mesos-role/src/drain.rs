@@ -35,12 +35,15 @@ pub fn run(global: &Global, args: &DrainArgs) -> Result<bool> {
             config.mesos_port
         ),
     };
-    if args.up {
-        up(&mut master, &args.agent)?;
+    // Every error names the command and the agent: `drain a1: <what and the fix>`.
+    let result = if args.up {
+        up(&mut master, &args.agent)
     } else {
-        let nanos = duration_nanos(&args.duration)?;
-        down(&mut master, &args.agent, &args.duration, nanos)?;
-    }
+        duration_nanos(&args.duration)
+            .and_then(|nanos| down(&mut master, &args.agent, &args.duration, nanos))
+    };
+    let command = if args.up { "drain --up" } else { "drain" };
+    result.map_err(|e| e.context(format!("{command} {}", args.agent)))?;
     Ok(true)
 }
 
@@ -95,11 +98,11 @@ impl Leader {
     }
 
     /// POST `body` to `path`; Mesos answers 200 when done, 400 with its reason otherwise.
-    fn post(&mut self, path: &str, body: &Value, agent: &str) -> Result<()> {
+    fn post(&mut self, path: &str, body: &Value) -> Result<()> {
         let answer = self.call(path, Some(&body.to_string()))?;
         if answer.status != 200 {
             bail!(
-                "drain {agent}: the leading master {} refused {path} ({} {})",
+                "the leading master {} refused {path} ({} {})",
                 self.leader(),
                 answer.status,
                 answer.body.trim()
@@ -235,7 +238,6 @@ fn down(master: &mut Leader, agent: &str, duration: &str, nanos: i64) -> Result<
     master.post(
         "/master/maintenance/schedule",
         &json!({ "windows": windows }),
-        agent,
     )?;
     println!(
         "{agent}: maintenance window for the machine {} from {} for {duration} posted to the leading master {} ({} window(s) in the schedule)",
@@ -244,7 +246,7 @@ fn down(master: &mut Leader, agent: &str, duration: &str, nanos: i64) -> Result<
         master.leader(),
         windows.len()
     );
-    master.post("/master/machine/down", &json!([machine.id()]), agent)?;
+    master.post("/master/machine/down", &json!([machine.id()]))?;
     println!(
         "{agent}: the machine is DOWN: the master shut down agent {} and its tasks, and refuses it until the machine is up",
         machine.agent_id.as_deref().unwrap_or("?")
@@ -293,14 +295,14 @@ fn up(master: &mut Leader, agent: &str) -> Result<()> {
     let Some(machine) = down.iter().find(|m| m.named(agent)).cloned() else {
         if let Some(machine) = draining.iter().find(|m| m.named(agent)) {
             bail!(
-                "drain --up {agent}: the machine {} is in the maintenance schedule of the leading master {} but not DOWN: bring it down with mesos-role drain {agent}, or remove its window from the schedule",
+                "the machine {} is in the maintenance schedule of the leading master {} but not DOWN: bring it down with mesos-role drain {agent}, or remove its window from the schedule",
                 machine.shown(),
                 master.leader()
             );
         }
         let shown: Vec<String> = down.iter().map(Machine::shown).collect();
         bail!(
-            "drain --up {agent}: no DOWN machine named {agent} at the leading master {} ({}): give the host name or IP it was drained by",
+            "no DOWN machine named {agent} at the leading master {} ({}): give the host name or IP it was drained by",
             master.leader(),
             if shown.is_empty() {
                 "none is down".to_string()
@@ -309,7 +311,7 @@ fn up(master: &mut Leader, agent: &str) -> Result<()> {
             }
         );
     };
-    master.post("/master/machine/up", &json!([machine.id()]), agent)?;
+    master.post("/master/machine/up", &json!([machine.id()]))?;
     println!(
         "{agent}: the machine {} is UP and out of the maintenance schedule of the leading master {}: its agent registers at its next start (systemd restarts mesos-slave)",
         machine.shown(),
@@ -322,12 +324,12 @@ fn up(master: &mut Leader, agent: &str) -> Result<()> {
 fn unknown(agent: &str, leader: &str, known: &[Machine]) -> String {
     if known.is_empty() {
         return format!(
-            "drain {agent}: the leading master {leader} lists no agent: is the agent registered? (mesos-role status on it)"
+            "the leading master {leader} lists no agent: is the agent registered? (mesos-role status on it)"
         );
     }
     let names: Vec<String> = known.iter().map(Machine::shown).collect();
     format!(
-        "drain {agent}: no agent {agent} at the leading master {leader}; it lists {}: give one of these host names or IPs",
+        "no agent {agent} at the leading master {leader}; it lists {}: give one of these host names or IPs",
         names.join(", ")
     )
 }
@@ -414,7 +416,7 @@ mod tests {
         );
         assert_eq!(
             said,
-            "drain a9: no agent a9 at the leading master m1:5050; it lists a1 (10.0.0.1), a2 (10.0.0.2): give one of these host names or IPs"
+            "no agent a9 at the leading master m1:5050; it lists a1 (10.0.0.1), a2 (10.0.0.2): give one of these host names or IPs"
         );
         assert!(machine("Agent1", "10.0.0.1").named("agent1"));
         assert!(machine("agent1", "10.0.0.1").named("10.0.0.1"));

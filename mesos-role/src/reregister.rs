@@ -51,10 +51,7 @@ pub fn run(global: &Global, args: &ReregisterArgs) -> Result<bool> {
     println!(
         "the agent registers with a new id (no longer {}) once its machine is up: on a master, as root: mesos-role drain --up {}",
         checkpoint.agent_id,
-        node.agent()
-            .hostname
-            .or(node.agent().ip)
-            .unwrap_or_else(|| "THIS-AGENT".into())
+        agent_name(&node)
     );
     Ok(true)
 }
@@ -202,10 +199,7 @@ fn drained(node: &Node, wait: Duration, timeout: Duration) -> Result<()> {
     };
     let running = executors(&state);
     if !running.is_empty() {
-        let hostname = config
-            .hostname
-            .or(config.ip)
-            .unwrap_or_else(|| "THIS-AGENT".into());
+        let hostname = agent_name(node);
         bail!(
             "the agent is not drained: it runs {} executor(s) ({}): on a master, as root: mesos-role drain {hostname}; then run this again (or --force)",
             running.len(),
@@ -214,6 +208,15 @@ fn drained(node: &Node, wait: Duration, timeout: Duration) -> Result<()> {
     }
     println!("the agent runs no executor ({url})");
     Ok(())
+}
+
+/// The agent's name for the master's commands: its rendered host name, else its IP.
+fn agent_name(node: &Node) -> String {
+    let config = node.agent();
+    config
+        .hostname
+        .or(config.ip)
+        .unwrap_or_else(|| "THIS-AGENT".into())
 }
 
 /// `framework/executor` of every executor the agent's `/state` lists.
