@@ -985,9 +985,21 @@ fn an_agent_recovers_its_id_as_its_reconfiguration_policy_permits() -> Result<()
         })
     };
 
+    // The agent checkpoints once the master's answer reaches it, a moment after the master
+    // lists it.
+    let checkpointed = |id: &str, attribute: &str| -> Result<()> {
+        eventually(Duration::from_secs(10), || {
+            ensure!(latest_agent(dir, port)? == id);
+            let info = std::fs::read_to_string(
+                dir.join(format!("agent-{port}/meta/slaves/{id}/slave.info")),
+            )?;
+            ensure!(info.contains(attribute), "{info}");
+            Ok(())
+        })
+    };
     let mut first = agent(&["--attributes=rack:r1", "--resources=cpus:2"])?;
     let (id, _) = registered(None)?;
-    assert_eq!(latest_agent(dir, port)?, id);
+    checkpointed(&id, "rack")?;
     first.stop();
 
     // additive: an attribute added and a resource grown keep the id.
@@ -1003,6 +1015,7 @@ fn an_agent_recovers_its_id_as_its_reconfiguration_policy_permits() -> Result<()
         ensure!(attributes["zone"] == "z1", "{attributes}");
         Ok(())
     })?;
+    checkpointed(&id, "zone")?;
     second.stop();
 
     let latest = dir.join(format!("agent-{port}/meta/slaves/latest"));
@@ -1059,7 +1072,7 @@ fn an_agent_recovers_its_id_as_its_reconfiguration_policy_permits() -> Result<()
         Ok((found.0.clone(), found.2.clone()))
     })?;
     assert_eq!(attributes["rack"], "r2");
-    assert_eq!(latest_agent(dir, port)?, new_id);
+    checkpointed(&new_id, "r2")?;
     assert!(
         dir.join(format!("agent-{port}/meta/slaves/{id}/slave.info"))
             .is_file()
