@@ -1023,6 +1023,33 @@ fn reregister_retires_a_drained_agent_and_refuses_one_that_runs_executors() -> R
     };
     let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).trim().to_string();
 
+    // Not root: refused before anything is asked or touched (the binary and the tree readable by
+    // an unprivileged user for this).
+    if require_tools(&["setpriv"]).is_ok() {
+        use std::os::unix::fs::PermissionsExt;
+        let open = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(dir.path(), open.clone())?;
+        let binary = dir.path().join("mesos-role");
+        std::fs::copy(package()?.tree.join("usr/bin/mesos-role"), &binary)?;
+        std::fs::set_permissions(&binary, open)?;
+        let out = output(
+            "run mesos-role as nobody",
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&binary)
+                .args(["--root", &root_text, "reregister"]),
+        )?;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(
+            stderr(&out),
+            "mesos-role: reregister must run as root: it renames the agent's checkpoint and reconfigures mesos-agent-role (sudo mesos-role reregister)"
+        );
+        assert!(
+            agent.authorizations.lock().unwrap().is_empty(),
+            "nothing asked"
+        );
+    }
+
     let out = reregister()?;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
