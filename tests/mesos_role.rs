@@ -939,6 +939,28 @@ fn drain_takes_an_agent_down_through_a_following_master_and_up_again() -> Result
         Ok(agents.first().context("no agent registered yet")?.0.clone())
     })?;
     assert_ne!(new_id, old_id);
+
+    // No leader (ZooKeeper gone): said, with where to look.
+    leader.zookeeper.as_mut().unwrap().stop();
+    let out = eventually(Duration::from_secs(40), || {
+        let out = drain(&["agent-a"])?;
+        ensure!(
+            stderr(&out).contains("no leading Mesos master elected"),
+            "{}",
+            text(&out)
+        );
+        Ok(out)
+    })?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "mesos-role: drain agent-a: no leading Mesos master elected (http://127.0.0.1:"
+        ) && stderr(&out).ends_with(
+            ": 503 No leader elected): check ZooKeeper and the masters (mesos-role status)"
+        ),
+        "{}",
+        stderr(&out)
+    );
     assert!(!fixture_shows_a_secret(&shown), "{shown}");
     Ok(())
 }
