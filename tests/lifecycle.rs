@@ -327,6 +327,18 @@ fn reconfigure_restarts_exactly_the_services_whose_config_changed(suite: &str) -
             ),
             ("Quorum of the Mesos replicated log:", "auto"),
             ("Work directory of the Mesos master:", "/var/lib/mesos"),
+            // The production settings (docs/debconf.md), kept as they are.
+            (
+                "Hours between ZooKeeper's purges of old snapshots and logs:",
+                "24",
+            ),
+            ("Snapshots ZooKeeper keeps when it purges:", "3"),
+            ("Maximum Java heap of ZooKeeper:", "auto"),
+            ("Maximum Java heap of Marathon:", "auto"),
+            ("Mesos role of Marathon:", "*"),
+            ("Framework name of Marathon:", "marathon"),
+            ("Milliseconds Marathon waits for a task to start:", "900000"),
+            ("More Mesos master flags:", ""),
             // Enter keeps the secret debconf has (it is never shown).
             ("Cluster secret:", ""),
             ("Run without requiring authentication\\?", "no"),

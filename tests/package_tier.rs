@@ -416,7 +416,6 @@ fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon
             ("MARATHON_MESOS_ROLE", "*"),
             ("MARATHON_FRAMEWORK_NAME", "marathon"),
             ("MARATHON_TASK_LAUNCH_TIMEOUT", "900000"),
-            ("LIBPROCESS_IP", address),
         ] {
             assert_eq!(env[name], want, "{}: {name}", node.name);
         }
@@ -433,6 +432,31 @@ fn three_masters_render_their_config_form_an_ensemble_and_run_mesos_and_marathon
         )?;
 
         let mode = zookeeper_mode(node)?;
+        // The default heaps: sized from the node's memory.
+        let zk_args = node.sh(
+            "read ZooKeeper's command line",
+            "ps -o args= -C java | grep QuorumPeerMain",
+        )?;
+        let zk_heap = format!(" -Xmx{} ", auto_heap(node, 8, 256, 2048)?);
+        assert!(
+            zk_args.contains(&zk_heap),
+            "{}: {zk_heap} in {zk_args}",
+            node.name
+        );
+        let environ = node.sh(
+            "read Marathon's environment",
+            "tr '\\0' '\\n' < /proc/$(systemctl show -p MainPID --value marathon)/environ",
+        )?;
+        for line in [
+            format!("JAVA_OPTS=-Xmx{}", auto_heap(node, 4, 512, 4096)?),
+            format!("LIBPROCESS_IP={address}"),
+        ] {
+            assert!(
+                environ.lines().any(|l| l == line),
+                "{}: {line} in {environ}",
+                node.name
+            );
+        }
         assert!(
             mode == "leader" || mode == "follower",
             "{}: ZooKeeper mode {mode}",

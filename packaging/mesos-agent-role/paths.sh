@@ -10,7 +10,7 @@ MR_OUTPUTS="$MR_DIVERSIONS /etc/mesos-slave/ip /etc/mesos-slave/hostname /etc/me
 /etc/mesos-roles/secrets/agent-credential /etc/mesos-roles/secrets/agent-http-credentials
 /etc/mesos-slave/isolation /etc/mesos-slave/reconfiguration_policy /etc/mesos-slave/gc_delay
 /etc/mesos-slave/docker_remove_delay /etc/mesos-slave/docker_config
-/etc/mesos-roles/secrets/docker-config.json /etc/mesos-roles/pending-agent-change /etc/mesos-slave/*
+/etc/mesos-roles/secrets/docker-config.json /etc/mesos-roles/pending-agent-change
 /etc/logrotate.d/$MR_PKG"
 # A change held back until the agent is drained (docs/debconf.md); mesos-role status shows it.
 # shellcheck disable=SC2034 # postinst's

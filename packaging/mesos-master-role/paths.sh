@@ -17,5 +17,5 @@ $ZK_CONF/zoo.cfg $ZK_CONF/myid $MARATHON_ENV $MARATHON_DROPIN /etc/marathon/conf
 /etc/mesos-roles/secrets/mesos-credentials /etc/mesos-roles/secrets/mesos-zk
 /etc/mesos-roles/secrets/agent-secret /etc/mesos-roles/secrets/marathon-secret
 /etc/mesos-roles/secrets/marathon.env $ZK_ACL /etc/systemd/system/$ZK_ACL_UNIT.service
-/etc/systemd/system/$ZK_ACL_UNIT.timer $ZK_CONF/environment /etc/mesos-master/*
+/etc/systemd/system/$ZK_ACL_UNIT.timer $ZK_CONF/environment
 /etc/logrotate.d/$MR_PKG"

@@ -37,7 +37,8 @@ mr_edited() {
 	[ -f "$1" ] && [ ! -L "$1" ] && [ -f "$MR_STATE/written$1" ] && ! cmp -s "$1" "$MR_STATE/written$1"
 }
 
-# PATH is a file this package generates (one of MR_OUTPUTS, or a key file below a DIR/* of it),
+# PATH is a file this package generates (one of MR_OUTPUTS, a key file below a DIR/* of it, or an
+# extra flag's file),
 # spelled as the package spells it (a key as mr_kv allows it). What the role deletes is checked with this first: its lists of
 # files and directories are data on disk, and a path added to them must not be deleted as root.
 mr_ours() (
@@ -57,6 +58,16 @@ mr_ours() (
 			;;
 		"$1") return 0 ;;
 		esac
+	done
+	# A file of an extra flag: named as one of the daemon's flags (flag-names.sh, in the scripts
+	# that delete).
+	mr_k=${1#"${MR_FLAG_DIR:-/nonexistent}"/}
+	case $mr_k in
+	"$1" | */*) return 1 ;;
+	esac
+	[ ! -d "$1" ] || return 1
+	for mr_o in ${MR_FLAG_NAMES:-}; do
+		[ "$mr_o" != "$mr_k" ] || return 0
 	done
 	return 1
 )

@@ -1183,25 +1183,35 @@ class MesosMaster(MesosDaemon):
             return None, (400, error.encode(), "text/plain", {})
         return machines, None
 
+    def machines_in_mode(self, method: str, path: str, body: bytes, mode: str,
+                         direction: str):
+        """The machines of a POST to /master/machine/{down,up}, each known and in `mode`; or the
+        answer Mesos gives instead (a redirect when not leading, 405, 400)."""
+        if self.elected_time is None:
+            return None, self.redirect(path)
+        if method != "POST":
+            return None, method_not_allowed(("POST",), method)
+        machines, refused = self.machine_ids(body)
+        if refused is not None:
+            return None, refused
+        for machine in machines:
+            known = self.machines.get(machine_key(machine))
+            if known is None:
+                return None, (400, (f"Machine '{machine_text(machine)}' is not part of a "
+                                    "maintenance schedule").encode(), "text/plain", {})
+            if known["mode"] != mode:
+                return None, (400, (f"Machine '{machine_text(machine)}' is not in {mode} mode "
+                                    f"and cannot be brought {direction}").encode(),
+                              "text/plain", {})
+        return machines, None
+
     def machine_down(self, method: str, path: str, body: bytes,
                      headers: Dict[str, str]) -> Response:
         """POST /master/machine/down: DRAINING machines of the schedule go DOWN; their agents are
         told to shut down (ShutdownMessage) and removed."""
-        if self.elected_time is None:
-            return self.redirect(path)
-        if method != "POST":
-            return method_not_allowed(("POST",), method)
-        machines, refused = self.machine_ids(body)
+        machines, refused = self.machines_in_mode(method, path, body, "DRAINING", "down")
         if refused is not None:
             return refused
-        for machine in machines:
-            known = self.machines.get(machine_key(machine))
-            if known is None:
-                return 400, (f"Machine '{machine_text(machine)}' is not part of a maintenance "
-                             "schedule").encode(), "text/plain", {}
-            if known["mode"] != "DRAINING":
-                return 400, (f"Machine '{machine_text(machine)}' is not in DRAINING mode and "
-                             "cannot be brought down").encode(), "text/plain", {}
         with self.agents_lock:
             for machine in machines:
                 entry = self.machines[machine_key(machine)]
@@ -1220,21 +1230,9 @@ class MesosMaster(MesosDaemon):
     def machine_up(self, method: str, path: str, body: bytes,
                    headers: Dict[str, str]) -> Response:
         """POST /master/machine/up: DOWN machines go UP and leave the schedule."""
-        if self.elected_time is None:
-            return self.redirect(path)
-        if method != "POST":
-            return method_not_allowed(("POST",), method)
-        machines, refused = self.machine_ids(body)
+        machines, refused = self.machines_in_mode(method, path, body, "DOWN", "up")
         if refused is not None:
             return refused
-        for machine in machines:
-            known = self.machines.get(machine_key(machine))
-            if known is None:
-                return 400, (f"Machine '{machine_text(machine)}' is not part of a maintenance "
-                             "schedule").encode(), "text/plain", {}
-            if known["mode"] != "DOWN":
-                return 400, (f"Machine '{machine_text(machine)}' is not in DOWN mode and cannot "
-                             "be brought up").encode(), "text/plain", {}
         keys = {machine_key(m) for m in machines}
         with self.agents_lock:
             for key in keys:
