@@ -94,7 +94,6 @@ pub fn selections(package: &str, answers: &[(&str, &str)]) -> String {
             let kind = match *q {
                 q if q.ends_with("-secret") || q == "docker-registries" => "password",
                 "insecure" => "boolean",
-                "reconfiguration-policy" => "select",
                 _ => "string",
             };
             format!("{package} {package}/{q} {kind} {v}\n")
