@@ -26,9 +26,25 @@ pub fn test_key() -> KeySource {
 
 static REPO_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Held while a test writes a repository with the shared key: the first one makes the key.
-pub fn repo_lock() -> std::sync::MutexGuard<'static, ()> {
-    REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+/// Held while a test writes a repository with the shared key: the first one makes the key. Across
+/// processes too (a lock file beside the key): `cargo xtask test` runs the image and boot tiers at
+/// once, and two processes making the key would each sign with their own.
+pub struct RepoLock {
+    _file: std::fs::File,
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+pub fn repo_lock() -> Result<RepoLock> {
+    let guard = REPO_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = xtask::inputs::workspace::cache_dir().join("images");
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::File::create(dir.join("test-signing-key.lock"))?;
+    file.lock()
+        .context("cannot lock the image tests' signing key")?;
+    Ok(RepoLock {
+        _file: file,
+        _guard: guard,
+    })
 }
 
 /// The inputs every image test shares: the doubles as `upstream/` (built into `dir`), the shared
@@ -51,7 +67,7 @@ pub fn request(dir: &Path, targets: Vec<Target>) -> Result<Request> {
 pub fn run(request: Request) -> Result<xtask::summary::Summary> {
     let build = xtask::inputs::workspace::Build::from_env()?;
     let plan = {
-        let _guard = repo_lock();
+        let _guard = repo_lock()?;
         request.plan(&build)?
     };
     plan.execute(&build)

@@ -270,6 +270,10 @@ pub struct Test {
     /// Do not install the prerequisites first
     #[arg(long)]
     pub no_setup: bool,
+    /// One binary at a time (the VM tier not beside the others): each binary's times are then
+    /// its own
+    #[arg(long)]
+    pub one_lane: bool,
 }
 
 impl Xtask {
@@ -278,7 +282,9 @@ impl Xtask {
         let json = self.json;
         let request = match self.step {
             Step::Setup(setup) => return crate::steps::setup::run(setup.dry_run),
-            Step::Test(test) => return crate::steps::test::run(test.quick, test.no_setup),
+            Step::Test(test) => {
+                return crate::steps::test::run(test.quick, test.no_setup, test.one_lane);
+            }
             Step::Verify(verify) => return verify.run(json),
             Step::Bench(bench) => {
                 return crate::steps::bench::run(
