@@ -250,8 +250,19 @@ fn run_binary(cargo: &str, binary: &Binary, beside: bool) -> Result<Outcome> {
     if !ok && failed == 0 {
         failed = 1;
     }
+    let wall = start.elapsed();
+    // Each binary's times as it ends, so a run cut short still says what it measured.
+    eprintln!(
+        "==> {} {}: {:.1} s wall, {:.1} s CPU (user {:.1} s, sys {:.1} s)",
+        binary.name,
+        if ok { "passed" } else { "FAILED" },
+        wall.as_secs_f64(),
+        (user + system).as_secs_f64(),
+        user.as_secs_f64(),
+        system.as_secs_f64()
+    );
     Ok(Outcome {
-        wall: start.elapsed(),
+        wall,
         user,
         system,
         passed,
