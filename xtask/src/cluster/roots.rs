@@ -75,7 +75,13 @@ fn bootstrap(suite: &str, packages: &[&str], tarball: &Path) -> Result<()> {
         tarball.display()
     );
     let mut mmdebstrap = Command::new("mmdebstrap");
-    mmdebstrap.args(["--variant=minbase", "--format=tar"]);
+    mmdebstrap.args([
+        "--variant=minbase",
+        "--format=tar",
+        // dpkg without fsync while the root is made (the hook removes itself after): a cold
+        // bootstrap took half the wall time so, with the same CPU time and the same root.
+        "--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata",
+    ]);
     if !packages.is_empty() {
         mmdebstrap.arg(format!("--include={}", packages.join(",")));
     }
