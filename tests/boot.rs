@@ -20,8 +20,10 @@ use xtask::steps::image::Kind;
 
 const MASTER: &str = "10.77.0.11";
 const AGENT: &str = "10.77.0.21";
-/// How long a boot may take on a busy 2-core machine under TCG.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a boot may take on a busy 2-core machine under TCG. `cargo xtask test` runs this tier
+/// beside the others: a master under load 10-16 reached cloud-init final only after ~550 s, and
+/// ZooKeeper then missed a 600 s bound.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// A one-master, one-agent inventory (so the master's ZooKeeper serves alone) whose admin logs in
 /// with a key made for this test; returns it and the private key.
