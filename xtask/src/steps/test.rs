@@ -93,6 +93,7 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
     let start = Instant::now();
     let (beside, mut pending): (Vec<usize>, Vec<usize>) = (0..binaries.len())
         .partition(|&i| !one_lane && BESIDE.contains(&binaries[i].name.as_str()));
+    let two_lanes = !beside.is_empty();
     let mut outcomes: Vec<Option<Outcome>> = binaries.iter().map(|_| None).collect();
     std::thread::scope(|scope| -> Result<()> {
         let mut lane = (!beside.is_empty()).then(|| {
@@ -165,10 +166,10 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
     );
     println!(
         "{:<34} {:>7.1}s",
-        if one_lane {
-            "elapsed (one lane)"
-        } else {
+        if two_lanes {
             "elapsed (two lanes)"
+        } else {
+            "elapsed (one lane)"
         },
         elapsed.as_secs_f64()
     );
