@@ -1,8 +1,9 @@
-//! Every bad answer, each in a real install on a booted node: refused by the postinst with one
-//! message that names the question and the fix (one line of printable ASCII, a control character
-//! or non-ASCII byte of the answer shown as \xNN), exit status non-zero, nothing written under /etc;
-//! then the answer fixed and `dpkg --configure -a` completes the install, and purge gives /etc back
-//! as it was. On bookworm and trixie.
+//! Every bad answer, each in a real install on a booted node (the first by `apt-get install`, the
+//! next by `dpkg --configure -a` of the package it left unconfigured): refused by the postinst with
+//! one message that names the question and the fix (one line of printable ASCII, a control
+//! character or non-ASCII byte of the answer shown as \xNN), exit status non-zero, nothing written
+//! under /etc; after all of them, the answers fixed, `dpkg --configure -a` completes the install,
+//! and purge gives /etc back as it was. On bookworm and trixie.
 
 use anyhow::{Result, ensure};
 use mesos_roles_tests::cluster::{boot, etc_listing, preseed, try_install};
@@ -249,14 +250,26 @@ fn refuse_each(
     cases: &[(&str, &str, &str)],
 ) -> Result<()> {
     let etc_before = etc_listing(node)?;
-    for (question, bad, phrase) in cases {
+    for (i, (question, bad, phrase)) in cases.iter().enumerate() {
         let case = format!("{package}/{question} = {bad:?}");
         let mut given: Vec<(&str, &str)> = answers.to_vec();
         given.retain(|(q, _)| q != question);
         given.push((question, bad));
         preseed(node, package, &given)?;
 
-        let (ok, out) = try_install(node, &[deb])?;
+        // The first case installs; the package then stays unconfigured, and each next case is
+        // refused by `dpkg --configure -a`, as an operator's next try would be.
+        let (ok, out) = if i == 0 {
+            try_install(node, &[deb])?
+        } else {
+            let out = node.output(&["dpkg", "--configure", "-a"])?;
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), text)
+        };
         ensure!(!ok, "{case}: the install succeeded:\n{out}");
         let said: Vec<&str> = out
             .lines()
@@ -291,31 +304,32 @@ fn refuse_each(
             &etc_before,
             &format!("{case}: a refused answer changed /etc"),
         )?;
-
-        preseed(node, package, answers)?;
-        node.exec(
-            &format!("{case}: complete the install"),
-            &["dpkg", "--configure", "-a"],
-        )?;
-        // A master's ZooKeeper URL holds its digest, in a file of root's.
-        let zk = match package {
-            "mesos-master-role" => node.read("/etc/mesos-roles/secrets/mesos-zk")?,
-            _ => node.read("/etc/mesos/zk")?,
-        };
-        ensure!(
-            zk.contains("10.213.0.41:2181,"),
-            "{case}: not configured after the fix: {zk}"
-        );
-        node.exec(
-            &format!("{case}: purge"),
-            &["apt-get", "purge", "-y", package],
-        )?;
-        same_etc(
-            node,
-            &etc_before,
-            &format!("{case}: purge did not give /etc back as it was"),
-        )?;
     }
+    // After every refusal, the answers fixed: `dpkg --configure -a` completes the install, and
+    // purge gives /etc back as it was.
+    preseed(node, package, answers)?;
+    node.exec(
+        &format!("{package}: complete the install"),
+        &["dpkg", "--configure", "-a"],
+    )?;
+    // A master's ZooKeeper URL holds its digest, in a file of root's.
+    let zk = match package {
+        "mesos-master-role" => node.read("/etc/mesos-roles/secrets/mesos-zk")?,
+        _ => node.read("/etc/mesos/zk")?,
+    };
+    ensure!(
+        zk.contains("10.213.0.41:2181,"),
+        "{package}: not configured after the fix: {zk}"
+    );
+    node.exec(
+        &format!("{package}: purge"),
+        &["apt-get", "purge", "-y", package],
+    )?;
+    same_etc(
+        node,
+        &etc_before,
+        &format!("{package}: purge did not give /etc back as it was"),
+    )?;
     eprintln!("{package}: {} bad answers refused", cases.len());
     Ok(())
 }
