@@ -69,6 +69,7 @@ impl Apt {
             ("zookeeperd", "3.8.0-11", "all"),
             ("debconf", "1.5.82", "all"),
             ("iproute2", "6.1.0-3", arch.as_str()),
+            ("logrotate", "3.21.0-1", arch.as_str()),
             ("python3", "3.11.2-1", arch.as_str()),
             ("adduser", "3.134", "all"),
         ];
