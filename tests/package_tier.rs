@@ -690,15 +690,18 @@ fn a_single_master_named_by_dns_listens_on_the_address_its_name_resolves_to(
     Ok(())
 }
 
-/// `unit`'s main PID on `node` (0 when it is not running).
+/// `unit`'s main PID on `node`; fails when it is not running (systemd says 0), so that "the same
+/// PID" cannot hold for a daemon that is down.
 fn main_pid(node: &Node, unit: &str) -> Result<String> {
-    Ok(node
+    let pid = node
         .exec(
             "ask systemd for the main PID",
             &["systemctl", "show", "-p", "MainPID", "--value", unit],
         )?
         .trim()
-        .to_string())
+        .to_string();
+    anyhow::ensure!(pid != "0", "{}: {unit} is not running", node.name);
+    Ok(pid)
 }
 
 /// `dpkg-reconfigure -fnoninteractive package`: (succeeded, everything printed).
@@ -880,7 +883,7 @@ fn production_settings_reach_the_daemons_and_hold_back_what_would_fail(suite: &s
     // The agent: registries, isolation, garbage collection, more flags.
     let registry_passwords = ["S3cr3t-reg".to_string(), "pw2:with=odd*chars".to_string()];
     let registries = format!(
-        "Registry.example.org:5000=deploy:{} docker.io=me@example.org:{}",
+        "Registry.example.org:5000=deploy:{} mirror.example.org=me@example.org:{}",
         registry_passwords[0], registry_passwords[1]
     );
     preseed(
@@ -921,7 +924,7 @@ fn production_settings_reach_the_daemons_and_hold_back_what_would_fail(suite: &s
         serde_json::from_str::<Value>(&agent.read("/etc/mesos-roles/secrets/docker-config.json")?)?,
         serde_json::json!({"auths": {
             "registry.example.org:5000": {"auth": auth(&format!("deploy:{}", registry_passwords[0]))},
-            "https://index.docker.io/v1/": {"auth": auth(&format!("me@example.org:{}", registry_passwords[1]))},
+            "mirror.example.org": {"auth": auth(&format!("me@example.org:{}", registry_passwords[1]))},
         }})
     );
     assert!(

@@ -63,16 +63,14 @@ mr_agent_info_save() { # HOSTNAME ATTRIBUTES RESOURCES
 	mv -f "$MR_STATE/agent-info.new" "$MR_STATE/agent-info"
 }
 
-# mr_docker_config NORMAL_REGISTRIES: a Docker config.json with each registry's credentials
-# (Docker Hub under the key Docker uses for it). The secrets go through pipes, never arguments.
+# mr_docker_config NORMAL_REGISTRIES: a Docker config.json with each registry's credentials, keyed
+# by the registry as given. The secrets go through pipes, never arguments.
 mr_docker_config() (
 	set -f
 	printf '{"auths":{'
 	sep=
 	for e in $1; do
-		r=${e%%=*}
-		[ "$r" != docker.io ] || r=https://index.docker.io/v1/
-		printf '%s"%s":{"auth":"%s"}' "$sep" "$r" "$(printf '%s' "${e#*=}" | base64 -w0)"
+		printf '%s"%s":{"auth":"%s"}' "$sep" "${e%%=*}" "$(printf '%s' "${e#*=}" | base64 -w0)"
 		sep=,
 	done
 	printf '}}\n'

@@ -2,20 +2,23 @@
 # extra-flags answer as files of the wrapper's flag directory, and the check that holds a restart
 # back when that directory holds a file the binary would refuse (a restart loop otherwise).
 
-# mr_binary_flags BINARY: the flag names BINARY lists in its --help, one a line; nothing when it
-# is missing or lists none.
+# mr_binary_flags BINARY: MR_FLAGS gets the flag names BINARY lists in its --help, one a line;
+# nothing when it is missing or lists none. Asked once per run and binary (the answers' check and
+# the flag-directory check both need it).
 mr_binary_flags() {
+	[ "${MR_FLAGS_OF:-}" != "$1" ] || return 0
+	MR_FLAGS_OF=$1 MR_FLAGS=
 	[ -x "$1" ] || return 0
-	{ timeout 30 "$1" --help 2>&1 || true; } |
-		sed -n 's/^[[:space:]]*--\(\[no-\]\)\{0,1\}\([abcdefghijklmnopqrstuvwxyz0123456789_]*\).*/\2/p'
+	MR_FLAGS=$({ timeout 30 "$1" --help 2>&1 || true; } |
+		sed -n 's/^[[:space:]]*--\(\[no-\]\)\{0,1\}\([abcdefghijklmnopqrstuvwxyz0123456789_]*\).*/\2/p')
 }
 
 # mr_known_flags QUESTION BINARY NORMAL_EXTRA_FLAGS: every name is a flag of BINARY, or postinst
 # ends with one message naming it, as mr_valid does.
 mr_known_flags() {
 	[ -n "$3" ] || return 0
-	mr_kf_known=$(mr_binary_flags "$2")
-	if [ -z "$mr_kf_known" ]; then
+	mr_binary_flags "$2"
+	if [ -z "$MR_FLAGS" ]; then
 		mr_warn "$2 lists no flags (--help): $1 is not checked against it"
 		return 0
 	fi
@@ -24,7 +27,7 @@ mr_known_flags() {
 		mr_kf_e=${mr_kf_list%%;*}
 		[ "$mr_kf_e" != "$mr_kf_list" ] && mr_kf_list=${mr_kf_list#*;} || mr_kf_list=
 		mr_kf_n=${mr_kf_e%%=*}
-		if ! printf '%s\n' "$mr_kf_known" | grep -qxF "$mr_kf_n"; then
+		if ! printf '%s\n' "$MR_FLAGS" | grep -qxF "$mr_kf_n"; then
 			mr_refuse "$1" "$(mr__q "$mr_kf_n") is not a flag of the installed ${2##*/} (see ${2##*/} --help)"
 		fi
 	done
@@ -48,13 +51,13 @@ mr_extra_flag_files() {
 # flag of BINARY. If not, one line names the file, the daemon is neither started nor restarted
 # (a running one keeps its old flags) and its restart stays owed; returns 1.
 mr_flag_dir_ok() {
-	mr_fd_known=$(mr_binary_flags "$2")
-	[ -n "$mr_fd_known" ] || return 0
+	mr_binary_flags "$2"
+	[ -n "$MR_FLAGS" ] || return 0
 	for mr_fd_f in "$1"/*; do
 		[ -f "$mr_fd_f" ] || continue
 		mr_fd_n=${mr_fd_f##*/}
 		mr_fd_n=${mr_fd_n#\?}
-		if ! printf '%s\n' "$mr_fd_known" | grep -qxF -- "$mr_fd_n"; then
+		if ! printf '%s\n' "$MR_FLAGS" | grep -qxF -- "$mr_fd_n"; then
 			mr_warn "${2##*/} not (re)started, it keeps running on its old flags: $(mr__q "$mr_fd_f") is not a flag of the installed ${2##*/} (move the file out of $1, then dpkg-reconfigure $MR_PKG)"
 			mr_changed "$3"
 			MR_HELD="${MR_HELD:-}$3$MR_NL"
