@@ -2,7 +2,7 @@
 //! node joined to it by a veth pair. Nothing is created in the host's own namespace, traffic never
 //! leaves these namespaces, and dropping the `Net` deletes all of it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -81,6 +81,17 @@ impl Drop for Net {
             let _ = ip(&["netns", "delete", ns]);
         }
     }
+}
+
+/// The host's `args` run in the network namespace at `netns` (only its network: the host's files
+/// and tools). A client of the cluster needs nothing installed on the nodes this way.
+pub fn command_in(netns: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net={}", netns.display()))
+        .arg("--")
+        .args(args);
+    command
 }
 
 fn ip(args: &[&str]) -> Result<String> {

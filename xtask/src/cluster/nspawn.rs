@@ -171,20 +171,7 @@ impl Node {
     /// Starts `args` inside the node with its standard input and output as a byte stream (a
     /// client's connection through `nc`, a request on stdin): nothing passes through arguments.
     pub fn pipe(&self, args: &[&str]) -> Result<Pipe> {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot run {args:?} on {}", self.name))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().context("no stdout")?;
-        Ok(Pipe {
-            child,
-            stdin,
-            stdout,
-        })
+        Pipe::spawn(self.command(args), &format!("{args:?} on {}", self.name))
     }
 
     /// Runs a shell script inside the node; fails unless it exits 0.
@@ -406,7 +393,7 @@ fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-/// A command running inside a node, as a stream: writes go to its standard input, reads come from
+/// A command as a stream (inside a node, or a host tool in a node's network): writes go to its standard input, reads come from
 /// its standard output. Dropping it kills the command.
 pub struct Pipe {
     child: Child,
@@ -415,6 +402,23 @@ pub struct Pipe {
 }
 
 impl Pipe {
+    /// Starts `command` (`what` names it in an error) with its standard input and output piped.
+    pub fn spawn(mut command: Command, what: &str) -> Result<Self> {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot run {what}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("no stdout")?;
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
     /// Closes the command's standard input (the end of a request).
     pub fn close_input(&mut self) {
         self.stdin = None;

@@ -28,6 +28,8 @@ use crate::progress::Step;
 
 /// Where nodes see the repository (the example source's URI).
 const REPO_INSIDE: &str = "/srv/mesos-roles";
+/// Where nodes of `--from bundle` see the bundle (read-only; unpacked in /root).
+const BUNDLE_INSIDE: &str = "/srv/mesos-roles-bundle.tar.gz";
 /// How long a cluster may take to settle after a change before a check fails.
 const SETTLE: Duration = Duration::from_secs(120);
 /// The app the reference tutorial deploys.
@@ -37,14 +39,35 @@ const TOOLS: &str = "mesos-role-tools";
 
 pub struct Options {
     pub inventory: PathBuf,
-    /// The signed repository (with the dependency closure for nodes that have no route out).
-    pub repo: PathBuf,
+    /// What the nodes install from.
+    pub source: Source,
     /// Test only: `(node, path, text)` written on a node after its install, and its Mesos
     /// restarted, to prove a broken build is caught.
     pub tamper: Vec<(String, String, String)>,
     pub mode: Mode,
     /// The table as JSON on stdout (`--json`).
     pub json: bool,
+}
+
+/// What the nodes start from and install from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The signed repository bound into nodes whose base root holds the roles' Debian
+    /// dependencies already: the quick path.
+    Repo(PathBuf),
+    /// The air-gapped bundle alone, unpacked and installed with its `install.sh` on nodes that
+    /// start as a plain minbase root with an init (no apt lists, no route out): the dependency
+    /// closure proven by a running cluster.
+    Bundle(PathBuf),
+}
+
+impl Source {
+    fn describe(&self) -> &'static str {
+        match self {
+            Source::Repo(_) => "the signed repository",
+            Source::Bundle(_) => "the air-gapped bundle",
+        }
+    }
 }
 
 /// How the cluster is installed.
@@ -91,6 +114,27 @@ pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
         return Err(missing());
     }
     Ok(repo.to_path_buf())
+}
+
+/// The air-gapped bundle the manifest of `dist` lists.
+pub fn bundle_from_manifest(dist: &Path) -> Result<PathBuf> {
+    let missing = || {
+        anyhow!(
+            "no bundle in {}: run `cargo xtask dist --closure` first (or give --bundle FILE)",
+            dist.display()
+        )
+    };
+    let manifest = crate::formats::manifest::Manifest::read(dist).map_err(|_| missing())?;
+    let bundle = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.kind == "bundle")
+        .ok_or_else(missing)?;
+    let bundle = dist.join(&bundle.path);
+    match bundle.is_file() {
+        true => Ok(bundle),
+        false => Err(missing()),
+    }
 }
 
 pub fn parse_tamper(text: &str) -> Result<(String, String, String)> {
@@ -145,12 +189,24 @@ struct Check {
 
 pub fn run(options: &Options) -> Result<()> {
     let inventory = Inventory::load(&options.inventory)?;
-    for file in [crate::steps::repo::KEYRING, crate::steps::repo::SOURCES] {
-        if !options.repo.join(file).is_file() {
-            bail!(
-                "{} is not a repository built by `cargo xtask repo` (no {file}): run `cargo xtask dist --closure`, or give --repo DIR",
-                options.repo.display()
-            );
+    match &options.source {
+        Source::Repo(repo) => {
+            for file in [crate::steps::repo::KEYRING, crate::steps::repo::SOURCES] {
+                if !repo.join(file).is_file() {
+                    bail!(
+                        "{} is not a repository built by `cargo xtask repo` (no {file}): run `cargo xtask dist --closure`, or give --repo DIR",
+                        repo.display()
+                    );
+                }
+            }
+        }
+        Source::Bundle(bundle) => {
+            if bundle_name(bundle).is_none() {
+                bail!(
+                    "--bundle {}: not a bundle built by `cargo xtask bundle` (a file mesos-roles-VERSION-SUITE-ARCH.tar.gz): run `cargo xtask dist --closure`",
+                    bundle.display()
+                );
+            }
         }
     }
     // Ctrl-C or SIGTERM: every wait below stops, and the cluster is torn down on the way out.
@@ -185,6 +241,17 @@ pub fn run(options: &Options) -> Result<()> {
         bail!("verify failed: {}", failed.join("; "));
     }
     Ok(())
+}
+
+/// The directory a bundle unpacks into (its file name without `.tar.gz`), if `bundle` is named as
+/// `cargo xtask bundle` names one.
+fn bundle_name(bundle: &Path) -> Option<String> {
+    let name = bundle.file_name()?.to_str()?.strip_suffix(".tar.gz")?;
+    let plain = name.starts_with("mesos-roles-")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._+~".contains(&b));
+    plain.then(|| name.to_string())
 }
 
 fn print_table(checks: &[Check]) {
@@ -272,7 +339,7 @@ struct Cluster {
     /// through a 0600 file in their private roots, removed once debconf has it.
     secret: Secret,
     mode: Mode,
-    repo: PathBuf,
+    source: Source,
     dir: tempfile::TempDir,
 }
 
@@ -307,7 +374,11 @@ impl Cluster {
         step: &Step,
         checks: &mut Vec<Check>,
     ) -> Result<Self> {
-        let base = crate::cluster::roots::base(&inventory.cluster.suite)?;
+        let suite = &inventory.cluster.suite;
+        let base = match &options.source {
+            Source::Repo(_) => crate::cluster::roots::base(suite)?,
+            Source::Bundle(_) => crate::cluster::roots::bootable(suite)?,
+        };
         let scratch = roots_dir();
         std::fs::create_dir_all(&scratch)?;
         // The creating process's id in the name: a later run sweeps it if this one is killed.
@@ -328,7 +399,7 @@ impl Cluster {
             inventory: inventory.clone(),
             secret: Secret::generate(),
             mode: options.mode,
-            repo: options.repo.clone(),
+            source: options.source.clone(),
             dir,
         };
         let up = step.child("cluster up: unpack, boot and install every node");
@@ -340,7 +411,10 @@ impl Cluster {
                 .map(|i| {
                     let cluster = &cluster;
                     let base = &base;
-                    s.spawn(move || cluster.install(i, base))
+                    s.spawn(move || match &cluster.source {
+                        Source::Repo(repo) => cluster.install(i, base, repo),
+                        Source::Bundle(bundle) => cluster.install_bundle(i, base, bundle),
+                    })
                 })
                 .collect();
             handles
@@ -372,7 +446,10 @@ impl Cluster {
         let took = start.elapsed();
         let ok = failure.is_none();
         checks.push(Check {
-            name: "cluster up (boot + install from the signed repository)".into(),
+            name: format!(
+                "cluster up (boot + install from {})",
+                cluster.source.describe()
+            ),
             outcome: match failure {
                 None => Ok(format!("{} nodes", cluster.entries.len())),
                 Some(error) => Err(error),
@@ -392,18 +469,22 @@ impl Cluster {
     /// Boots node `i` from its root (unpacked already, or again after a stop).
     fn boot(&self, i: usize) -> Result<Node> {
         interrupted()?;
+        let bind = match &self.source {
+            Source::Repo(repo) => format!("--bind-ro={}:{REPO_INSIDE}", repo.display()),
+            Source::Bundle(bundle) => format!("--bind-ro={}:{BUNDLE_INSIDE}", bundle.display()),
+        };
         Node::boot_with(
             &self.entries[i].name,
             &self.root(i),
             &self.netns[i],
-            &[format!("--bind-ro={}:{REPO_INSIDE}", self.repo.display())],
+            &[bind],
         )
     }
 
     /// Unpacks, boots and installs node `i`: only the repository as apt source, every node's name
     /// in /etc/hosts, the node's answers preseeded, then its role package and mesos-role-tools
     /// (a Recommends of the roles, which `--no-install-recommends` would leave out).
-    fn install(&self, i: usize, base: &Path) -> Result<Node> {
+    fn install(&self, i: usize, base: &Path, repo: &Path) -> Result<Node> {
         let entry = &self.entries[i];
         let root = self.root(i);
         crate::cluster::roots::unpack_tarball(base, &root)?;
@@ -414,24 +495,16 @@ impl Cluster {
             std::fs::remove_file(source?.path())?;
         }
         std::fs::copy(
-            self.repo.join(crate::steps::repo::SOURCES),
+            repo.join(crate::steps::repo::SOURCES),
             apt.join("sources.list.d").join(crate::steps::repo::SOURCES),
         )?;
         std::fs::create_dir_all(root.join("usr/share/keyrings"))?;
         std::fs::copy(
-            self.repo.join(crate::steps::repo::KEYRING),
+            repo.join(crate::steps::repo::KEYRING),
             root.join("usr/share/keyrings")
                 .join(crate::steps::repo::KEYRING),
         )?;
-        let hosts: Vec<(&str, &str)> = self
-            .entries
-            .iter()
-            .map(|e| (e.name.as_str(), e.address.as_str()))
-            .collect();
-        crate::cluster::nspawn::write_hosts(&root, &hosts)?;
-        // Private: the roots' directory is the run's own (0700) and the file 0600.
-        let selections = root.join("root/selections");
-        crate::files::write_private(&selections, self.selections(entry).as_bytes())?;
+        let selections = self.prepare(i)?;
         let node = self.boot(i)?;
         interrupted()?;
         node.exec("update apt from the repository", &["apt-get", "update"])?;
@@ -454,6 +527,54 @@ impl Cluster {
                 TOOLS,
             ],
         )?;
+        Ok(node)
+    }
+
+    /// What every node gets before its first boot: every node's name in /etc/hosts (real
+    /// Marathon resolves its own at start), and its answers in a private file; returns that file.
+    fn prepare(&self, i: usize) -> Result<PathBuf> {
+        let root = self.root(i);
+        let hosts: Vec<(&str, &str)> = self
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.address.as_str()))
+            .collect();
+        crate::cluster::nspawn::write_hosts(&root, &hosts)?;
+        // Private: the roots' directory is the run's own (0700) and the file 0600.
+        let selections = root.join("root/selections");
+        crate::files::write_private(&selections, self.selections(&self.entries[i]).as_bytes())?;
+        Ok(selections)
+    }
+
+    /// Unpacks a minbase root with an init, boots it with the bundle bound read-only and no route
+    /// out, unpacks the bundle and installs node `i`'s role with `install.sh ROLE --preseed` as
+    /// README's air-gapped use says (mesos-role-tools comes as the roles' Recommends).
+    fn install_bundle(&self, i: usize, base: &Path, bundle: &Path) -> Result<Node> {
+        let entry = &self.entries[i];
+        let root = self.root(i);
+        crate::cluster::roots::unpack_tarball(base, &root)?;
+        let selections = self.prepare(i)?;
+        let name = bundle_name(bundle).context("not a bundle")?;
+        let node = self.boot(i)?;
+        interrupted()?;
+        node.exec(
+            "unpack the bundle",
+            &["tar", "-xzf", BUNDLE_INSIDE, "-C", "/root"],
+        )?;
+        interrupted()?;
+        let role = entry.role.name();
+        node.exec(
+            &format!("install.sh {role} from the bundle"),
+            &[
+                &format!("/root/{name}/install.sh"),
+                role,
+                "--preseed",
+                "/root/selections",
+            ],
+        )?;
+        // debconf keeps the secrets in its root-only passwords.dat: no second copy stays.
+        std::fs::remove_file(&selections)
+            .with_context(|| format!("cannot remove {}", selections.display()))?;
         Ok(node)
     }
 
@@ -1083,23 +1204,40 @@ impl Cluster {
             .context("no running node")
     }
 
-    /// An HTTP GET from node `from` with curl: the status and the body. Credentials
+    /// The host's `args` (curl, nc, sh) run in node `from`'s network: a client where that node
+    /// is, which needs no client tool installed on the nodes (a node from the bundle has none).
+    fn client_command(&self, from: usize, args: &[&str]) -> std::process::Command {
+        crate::cluster::netns::command_in(&self.netns[from], args)
+    }
+
+    /// A client's byte stream from node `from`'s network (see [`Cluster::client_command`]).
+    fn client_pipe(&self, from: usize, args: &[&str]) -> Result<crate::cluster::nspawn::Pipe> {
+        crate::cluster::nspawn::Pipe::spawn(
+            self.client_command(from, args),
+            &format!("{args:?} from {}'s network", self.name(from)),
+        )
+    }
+
+    /// An HTTP GET from node `from`'s network with curl: the status and the body. Credentials
     /// (`principal:secret`) go on curl's standard input as its configuration, never into an
     /// argument. Redirects are followed (a Mesos master that does not lead answers 307).
     fn get(&self, from: usize, url: &str, user: Option<&str>) -> Result<(u16, String)> {
         use std::io::{Read, Write};
-        let mut pipe = self.node(from)?.pipe(&[
-            "curl",
-            "-sS",
-            "-L",
-            "--max-time",
-            "5",
-            "-w",
-            "\n%{http_code}",
-            "-K",
-            "-",
-            url,
-        ])?;
+        let mut pipe = self.client_pipe(
+            from,
+            &[
+                "curl",
+                "-sS",
+                "-L",
+                "--max-time",
+                "5",
+                "-w",
+                "\n%{http_code}",
+                "-K",
+                "-",
+                url,
+            ],
+        )?;
         if let Some(user) = user {
             writeln!(pipe, "user = \"{user}\"")?;
         }
@@ -1158,7 +1296,7 @@ impl Cluster {
     }
 
     /// An anonymous ZooKeeper session (no AuthPacket) to a running master's ZooKeeper, through
-    /// `nc` on the client node.
+    /// the host's `nc` in the client node's network.
     fn anonymous_zookeeper(
         &self,
     ) -> Result<(
@@ -1171,7 +1309,7 @@ impl Cluster {
             .first()
             .context("no running master")?;
         let address = &self.entries[master].address;
-        let pipe = self.node(from)?.pipe(&["nc", address, "2181"])?;
+        let pipe = self.client_pipe(from, &["nc", address, "2181"])?;
         let session = crate::cluster::zk::Session::connect(pipe, 10_000).with_context(|| {
             format!(
                 "ZooKeeper on {} from {}",
@@ -1413,9 +1551,11 @@ impl Cluster {
                 while !done.load(Ordering::SeqCst) && interrupted().is_ok() {
                     let asked = Instant::now();
                     let leader = self
-                        .node(from)
+                        .client_command(from, &["sh", "-c", &script])
+                        .stdin(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .output()
                         .ok()
-                        .and_then(|node| node.output(&["sh", "-c", &script]).ok())
                         .filter(|out| out.status.success())
                         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string());
                     let at = start.elapsed().as_secs_f64();
