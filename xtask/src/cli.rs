@@ -206,7 +206,8 @@ pub struct Verify {
     pub inventory: PathBuf,
     /// What the nodes install from: `repo`, the signed repository on nodes that have the roles'
     /// Debian dependencies already (quick); `bundle`, the air-gapped bundle alone, with its
-    /// install.sh, on minbase nodes with no route out (proves the dependency closure)
+    /// install.sh, on minbase nodes with no route out (proves the dependency closure); `images`,
+    /// the master and agent images booted under qemu (KVM, else TCG) with each node's seed
     #[arg(long, value_enum, default_value_t = From::Repo)]
     pub from: From,
     /// The signed repository to install from [default: the one target/dist/manifest.json lists]
@@ -215,7 +216,7 @@ pub struct Verify {
     /// With --from bundle: the bundle to install [default: the one target/dist/manifest.json lists]
     #[arg(long, conflicts_with = "dist")]
     pub bundle: Option<PathBuf>,
-    /// The dist directory whose manifest.json lists the repository and the bundle
+    /// The dist directory whose manifest.json lists the repository, the bundle and the images
     /// [default: target/dist]
     #[arg(long)]
     pub dist: Option<PathBuf>,
@@ -227,6 +228,10 @@ pub struct Verify {
     /// throughout; then the checks of an authenticated cluster
     #[arg(long, conflicts_with = "insecure")]
     pub switch_over: bool,
+    /// With --from images: run qemu with KVM (the default is TCG: a host's /dev/kvm may open and
+    /// still not run a guest, so it is never guessed)
+    #[arg(long)]
+    pub kvm: bool,
     /// Test only: install the cluster open and leave it so (the security checks then fail)
     #[arg(long, hide = true)]
     pub insecure: bool,
@@ -237,6 +242,7 @@ pub struct Verify {
 pub enum From {
     Repo,
     Bundle,
+    Images,
 }
 
 #[derive(Args)]
@@ -405,9 +411,13 @@ impl Verify {
         crate::steps::verify::sweep()?;
         use crate::steps::verify::{self, Source};
         let dist = || self.dist.clone().unwrap_or_else(workspace::dist_dir);
+        if self.kvm && self.from != From::Images {
+            bail!("--kvm goes with --from images (only VMs use it)");
+        }
         let source = match (self.from, self.repo, self.bundle) {
-            (From::Repo, _, Some(_)) => bail!("--bundle goes with --from bundle"),
-            (From::Bundle, Some(_), _) => bail!("--repo goes with --from repo"),
+            (From::Repo | From::Images, _, Some(_)) => bail!("--bundle goes with --from bundle"),
+            (From::Bundle | From::Images, Some(_), _) => bail!("--repo goes with --from repo"),
+            (From::Images, None, None) => verify::images_from_manifest(&dist())?,
             (From::Repo, Some(repo), None) => Source::Repo(repo),
             (From::Repo, None, None) => Source::Repo(verify::repo_from_manifest(&dist())?),
             (From::Bundle, None, Some(bundle)) => Source::Bundle(bundle),
@@ -428,6 +438,7 @@ impl Verify {
                 _ => crate::steps::verify::Mode::Secure,
             },
             json,
+            kvm: self.kvm,
         })
     }
 }

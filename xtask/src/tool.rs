@@ -152,6 +152,38 @@ pub fn run_command(purpose: &str, command: &mut std::process::Command) -> Result
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Like [`run_command`] with `input` on the command's standard input (a secret, say: never an
+/// argument).
+pub fn run_command_input(
+    purpose: &str,
+    command: &mut std::process::Command,
+    input: &[u8],
+) -> Result<String> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {command:?} to {purpose}"))?;
+    // Written from a thread: a command that answers before reading all of it cannot block us.
+    let mut stdin = child.stdin.take().context("no stdin")?;
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+    if !output.status.success() {
+        anyhow::bail!(
+            "failed to {purpose}: {command:?} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 /// Runs a prepared [`Command`](std::process::Command) to completion and returns its output
 /// whatever its exit status.
 pub fn command_output(purpose: &str, command: &mut std::process::Command) -> Result<Output> {

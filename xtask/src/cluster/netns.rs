@@ -16,6 +16,7 @@ pub const PREFIX_LEN: u8 = 24;
 pub struct Net {
     hub: String,
     nodes: Vec<String>,
+    taps: usize,
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -31,6 +32,7 @@ impl Net {
         let net = Self {
             hub: format!("{tag}h"),
             nodes: Vec::new(),
+            taps: 0,
         };
         ip(&["netns", "add", &net.hub])?;
         ip(&["-n", &net.hub, "link", "set", "lo", "up"])?;
@@ -59,6 +61,23 @@ impl Net {
         ip(&["-n", &ns, "addr", "add", &cidr, "dev", "eth0"])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         Ok(PathBuf::from("/run/netns").join(ns))
+    }
+}
+
+impl Net {
+    /// A new tap device on the bridge, for a VM's NIC; returns its name. qemu opens it from the
+    /// hub namespace ([`Net::hub`]); it goes with that namespace.
+    pub fn add_tap(&mut self) -> Result<String> {
+        let tap = format!("t{}", self.taps);
+        self.taps += 1;
+        ip(&["-n", &self.hub, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
+        ip(&["-n", &self.hub, "link", "set", &tap, "master", "br0", "up"])?;
+        Ok(tap)
+    }
+
+    /// The hub namespace's path (where the bridge and the taps are).
+    pub fn hub(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.hub)
     }
 }
 

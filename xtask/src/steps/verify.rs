@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::cluster::machine::Machine;
 use crate::cluster::netns::Net;
 use crate::cluster::nspawn::{INTERRUPTED, Node, interrupted};
 use crate::inputs::inventory::{Inventory, Node as Entry, Role};
@@ -47,6 +48,8 @@ pub struct Options {
     pub mode: Mode,
     /// The table as JSON on stdout (`--json`).
     pub json: bool,
+    /// `--from images`: qemu with KVM instead of TCG.
+    pub kvm: bool,
 }
 
 /// What the nodes start from and install from.
@@ -59,6 +62,9 @@ pub enum Source {
     /// start as a plain minbase root with an init (no apt lists, no route out): the dependency
     /// closure proven by a running cluster.
     Bundle(PathBuf),
+    /// The golden images booted under qemu with each node's seed (rendered with this run's
+    /// secret and SSH key), on a bridge of their own.
+    Images { master: PathBuf, agent: PathBuf },
 }
 
 impl Source {
@@ -66,9 +72,22 @@ impl Source {
         match self {
             Source::Repo(_) => "the signed repository",
             Source::Bundle(_) => "the air-gapped bundle",
+            Source::Images { .. } => "the golden images and their seeds",
         }
     }
 }
+
+/// What a cluster of VMs needs besides the nodes: the taps on the bridge (one per node), the hub
+/// namespace qemu runs in, and how to reach the VMs.
+struct Vms {
+    kvm: bool,
+    taps: Vec<String>,
+    hub: PathBuf,
+    ssh: crate::cluster::vm::Ssh,
+}
+
+/// Memory of each VM.
+const VM_MEMORY_MIB: u32 = 2048;
 
 /// How the cluster is installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +133,35 @@ pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
         return Err(missing());
     }
     Ok(repo.to_path_buf())
+}
+
+/// The master and agent images the manifest of `dist` lists.
+pub fn images_from_manifest(dist: &Path) -> Result<Source> {
+    let missing = |role: &str| {
+        anyhow!(
+            "no {role} image in {}: run `cargo xtask dist --images` first",
+            dist.display()
+        )
+    };
+    let manifest = crate::formats::manifest::Manifest::read(dist).map_err(|_| missing("master"))?;
+    let find = |role: &str| -> Result<PathBuf> {
+        let prefix = format!("mesos-roles-{role}-");
+        manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == "image")
+            .map(|a| dist.join(&a.path))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                    && p.is_file()
+            })
+            .ok_or_else(|| missing(role))
+    };
+    Ok(Source::Images {
+        master: find("master")?,
+        agent: find("agent")?,
+    })
 }
 
 /// The air-gapped bundle the manifest of `dist` lists.
@@ -200,6 +248,14 @@ pub fn run(options: &Options) -> Result<()> {
                 }
             }
         }
+        Source::Images { .. } if options.mode != Mode::Secure => {
+            bail!(
+                "--switch-over needs --from repo or --from bundle: the images' seeds install authenticated"
+            )
+        }
+        Source::Images { .. } => {
+            crate::tool::require(&["qemu-system-x86_64", "qemu-img", "ssh", "ssh-keygen"])?
+        }
         Source::Bundle(bundle) => {
             if bundle_name(bundle).is_none() {
                 bail!(
@@ -241,6 +297,71 @@ pub fn run(options: &Options) -> Result<()> {
         bail!("verify failed: {}", failed.join("; "));
     }
     Ok(())
+}
+
+/// The highest address of the inventory's subnet that no node has (nor the gateway): where the
+/// run's clients sit beside a cluster of VMs.
+fn client_address(inventory: &Inventory) -> Result<String> {
+    use std::net::Ipv4Addr;
+    let nodes = inventory.nodes();
+    let used: Vec<Ipv4Addr> = nodes
+        .iter()
+        .map(|n| n.address.as_str())
+        .chain(inventory.network.gateway.as_deref())
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let first = used.first().context("no node with an IPv4 address")?;
+    let bits = u32::from(inventory.network.prefix_len.min(32));
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    let network = u32::from(*first) & mask;
+    let broadcast = network | !mask;
+    (network + 1..broadcast)
+        .rev()
+        .map(Ipv4Addr::from)
+        .find(|a| !used.contains(a))
+        .map(|a| a.to_string())
+        .context("the inventory's subnet has no address left for verify's client")
+}
+
+/// A throwaway SSH key in `dir` (the run's own, 0700), and every node's seed image rendered with
+/// the run's secret and that key added to the admin's: how the run reaches its VMs.
+fn seeds(
+    inventory: &Inventory,
+    secret: &Secret,
+    dir: &Path,
+    client: &Path,
+) -> Result<crate::cluster::vm::Ssh> {
+    let key = dir.join("id_ed25519");
+    crate::tool::run_command(
+        "make a throwaway SSH key for the VMs",
+        std::process::Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "mesos-roles-verify",
+                "-f",
+            ])
+            .arg(&key),
+    )?;
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    let mut inventory = inventory.clone();
+    inventory.admin.ssh_keys.push(public.trim().to_string());
+    let epoch = crate::inputs::workspace::Build::from_env()?.source_date_epoch;
+    for seed in crate::steps::seeds::render(&inventory, secret, epoch)? {
+        crate::files::write_private(
+            &dir.join(crate::steps::seeds::image_name(&seed.node)),
+            &seed.image,
+        )?;
+    }
+    Ok(crate::cluster::vm::Ssh {
+        key,
+        user: inventory.admin.user.clone(),
+        netns: client.to_path_buf(),
+    })
 }
 
 /// The directory a bundle unpacks into (its file name without `.tar.gz`), if `bundle` is named as
@@ -330,7 +451,7 @@ fn until<T>(timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T
 /// The booted cluster. Field order is drop order: nodes power off before their namespaces go,
 /// and those before the roots are deleted.
 struct Cluster {
-    nodes: Vec<Option<Node>>,
+    nodes: Vec<Option<Box<dyn Machine>>>,
     _net: Net,
     entries: Vec<Entry>,
     netns: Vec<PathBuf>,
@@ -340,6 +461,7 @@ struct Cluster {
     secret: Secret,
     mode: Mode,
     source: Source,
+    vms: Option<Vms>,
     dir: tempfile::TempDir,
 }
 
@@ -350,7 +472,7 @@ impl Drop for Cluster {
         for node in self.nodes.iter().flatten() {
             node.power_off_soon();
         }
-        let nodes: Vec<Node> = self.nodes.drain(..).flatten().collect();
+        let nodes: Vec<Box<dyn Machine>> = self.nodes.drain(..).flatten().collect();
         std::thread::scope(|s| {
             for node in nodes {
                 s.spawn(move || drop(node));
@@ -378,6 +500,7 @@ impl Cluster {
         let base = match &options.source {
             Source::Repo(_) => crate::cluster::roots::base(suite)?,
             Source::Bundle(_) => crate::cluster::roots::bootable(suite)?,
+            Source::Images { .. } => PathBuf::new(),
         };
         let scratch = roots_dir();
         std::fs::create_dir_all(&scratch)?;
@@ -387,26 +510,50 @@ impl Cluster {
             .tempdir_in(&scratch)?;
         let mut net = Net::new()?;
         let entries = inventory.nodes();
-        let netns = entries
-            .iter()
-            .map(|e| net.add_node(&e.address))
-            .collect::<Result<Vec<_>>>()?;
+        let secret = Secret::generate();
+        let (netns, vms) = match &options.source {
+            Source::Images { .. } => {
+                // The VMs hold the nodes' addresses; the run's clients (ssh, curl, nc) have one
+                // namespace of their own on the bridge, at an address no node has.
+                let client = net.add_node(&client_address(inventory)?)?;
+                let taps = entries
+                    .iter()
+                    .map(|_| net.add_tap())
+                    .collect::<Result<Vec<_>>>()?;
+                let ssh = seeds(inventory, &secret, dir.path(), &client)?;
+                let vms = Vms {
+                    kvm: options.kvm,
+                    taps,
+                    hub: net.hub(),
+                    ssh,
+                };
+                (vec![client; entries.len()], Some(vms))
+            }
+            _ => (
+                entries
+                    .iter()
+                    .map(|e| net.add_node(&e.address))
+                    .collect::<Result<Vec<_>>>()?,
+                None,
+            ),
+        };
         let mut cluster = Self {
             nodes: Vec::new(),
             _net: net,
             entries,
             netns,
             inventory: inventory.clone(),
-            secret: Secret::generate(),
+            secret,
             mode: options.mode,
             source: options.source.clone(),
+            vms,
             dir,
         };
         let up = step.child("cluster up: unpack, boot and install every node");
         let mut failure = None;
         let start = Instant::now();
         // In parallel: each node unpacks, boots and installs on its own.
-        let booted: Vec<Result<Node>> = std::thread::scope(|s| {
+        let booted: Vec<Result<Box<dyn Machine>>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..cluster.entries.len())
                 .map(|i| {
                     let cluster = &cluster;
@@ -414,6 +561,8 @@ impl Cluster {
                     s.spawn(move || match &cluster.source {
                         Source::Repo(repo) => cluster.install(i, base, repo),
                         Source::Bundle(bundle) => cluster.install_bundle(i, base, bundle),
+                        // The seed installs the node's answers at first boot.
+                        Source::Images { .. } => cluster.boot(i),
                     })
                 })
                 .collect();
@@ -451,7 +600,11 @@ impl Cluster {
                 cluster.source.describe()
             ),
             outcome: match failure {
-                None => Ok(format!("{} nodes", cluster.entries.len())),
+                None => Ok(match (&cluster.vms, options.kvm) {
+                    (Some(_), true) => format!("{} VMs (KVM)", cluster.entries.len()),
+                    (Some(_), false) => format!("{} VMs (TCG)", cluster.entries.len()),
+                    (None, _) => format!("{} nodes", cluster.entries.len()),
+                }),
                 Some(error) => Err(error),
             },
             took,
@@ -467,24 +620,48 @@ impl Cluster {
     }
 
     /// Boots node `i` from its root (unpacked already, or again after a stop).
-    fn boot(&self, i: usize) -> Result<Node> {
+    fn boot(&self, i: usize) -> Result<Box<dyn Machine>> {
         interrupted()?;
         let bind = match &self.source {
             Source::Repo(repo) => format!("--bind-ro={}:{REPO_INSIDE}", repo.display()),
             Source::Bundle(bundle) => format!("--bind-ro={}:{BUNDLE_INSIDE}", bundle.display()),
+            Source::Images { master, agent } => {
+                let vms = self.vms.as_ref().context("no VMs")?;
+                let entry = &self.entries[i];
+                let image = match entry.role {
+                    Role::Master => master,
+                    Role::Agent => agent,
+                };
+                let root = self.root(i);
+                return Ok(Box::new(crate::cluster::vm::Vm::boot(
+                    &crate::cluster::vm::Spec {
+                        name: &entry.name,
+                        address: &entry.address,
+                        image,
+                        seed: &self.dir.path().join(crate::steps::seeds::image_name(entry)),
+                        disk: &root.with_extension("qcow2"),
+                        tap: &vms.taps[i],
+                        hub: &vms.hub,
+                        mac: format!("52:54:00:6d:72:{i:02x}"),
+                        memory_mib: VM_MEMORY_MIB,
+                        kvm: vms.kvm,
+                        ssh: vms.ssh.clone(),
+                    },
+                )?));
+            }
         };
-        Node::boot_with(
+        Ok(Box::new(Node::boot_with(
             &self.entries[i].name,
             &self.root(i),
             &self.netns[i],
             &[bind],
-        )
+        )?))
     }
 
     /// Unpacks, boots and installs node `i`: only the repository as apt source, every node's name
     /// in /etc/hosts, the node's answers preseeded, then its role package and mesos-role-tools
     /// (a Recommends of the roles, which `--no-install-recommends` would leave out).
-    fn install(&self, i: usize, base: &Path, repo: &Path) -> Result<Node> {
+    fn install(&self, i: usize, base: &Path, repo: &Path) -> Result<Box<dyn Machine>> {
         let entry = &self.entries[i];
         let root = self.root(i);
         crate::cluster::roots::unpack_tarball(base, &root)?;
@@ -549,7 +726,7 @@ impl Cluster {
     /// Unpacks a minbase root with an init, boots it with the bundle bound read-only and no route
     /// out, unpacks the bundle and installs node `i`'s role with `install.sh ROLE --preseed` as
     /// README's air-gapped use says (mesos-role-tools comes as the roles' Recommends).
-    fn install_bundle(&self, i: usize, base: &Path, bundle: &Path) -> Result<Node> {
+    fn install_bundle(&self, i: usize, base: &Path, bundle: &Path) -> Result<Box<dyn Machine>> {
         let entry = &self.entries[i];
         let root = self.root(i);
         crate::cluster::roots::unpack_tarball(base, &root)?;
@@ -609,9 +786,9 @@ impl Cluster {
             .with_context(|| format!("no node {name} in the inventory"))
     }
 
-    fn node(&self, i: usize) -> Result<&Node> {
+    fn node(&self, i: usize) -> Result<&dyn Machine> {
         self.nodes[i]
-            .as_ref()
+            .as_deref()
             .with_context(|| format!("{} is stopped", self.entries[i].name))
     }
 
@@ -719,6 +896,13 @@ impl Cluster {
             .filter(|(_, m)| m == "leader")
             .map(|(n, _)| n.as_str())
             .collect();
+        if let ([(name, mode)], 1) = (modes.as_slice(), self.masters().len()) {
+            // One master in the inventory: its ZooKeeper serves alone.
+            return match mode.as_str() {
+                "standalone" => Ok(format!("{name} standalone")),
+                _ => bail!("{name}: ZooKeeper is {mode}, want standalone (one master)"),
+            };
+        }
         let followers = modes.iter().filter(|(_, m)| m == "follower").count();
         if leaders.len() != 1 || followers + 1 != masters.len() {
             bail!("modes {modes:?}: want one leader and the rest followers");
@@ -918,6 +1102,21 @@ impl Cluster {
             return Ok(());
         }
         let leading = leader.expect("elected");
+        if n == 1 {
+            // Nothing to fail over to: the master is stopped and started again instead.
+            let name = self.name(leading).to_string();
+            timed(
+                checks,
+                &format!(
+                    "restart: the only master ({name}) stopped and started: leads again, agent re-registered"
+                ),
+                || {
+                    drop(self.nodes[leading].take());
+                    self.rejoin(leading)
+                },
+            );
+            return interrupted();
+        }
         self.failover(checks, "leading master", leading)?;
         match until(SETTLE, || self.zookeeper_leader()) {
             Ok(i) => self.failover(checks, "ZooKeeper leader", i)?,
@@ -1067,17 +1266,20 @@ impl Cluster {
         timed(
             checks,
             &format!("failover: {name} rejoins after restart"),
-            || {
-                self.nodes[i] = Some(self.boot(i)?);
-                let ensemble = until(SETTLE, || self.ensemble())?;
-                let (leader, agents) = self.settled()?;
-                Ok(format!(
-                    "{} leads, {agents}; ZooKeeper: {ensemble}",
-                    self.name(leader)
-                ))
-            },
+            || self.rejoin(i),
         );
         interrupted()
+    }
+
+    /// Boots the stopped node `i` again and waits for the cluster to settle with it.
+    fn rejoin(&mut self, i: usize) -> Result<String> {
+        self.nodes[i] = Some(self.boot(i)?);
+        let ensemble = until(SETTLE, || self.ensemble())?;
+        let (leader, agents) = self.settled()?;
+        Ok(format!(
+            "{} leads, {agents}; ZooKeeper: {ensemble}",
+            self.name(leader)
+        ))
     }
 
     /// Two of three masters down: ZooKeeper has no quorum, and no master may claim to lead or
@@ -1178,15 +1380,12 @@ impl Cluster {
                 format!("{package} {package}/{question} {kind} {value}\n")
             })
             .collect();
-        let selections = node.path("/root/selections");
-        crate::files::write_private(&selections, text.as_bytes())?;
-        let preseeded = node.exec(
+        // On its standard input: secrets never pass through an argument or a file.
+        node.exec_input(
             "preseed new answers",
-            &["debconf-set-selections", "/root/selections"],
-        );
-        std::fs::remove_file(&selections)
-            .with_context(|| format!("cannot remove {}", selections.display()))?;
-        preseeded?;
+            &["debconf-set-selections"],
+            text.as_bytes(),
+        )?;
         node.exec(
             &format!("reconfigure {package}"),
             &["dpkg-reconfigure", "-fnoninteractive", package],
