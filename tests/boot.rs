@@ -560,27 +560,23 @@ fn verify_from_the_images_boots_them_as_a_cluster_that_passes_every_check() -> R
         started.elapsed().as_secs_f64(),
         String::from_utf8_lossy(&out.stderr)
     );
-    for check in [
-        "cluster up (boot + install from the golden images and their seeds)",
-        "ZooKeeper ensemble formed (srvr)",
-        "every master's received flags as rendered",
-        "one leading master",
-        "the agent registered with it",
-        "Marathon sees the leading master",
-        "Marathon accepts the app (mesos-role deploy)",
-        "every node healthy (mesos-role status)",
-        "restart: the only master (master-1)",
-        xtask::steps::verify::CHECK_MARATHON,
-        xtask::steps::verify::CHECK_ZOOKEEPER,
-        xtask::steps::verify::CHECK_WRONG_AGENT,
-    ] {
-        ensure!(
-            table
-                .lines()
-                .any(|l| l.starts_with(check) && l.contains(" ok: ")),
-            "no passing line for {check:?} in:\n{table}"
-        );
-    }
+    mesos_roles_tests::cluster::assert_checks_passed(
+        &table,
+        &[
+            "cluster up (boot + install from the golden images and their seeds)",
+            "ZooKeeper ensemble formed (srvr)",
+            "every master's received flags as rendered",
+            "one leading master",
+            "the agent registered with it",
+            "Marathon sees the leading master",
+            "Marathon accepts the app (mesos-role deploy)",
+            "every node healthy (mesos-role status)",
+            "restart: the only master (master-1)",
+            xtask::steps::verify::CHECK_MARATHON,
+            xtask::steps::verify::CHECK_ZOOKEEPER,
+            xtask::steps::verify::CHECK_WRONG_AGENT,
+        ],
+    )?;
     ensure!(
         out.status.success(),
         "verify --from images failed:\n{table}"

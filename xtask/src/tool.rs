@@ -141,6 +141,12 @@ pub fn require(programs: &[&str]) -> Result<()> {
 /// built up by a caller, or a program that enters a container (`nsenter`).
 pub fn run_command(purpose: &str, command: &mut std::process::Command) -> Result<String> {
     let output = command_output(purpose, command)?;
+    succeeded(purpose, command, output)
+}
+
+/// The standard output of a finished command; fails with the purpose, the command and its output
+/// unless it exited 0.
+fn succeeded(purpose: &str, command: &std::process::Command, output: Output) -> Result<String> {
     if !output.status.success() {
         anyhow::bail!(
             "failed to {purpose}: {command:?} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -173,15 +179,7 @@ pub fn run_command_input(
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let output = child.wait_with_output()?;
     let _ = writer.join();
-    if !output.status.success() {
-        anyhow::bail!(
-            "failed to {purpose}: {command:?} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    succeeded(purpose, command, output)
 }
 
 /// Runs a prepared [`Command`](std::process::Command) to completion and returns its output

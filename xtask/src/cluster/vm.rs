@@ -79,8 +79,13 @@ impl Vm {
             .args(["--", "qemu-system-x86_64"])
             .args(["-accel", accel, "-smp", "2", "-display", "none"])
             .args(["-m", &spec.memory_mib.to_string()])
-            .arg("-serial")
-            .arg(format!("file:{}", console.display()))
+            // Appended to: a restarted VM's console follows its first boot's.
+            .arg("-chardev")
+            .arg(format!(
+                "file,id=console,append=on,path={}",
+                console.display()
+            ))
+            .args(["-serial", "chardev:console"])
             .arg("-drive")
             .arg(format!(
                 "file={},if=virtio,format=qcow2",
