@@ -18,16 +18,35 @@ static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 /// A scratch dist (debs, signed repository with the doubles, manifest), built once per run.
 fn dist() -> Result<&'static Path> {
     static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
-    if let Some(dir) = DIST.get() {
+    built(&DIST, "verify-dist", "1.0.0-1")
+}
+
+/// The dist an upgrade starts from: the same pipeline at an older version.
+fn older_dist() -> Result<&'static Path> {
+    static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
+    built(&DIST, "verify-older-dist", OLDER)
+}
+
+/// The role packages' version in [`older_dist`].
+const OLDER: &str = "0.9.0-1";
+/// The role packages' version in [`dist`].
+const NEWER: &str = "1.0.0-1";
+
+fn built(
+    cell: &'static OnceLock<tempfile::TempDir>,
+    name: &str,
+    version: &str,
+) -> Result<&'static Path> {
+    if let Some(dir) = cell.get() {
         return Ok(dir.path());
     }
     require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
-    let dir = scratch("verify-dist")?;
+    let dir = scratch(name)?;
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
     mesos_roles_tests::pipeline(mesos_roles_tests::Request {
         targets: vec![Target::Debs, Target::Repo, Target::Manifest],
-        version: Some("1.0.0-1".into()),
+        version: Some(version.into()),
         source_date_epoch: Some(1_700_000_000),
         dist: Some(dir.path().join("dist")),
         suite: Some("bookworm".into()),
@@ -35,7 +54,7 @@ fn dist() -> Result<&'static Path> {
         keep_repo: true,
         ..Default::default()
     })?;
-    Ok(DIST.get_or_init(|| dir).path())
+    Ok(cell.get_or_init(|| dir).path())
 }
 
 /// The xtask binary, built once (the test drives the command as an operator does).
@@ -220,6 +239,86 @@ fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
     ensure!(
         out.status.success(),
         "verify --switch-over failed: {summary:#}"
+    );
+    assert_nothing_left(pid)
+}
+
+/// `--upgrade-from`: the cluster installed from an older dist is upgraded node by node (the
+/// agent, the masters that do not lead, the leading master last), each node at the new version and
+/// the cluster settled with its app after each; then every usual check passes.
+#[test]
+fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let older = older_dist()?.join("dist");
+    let (out, pid) = verify(&["--upgrade-from", &older.to_string_lossy()])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let inventory =
+        xtask::inputs::inventory::Inventory::load(&workspace().join("cluster.toml"))?.nodes();
+    // The nodes' lines in the order they were upgraded: (name, what it was).
+    let upgraded: Vec<(&str, &str)> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix(xtask::steps::verify::upgrade::CHECK_NODE))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(" (")?;
+            Some((name, rest.split_once(')')?.0))
+        })
+        .collect();
+    let mut names: Vec<&str> = upgraded.iter().map(|(n, _)| *n).collect();
+    names.sort();
+    let mut want: Vec<&str> = inventory.iter().map(|n| n.name.as_str()).collect();
+    want.sort();
+    ensure!(
+        names == want,
+        "nodes upgraded {upgraded:?}, want each of {want:?} once:\n{table}"
+    );
+    let agents = inventory
+        .iter()
+        .filter(|n| n.role == xtask::inputs::inventory::Role::Agent)
+        .count();
+    let kinds: Vec<&str> = upgraded.iter().map(|(_, k)| *k).collect();
+    let mut order = vec!["agent"; agents];
+    order.extend(vec!["follower"; inventory.len() - agents - 1]);
+    order.push("leading master");
+    ensure!(
+        kinds == order,
+        "upgraded in the order {upgraded:?}, want {order:?}"
+    );
+    for (name, _) in &upgraded {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("upgrade {name} (")))
+            .context("no line")?;
+        ensure!(
+            line.contains(" ok: ") && line.contains(&format!("-role {OLDER} -> {NEWER} in ")),
+            "{name} not upgraded from {OLDER} to {NEWER}: {line}"
+        );
+    }
+    for check in [
+        xtask::steps::verify::upgrade::CHECK_BEFORE,
+        "ZooKeeper ensemble formed",
+        "every master's received flags as rendered",
+        "one leading master",
+        "the agent registered with it",
+        "Marathon sees the leading master",
+        "Marathon accepts the app (mesos-role deploy)",
+        "every node healthy (mesos-role status)",
+        "failover: stop the leading master",
+        "2 of 3 masters down: nothing claims to lead",
+        xtask::steps::verify::CHECK_MARATHON,
+        xtask::steps::verify::CHECK_ZOOKEEPER,
+        xtask::steps::verify::CHECK_WRONG_AGENT,
+    ] {
+        ensure!(
+            table
+                .lines()
+                .any(|l| l.starts_with(check) && l.contains(" ok: ")),
+            "no passing line for {check:?} in:\n{table}"
+        );
+    }
+    ensure!(!table.contains(" FAILED"), "a check failed:\n{table}");
+    ensure!(
+        out.status.success(),
+        "verify --upgrade-from failed:\n{table}"
     );
     assert_nothing_left(pid)
 }

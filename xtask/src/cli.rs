@@ -221,6 +221,12 @@ pub struct Verify {
     /// Test only: install the cluster open and leave it so (the security checks then fail)
     #[arg(long, hide = true)]
     pub insecure: bool,
+    /// Install the cluster from an older dist directory (its manifest's repository) or
+    /// repository, then upgrade it to the new repository node by node (agents, the masters that
+    /// do not lead, the leading master last), the cluster settled with its app after each node;
+    /// then the usual checks
+    #[arg(long, value_name = "DIST_OR_REPO")]
+    pub upgrade_from: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -393,6 +399,11 @@ impl Verify {
                 &self.dist.unwrap_or_else(workspace::dist_dir),
             )?,
         };
+        let upgrade_from = self
+            .upgrade_from
+            .as_deref()
+            .map(crate::steps::verify::upgrade::older_repository)
+            .transpose()?;
         let tamper = self
             .tamper
             .iter()
@@ -408,6 +419,7 @@ impl Verify {
                 _ => crate::steps::verify::Mode::Secure,
             },
             json,
+            upgrade_from,
         })
     }
 }

@@ -26,6 +26,8 @@ use crate::inputs::inventory::{Inventory, Node as Entry, Role};
 use crate::inputs::secrets::Secret;
 use crate::progress::Step;
 
+pub mod upgrade;
+
 /// Where nodes see the repository (the example source's URI).
 const REPO_INSIDE: &str = "/srv/mesos-roles";
 /// How long a cluster may take to settle after a change before a check fails.
@@ -35,6 +37,7 @@ const APP: &str = include_str!("../../data/verify-app.json");
 /// The operator's tool on every node: its status is a node's health.
 const TOOLS: &str = "mesos-role-tools";
 
+#[derive(Clone)]
 pub struct Options {
     pub inventory: PathBuf,
     /// The signed repository (with the dependency closure for nodes that have no route out).
@@ -45,6 +48,9 @@ pub struct Options {
     pub mode: Mode,
     /// The table as JSON on stdout (`--json`).
     pub json: bool,
+    /// `--upgrade-from`: the older repository the cluster is installed from, before a rolling
+    /// upgrade to `repo` (`upgrade.rs`).
+    pub upgrade_from: Option<PathBuf>,
 }
 
 /// How the cluster is installed.
@@ -162,8 +168,17 @@ pub fn run(options: &Options) -> Result<()> {
         inventory.nodes().len()
     ));
     let mut checks = Vec::new();
-    let result = Cluster::up(&inventory, options, &step, &mut checks).and_then(|mut cluster| {
-        let result = cluster.check(&mut checks);
+    let first = upgrade::installed_first(options);
+    let installed = first.as_ref().unwrap_or(options);
+    let result = Cluster::up(&inventory, installed, &step, &mut checks).and_then(|mut cluster| {
+        let result = match options.upgrade_from {
+            Some(_) => upgrade::rolling(&mut cluster, &options.repo, &mut checks),
+            None => Ok(true),
+        }
+        .and_then(|upgraded| match upgraded {
+            true => cluster.check(&mut checks),
+            false => Ok(()),
+        });
         let teardown = step.child("teardown: power off, delete namespaces and roots");
         drop(cluster);
         teardown.done();
