@@ -1,7 +1,8 @@
 //! `cargo xtask verify` on the example inventory, against a scratch dist whose repository holds the
 //! role packages and the test doubles (never target/dist): the good build passes every check, a
-//! broken one fails with the check that caught it named, an interrupted run tears down, and nothing
-//! is left behind (namespaces, mounts, nspawn processes, cgroups, roots).
+//! broken one fails with the check that caught it named, a rolling upgrade from an older scratch
+//! dist goes node by node, an interrupted run tears down, and nothing is left behind (namespaces,
+//! mounts, nspawn processes, cgroups, roots).
 
 use mesos_roles_tests::Target;
 use std::path::{Path, PathBuf};
@@ -319,6 +320,53 @@ fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
     ensure!(
         out.status.success(),
         "verify --upgrade-from failed:\n{table}"
+    );
+    assert_nothing_left(pid)
+}
+
+/// A node whose upgrade fails (apt on master-2 made to refuse every dpkg run): its line names it and
+/// the step, the nodes after it are not upgraded, the usual checks do not run, and nothing is left.
+#[test]
+fn a_node_whose_upgrade_fails_is_named_with_its_step() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let older = older_dist()?.join("dist");
+    let broken = r#"master-2:/etc/apt/apt.conf.d/99verify-broken=DPkg::Pre-Invoke { "false"; };"#;
+    let (out, pid) = verify(&[
+        "--upgrade-from",
+        &older.to_string_lossy(),
+        "--tamper",
+        broken,
+    ])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "a broken upgrade passed:\n{table}");
+    let lines: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with(xtask::steps::verify::upgrade::CHECK_NODE))
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("upgrade master-2 ("))
+        .with_context(|| format!("no line for master-2 in:\n{table}"))?;
+    ensure!(
+        lines[at].contains("FAILED")
+            && lines[at].contains("master-2: apt-get install mesos-master-role mesos-role-tools"),
+        "{}",
+        lines[at]
+    );
+    ensure!(
+        lines[..at].iter().all(|l| l.contains(" ok: "))
+            && lines[at + 1..].iter().all(|l| l.contains("not run")),
+        "the nodes before master-2 upgraded, none after:\n{table}"
+    );
+    ensure!(lines.len() == 4, "a line per node:\n{table}");
+    ensure!(
+        !table.contains("one leading master"),
+        "the usual checks ran on a half-upgraded cluster:\n{table}"
+    );
+    ensure!(
+        stderr.contains("verify failed: ") && stderr.contains("upgrade master-2 ("),
+        "{stderr}"
     );
     assert_nothing_left(pid)
 }

@@ -96,9 +96,8 @@ pub(super) fn rolling(
             });
             continue;
         }
-        ok = timed(checks, &line, || {
-            upgrade(cluster, i, newer).with_context(|| format!("{name}: upgrade"))
-        });
+        // Each error names the node and the step.
+        ok = timed(checks, &line, || upgrade(cluster, i, newer));
         interrupted()?;
     }
     if ok {
