@@ -427,6 +427,73 @@ fn sigterm_tears_the_cluster_down() -> Result<()> {
     assert_nothing_left(pid)
 }
 
+/// SIGTERM while the nodes are being upgraded (once the cluster settled with its app, as the first
+/// node's upgrade begins): the run stops there, tears the cluster down (the new repository linked
+/// into the roots included) and leaves nothing.
+#[test]
+fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
+    use std::io::BufRead;
+    let _one = ONE_CLUSTER.lock();
+    let older = older_dist()?.join("dist");
+    let mut child = Command::new(xtask()?)
+        .arg("verify")
+        .arg("--inventory")
+        .arg(workspace().join("cluster.toml"))
+        .arg("--dist")
+        .arg(dist()?.join("dist"))
+        .arg("--upgrade-from")
+        .arg(&older)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let stderr = child.stderr.take().context("no stderr")?;
+    let (lines, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let before = format!("{}: ok", xtask::steps::verify::upgrade::CHECK_BEFORE);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut said = Vec::new();
+    loop {
+        let line = receive
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .with_context(|| format!("the upgrade never began:\n{}", said.join("\n")))?;
+        let began = line.contains(&before);
+        said.push(line);
+        if began {
+            break;
+        }
+    }
+    run(
+        "send SIGTERM",
+        Command::new("kill").args(["-TERM", &pid.to_string()]),
+    )?;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "verify did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    said.extend(receive.try_iter());
+    let said = said.join("\n");
+    ensure!(!status.success(), "an interrupted verify exited 0:\n{said}");
+    ensure!(
+        !said.contains("ZooKeeper ensemble formed (srvr)"),
+        "the usual checks ran after SIGTERM:\n{said}"
+    );
+    assert_nothing_left(pid)
+}
+
 /// A verify killed with SIGKILL (or by the OOM killer) tears nothing down; the next verify sweeps
 /// what it left (its nodes, namespaces and roots, found by name) and says so in one line.
 #[test]

@@ -325,3 +325,45 @@ fn app_listed(cluster: &Cluster) -> Result<()> {
         answers.join("; ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_older_repository_is_the_directory_or_its_manifests() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("dists"))?;
+        std::fs::write(repo.join(KEYRING), b"key")?;
+        let error = older_repository(&repo).unwrap_err().to_string();
+        assert!(
+            error.contains("--upgrade-from") && error.contains(SOURCES),
+            "{error}"
+        );
+        std::fs::write(repo.join(SOURCES), b"source")?;
+        assert_eq!(older_repository(&repo)?, repo);
+        // A directory without a repository or a manifest says what to give.
+        let error = format!("{:#}", older_repository(dir.path()).unwrap_err());
+        assert!(error.contains("--upgrade-from"), "{error}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_tree_is_linked_or_copied_whole() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let from = dir.path().join("from");
+        std::fs::create_dir_all(from.join("dists/bookworm"))?;
+        std::fs::write(from.join("dists/bookworm/InRelease"), b"signed")?;
+        std::fs::write(from.join(KEYRING), b"key")?;
+        let to = dir.path().join("to");
+        std::fs::create_dir(&to)?;
+        link_or_copy_tree(&from, &to)?;
+        assert_eq!(
+            std::fs::read(to.join("dists/bookworm/InRelease"))?,
+            b"signed"
+        );
+        assert_eq!(std::fs::read(to.join(KEYRING))?, b"key");
+        Ok(())
+    }
+}
