@@ -19,13 +19,14 @@ static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 /// A scratch dist (debs, signed repository with the doubles, manifest), built once per run.
 fn dist() -> Result<&'static Path> {
     static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
-    built(&DIST, "verify-dist", "1.0.0-1")
+    built(&DIST, "verify-dist", NEWER, false)
 }
 
-/// The dist an upgrade starts from: the same pipeline at an older version.
+/// The dist an upgrade starts from: the same pipeline at an older version, signed by a key of its
+/// own (two releases need not share a key: each repository is installed with its own keyring).
 fn older_dist() -> Result<&'static Path> {
     static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
-    built(&DIST, "verify-older-dist", OLDER)
+    built(&DIST, "verify-older-dist", OLDER, true)
 }
 
 /// The role packages' version in [`older_dist`].
@@ -33,10 +34,13 @@ const OLDER: &str = "0.9.0-1";
 /// The role packages' version in [`dist`].
 const NEWER: &str = "1.0.0-1";
 
+/// The dist of `version` in a scratch directory `name...`, built once per run into `cell`; with
+/// `own_key`, signed by a development key made for it alone.
 fn built(
     cell: &'static OnceLock<tempfile::TempDir>,
     name: &str,
     version: &str,
+    own_key: bool,
 ) -> Result<&'static Path> {
     if let Some(dir) = cell.get() {
         return Ok(dir.path());
@@ -53,6 +57,9 @@ fn built(
         suite: Some("bookworm".into()),
         upstream: Some(upstream),
         keep_repo: true,
+        signing_key: own_key.then(|| {
+            xtask::formats::signing::KeySource::Development(dir.path().join("signing-key.asc"))
+        }),
         ..Default::default()
     })?;
     Ok(cell.get_or_init(|| dir).path())
@@ -251,6 +258,14 @@ fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
 fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
     let _one = ONE_CLUSTER.lock();
     let older = older_dist()?.join("dist");
+    let keyring = |dist: &Path| {
+        std::fs::read(dist.join("repo").join(xtask::steps::repo::KEYRING))
+            .with_context(|| format!("no keyring in {}", dist.display()))
+    };
+    ensure!(
+        keyring(&older)? != keyring(&dist()?.join("dist"))?,
+        "both dists are signed by one key: the test would not show that each keyring is taken"
+    );
     let (out, pid) = verify(&["--upgrade-from", &older.to_string_lossy()])?;
     let table = String::from_utf8_lossy(&out.stdout);
     let inventory =
