@@ -132,8 +132,13 @@ fn upgrade(cluster: &Cluster, i: usize, newer: &Path) -> Result<String> {
     let step = |what: &str| format!("{}: {what}", cluster.name(i));
     let installed = version(cluster, i, package).context(step("read the installed version"))?;
     replace_repository(cluster, i, newer).with_context(|| step("replace the repository"))?;
-    node.exec("update apt from the new repository", &["apt-get", "update"])
-        .with_context(|| step("apt-get update"))?;
+    // Any index it cannot fetch or verify is an error: apt would otherwise warn, keep the older
+    // repository's lists and exit 0.
+    node.exec(
+        "update apt from the new repository",
+        &["apt-get", "update", "--error-on=any"],
+    )
+    .with_context(|| step("apt-get update"))?;
     let offered = candidate(cluster, i, package).with_context(|| step("the new version"))?;
     let newer_offered = node
         .output(&["dpkg", "--compare-versions", &offered, "gt", &installed])?
