@@ -76,14 +76,39 @@ fn xtask() -> Result<PathBuf> {
     Ok(workspace().join("target/debug/xtask"))
 }
 
-fn verify(extra: &[&str]) -> Result<(Output, u32)> {
-    let dist = dist()?.join("dist");
-    let child = Command::new(xtask()?)
+/// `xtask verify` on the example inventory and the scratch dist.
+fn verify_command() -> Result<Command> {
+    let mut command = Command::new(xtask()?);
+    command
         .arg("verify")
         .arg("--inventory")
         .arg(workspace().join("cluster.toml"))
         .arg("--dist")
-        .arg(&dist)
+        .arg(dist()?.join("dist"));
+    Ok(command)
+}
+
+/// Sends SIGTERM to the verify `child` and waits for it to end.
+fn terminate(child: &mut std::process::Child) -> Result<std::process::ExitStatus> {
+    run(
+        "send SIGTERM",
+        Command::new("kill").args(["-TERM", &child.id().to_string()]),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "verify did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn verify(extra: &[&str]) -> Result<(Output, u32)> {
+    let child = verify_command()?
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -138,11 +163,8 @@ fn assert_nothing_left(pid: u32) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn the_example_cluster_passes_every_check() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
-    let (out, pid) = verify(&[])?;
-    let table = String::from_utf8_lossy(&out.stdout);
+/// Each of verify's usual checks has a passing line in `table`.
+fn every_check_passed(table: &str) -> Result<()> {
     for check in [
         "ZooKeeper ensemble formed",
         "quorum = floor(n/2)+1 as rendered",
@@ -166,6 +188,15 @@ fn the_example_cluster_passes_every_check() -> Result<()> {
             "no passing line for {check:?} in:\n{table}"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn the_example_cluster_passes_every_check() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let (out, pid) = verify(&[])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    every_check_passed(&table)?;
     ensure!(
         out.status.success(),
         "verify failed:\n{table}\n{}",
@@ -309,28 +340,13 @@ fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
             "{name} not upgraded from {OLDER} to {NEWER}: {line}"
         );
     }
-    for check in [
-        xtask::steps::verify::upgrade::CHECK_BEFORE,
-        "ZooKeeper ensemble formed",
-        "every master's received flags as rendered",
-        "one leading master",
-        "the agent registered with it",
-        "Marathon sees the leading master",
-        "Marathon accepts the app (mesos-role deploy)",
-        "every node healthy (mesos-role status)",
-        "failover: stop the leading master",
-        "2 of 3 masters down: nothing claims to lead",
-        xtask::steps::verify::CHECK_MARATHON,
-        xtask::steps::verify::CHECK_ZOOKEEPER,
-        xtask::steps::verify::CHECK_WRONG_AGENT,
-    ] {
-        ensure!(
-            table
-                .lines()
-                .any(|l| l.starts_with(check) && l.contains(" ok: ")),
-            "no passing line for {check:?} in:\n{table}"
-        );
-    }
+    ensure!(
+        table.lines().any(
+            |l| l.starts_with(xtask::steps::verify::upgrade::CHECK_BEFORE) && l.contains(" ok: ")
+        ),
+        "no passing line before the upgrade in:\n{table}"
+    );
+    every_check_passed(&table)?;
     ensure!(!table.contains(" FAILED"), "a check failed:\n{table}");
     ensure!(
         out.status.success(),
@@ -389,13 +405,7 @@ fn a_node_whose_upgrade_fails_is_named_with_its_step() -> Result<()> {
 /// Starts `cargo xtask verify` on the example inventory and returns once it boots its first node
 /// (namespaces, roots and containers all exist then).
 fn start_and_wait_for_a_node() -> Result<(std::process::Child, u32)> {
-    let dist = dist()?.join("dist");
-    let mut child = Command::new(xtask()?)
-        .arg("verify")
-        .arg("--inventory")
-        .arg(workspace().join("cluster.toml"))
-        .arg("--dist")
-        .arg(&dist)
+    let mut child = verify_command()?
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -423,21 +433,7 @@ fn start_and_wait_for_a_node() -> Result<(std::process::Child, u32)> {
 fn sigterm_tears_the_cluster_down() -> Result<()> {
     let _one = ONE_CLUSTER.lock();
     let (mut child, pid) = start_and_wait_for_a_node()?;
-    run(
-        "send SIGTERM",
-        Command::new("kill").args(["-TERM", &pid.to_string()]),
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "verify did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = terminate(&mut child)?;
     ensure!(!status.success(), "an interrupted verify exited 0");
     assert_nothing_left(pid)
 }
@@ -450,12 +446,7 @@ fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
     use std::io::BufRead;
     let _one = ONE_CLUSTER.lock();
     let older = older_dist()?.join("dist");
-    let mut child = Command::new(xtask()?)
-        .arg("verify")
-        .arg("--inventory")
-        .arg(workspace().join("cluster.toml"))
-        .arg("--dist")
-        .arg(dist()?.join("dist"))
+    let mut child = verify_command()?
         .arg("--upgrade-from")
         .arg(&older)
         .stdout(Stdio::null())
@@ -485,20 +476,7 @@ fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
             break;
         }
     }
-    run(
-        "send SIGTERM",
-        Command::new("kill").args(["-TERM", &pid.to_string()]),
-    )?;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "verify did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = terminate(&mut child)?;
     said.extend(receive.try_iter());
     let said = said.join("\n");
     ensure!(!status.success(), "an interrupted verify exited 0:\n{said}");
