@@ -34,8 +34,12 @@ const APP_ID: &str = "/verify-upgrade";
 pub fn older_repository(path: &Path) -> Result<PathBuf> {
     let repo = match path.join("dists").is_dir() {
         true => path.to_path_buf(),
-        false => super::repo_from_manifest(path)
-            .with_context(|| format!("--upgrade-from {}", path.display()))?,
+        false => super::repo_from_manifest(path).map_err(|_| {
+            anyhow!(
+                "--upgrade-from {}: neither a repository (no dists/) nor a dist directory whose manifest.json lists one: give the older release's dist directory or its repository",
+                path.display()
+            )
+        })?,
     };
     for file in [KEYRING, SOURCES] {
         if !repo.join(file).is_file() {
@@ -350,7 +354,10 @@ mod tests {
         assert_eq!(older_repository(&repo)?, repo);
         // A directory without a repository or a manifest says what to give.
         let error = format!("{:#}", older_repository(dir.path()).unwrap_err());
-        assert!(error.contains("--upgrade-from"), "{error}");
+        assert!(
+            error.contains("--upgrade-from") && error.contains("neither a repository"),
+            "{error}"
+        );
         Ok(())
     }
 
