@@ -1,8 +1,10 @@
-//! The cluster machinery shared by `verify` and the tests: private networks, booted nspawn nodes,
-//! cached base roots.
+//! The cluster machinery shared by `verify` and the tests: private networks, booted nspawn nodes
+//! and VMs, cached base roots.
 
+pub mod machine;
 pub mod netns;
 pub mod nspawn;
 pub mod roots;
 pub mod sweep;
+pub mod vm;
 pub mod zk;

@@ -7,7 +7,8 @@
 //! changed vs the plan's checks alone), `change` (one overlay file changed: `dist --images` vs
 //! the master disk write alone), `index` (the repository's indexer vs apt-ftparchive,
 //! dpkg-scanpackages, and sha256sum as the floor), `bake` (the native image command with cold
-//! roots vs mmdebstrap of the same packages and sources).
+//! roots vs mmdebstrap of the same packages and sources). `--only scale`: verify's time and memory
+//! as the cluster grows (`scale.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ pub enum Row {
     Change,
     Index,
     Bake,
+    /// Not among the default rows (many minutes): verify on 1+1, 3+1, 5+3 nodes (`scale.rs`).
+    Scale,
 }
 
 impl Row {
@@ -34,7 +37,7 @@ impl Row {
         match self {
             Row::Seeds | Row::Noop | Row::Index => 5,
             Row::Change => 3,
-            Row::Bake => 1,
+            Row::Bake | Row::Scale => 1,
         }
     }
 }
@@ -126,6 +129,7 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
             Row::Change => change(build, options, &dir, runs)?,
             Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop)?,
             Row::Bake => bake(build, options, &dir, runs)?,
+            Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir)?,
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
-use super::{APP, Check, Cluster, Options, REPO_INSIDE, SETTLE, TOOLS, timed, until};
+use super::{APP, Check, Cluster, Options, REPO_INSIDE, SETTLE, Source, TOOLS, timed, until};
 use crate::cluster::nspawn::interrupted;
 use crate::inputs::inventory::Role;
 use crate::steps::repo::{KEYRING, SOURCES};
@@ -57,19 +57,22 @@ pub fn older_repository(path: &Path) -> Result<PathBuf> {
 pub(super) fn installed_first(options: &Options) -> Option<Options> {
     let older = options.upgrade_from.clone()?;
     Some(Options {
-        repo: older,
+        source: Source::Repo(older),
         ..options.clone()
     })
 }
 
-/// Upgrades the cluster node by node to `newer`, a line of the table for the state before and for
-/// each node. Ok(false) when a line failed (the rest of the nodes are then not upgraded); Err only
-/// when interrupted.
+/// Upgrades the cluster node by node to the repository of `options`, a line of the table for the
+/// state before and for each node. Ok(false) when a line failed (the rest of the nodes are then not
+/// upgraded); Err when interrupted, or when `options` name no repository to upgrade to.
 pub(super) fn rolling(
     cluster: &mut Cluster,
-    newer: &Path,
+    options: &Options,
     checks: &mut Vec<Check>,
 ) -> Result<bool> {
+    let Source::Repo(newer) = &options.source else {
+        bail!("--upgrade-from upgrades to a repository: give --from repo");
+    };
     let before = timed(checks, CHECK_BEFORE, || {
         let ensemble = until(SETTLE, || cluster.ensemble())?;
         let (leader, agents) = cluster.settled()?;
@@ -106,7 +109,7 @@ pub(super) fn rolling(
     }
     if ok {
         // Nodes restarted later (the failovers) bind the repository they now use.
-        cluster.repo = newer.to_path_buf();
+        cluster.source = Source::Repo(newer.clone());
     }
     Ok(ok)
 }
@@ -208,14 +211,16 @@ fn upgrade(cluster: &Cluster, i: usize, newer: &Path) -> Result<String> {
 
 /// The repository at /srv/mesos-roles replaced by `newer` as the example source says (the
 /// directory copied there), with `newer`'s own keyring and source: the older one's bind mount is
-/// undone inside the node, and the files are linked (or copied) into its root.
+/// undone inside the node, and the files are linked (or copied) into its root (an nspawn node's,
+/// on this host).
 fn replace_repository(cluster: &Cluster, i: usize, newer: &Path) -> Result<()> {
     let node = cluster.node(i)?;
     node.exec(
         "unmount the older repository",
         &["umount", "--", REPO_INSIDE],
     )?;
-    let inside = node.path(REPO_INSIDE);
+    let path = |inside: &str| cluster.root(i).join(inside.trim_start_matches('/'));
+    let inside = path(REPO_INSIDE);
     if std::fs::read_dir(&inside)?.next().is_some() {
         bail!(
             "{} is not empty under the older repository",
@@ -224,11 +229,11 @@ fn replace_repository(cluster: &Cluster, i: usize, newer: &Path) -> Result<()> {
     }
     link_or_copy_tree(newer, &inside)?;
     crate::files::write_whole(
-        &node.path(&format!("/usr/share/keyrings/{KEYRING}")),
+        &path(&format!("/usr/share/keyrings/{KEYRING}")),
         &std::fs::read(newer.join(KEYRING))?,
     )?;
     crate::files::write_whole(
-        &node.path(&format!("/etc/apt/sources.list.d/{SOURCES}")),
+        &path(&format!("/etc/apt/sources.list.d/{SOURCES}")),
         &std::fs::read(newer.join(SOURCES))?,
     )?;
     Ok(())
