@@ -14,6 +14,24 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::{doubles, require_root_and_tools, run, scratch, workspace};
 
+/// The checks after the cluster is up, on the example inventory (three masters, one agent).
+const EVERY_CHECK: &[&str] = &[
+    "ZooKeeper ensemble formed",
+    "quorum = floor(n/2)+1 as rendered",
+    "every master's received flags as rendered",
+    "one leading master",
+    "the agent registered with it",
+    "Marathon sees the leading master",
+    "Marathon accepts the app (mesos-role deploy)",
+    "every node healthy (mesos-role status)",
+    "failover: stop the leading master",
+    "failover: stop the ZooKeeper leader",
+    "2 of 3 masters down: nothing claims to lead",
+    xtask::steps::verify::CHECK_MARATHON,
+    xtask::steps::verify::CHECK_ZOOKEEPER,
+    xtask::steps::verify::CHECK_WRONG_AGENT,
+];
+
 /// One cluster at a time: they share the CPU, and failover times must mean something.
 static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 
@@ -187,24 +205,9 @@ fn the_example_cluster_from_the_bundle_passes_every_check() -> Result<()> {
     let table = String::from_utf8_lossy(&out.stdout);
     mesos_roles_tests::cluster::assert_checks_passed(
         &table,
-        &[
-            "cluster up (boot + install from the air-gapped bundle)",
-            "ZooKeeper ensemble formed",
-            "quorum = floor(n/2)+1 as rendered",
-            "every master's received flags as rendered",
-            "one leading master",
-            "the agent registered with it",
-            "Marathon sees the leading master",
-            "Marathon accepts the app (mesos-role deploy)",
-            "every node healthy (mesos-role status)",
-            "failover: stop the leading master",
-            "failover: stop the ZooKeeper leader",
-            "2 of 3 masters down: nothing claims to lead",
-            xtask::steps::verify::CHECK_MARATHON,
-            xtask::steps::verify::CHECK_ZOOKEEPER,
-            xtask::steps::verify::CHECK_WRONG_AGENT,
-        ],
+        &["cluster up (boot + install from the air-gapped bundle)"],
     )?;
+    mesos_roles_tests::cluster::assert_checks_passed(&table, EVERY_CHECK)?;
     ensure!(
         out.status.success(),
         "verify failed:\n{table}\n{}",
@@ -353,21 +356,9 @@ fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
         &[
             xtask::steps::verify::upgrade::CHECK_BEFORE,
             "cluster up (boot + install from the signed repository)",
-            "ZooKeeper ensemble formed",
-            "quorum = floor(n/2)+1 as rendered",
-            "every master's received flags as rendered",
-            "one leading master",
-            "the agent registered with it",
-            "Marathon sees the leading master",
-            "Marathon accepts the app (mesos-role deploy)",
-            "every node healthy (mesos-role status)",
-            "failover: stop the leading master",
-            "2 of 3 masters down: nothing claims to lead",
-            xtask::steps::verify::CHECK_MARATHON,
-            xtask::steps::verify::CHECK_ZOOKEEPER,
-            xtask::steps::verify::CHECK_WRONG_AGENT,
         ],
     )?;
+    mesos_roles_tests::cluster::assert_checks_passed(&table, EVERY_CHECK)?;
     ensure!(!table.contains(" FAILED"), "a check failed:\n{table}");
     ensure!(
         out.status.success(),
