@@ -1,9 +1,9 @@
 //! `cargo xtask verify` on the example inventory, against a scratch dist whose repository and
 //! air-gapped bundle hold the role packages and the test doubles (never target/dist): the cluster
 //! installed from the bundle alone passes every check, so does the one from the repository switched
-//! over to authentication, a broken one fails with the check that caught it named, an interrupted
-//! run tears down, and nothing is left behind (namespaces, mounts, nspawn processes, cgroups,
-//! roots).
+//! over to authentication, and the one upgraded node by node from an older scratch dist; a broken
+//! one fails with the check that caught it named, an interrupted run tears down, and nothing is
+//! left behind (namespaces, mounts, nspawn processes, cgroups, roots).
 
 use mesos_roles_tests::Target;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,24 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::{doubles, require_root_and_tools, run, scratch, workspace};
 
+/// The checks after the cluster is up, on the example inventory (three masters, one agent).
+const EVERY_CHECK: &[&str] = &[
+    "ZooKeeper ensemble formed",
+    "quorum = floor(n/2)+1 as rendered",
+    "every master's received flags as rendered",
+    "one leading master",
+    "the agent registered with it",
+    "Marathon sees the leading master",
+    "Marathon accepts the app (mesos-role deploy)",
+    "every node healthy (mesos-role status)",
+    "failover: stop the leading master",
+    "failover: stop the ZooKeeper leader",
+    "2 of 3 masters down: nothing claims to lead",
+    xtask::steps::verify::CHECK_MARATHON,
+    xtask::steps::verify::CHECK_ZOOKEEPER,
+    xtask::steps::verify::CHECK_WRONG_AGENT,
+];
+
 /// One cluster at a time: they share the CPU, and failover times must mean something.
 static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 
@@ -21,25 +39,56 @@ static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 /// built once per run.
 fn dist() -> Result<&'static Path> {
     static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
-    if let Some(dir) = DIST.get() {
+    built(&DIST, "verify-dist", NEWER, false)
+}
+
+/// The dist an upgrade starts from: the same pipeline at an older version, signed by a key of its
+/// own (two releases need not share a key: each repository is installed with its own keyring).
+fn older_dist() -> Result<&'static Path> {
+    static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
+    built(&DIST, "verify-older-dist", OLDER, true)
+}
+
+/// The role packages' version in [`older_dist`].
+const OLDER: &str = "0.9.0-1";
+/// The role packages' version in [`dist`].
+const NEWER: &str = "1.0.0-1";
+
+/// The dist of `version` in a scratch directory `name...`, built once per run into `cell`; an
+/// `older` one has the repository alone (no closure, no bundle), signed by a development key made
+/// for it alone.
+fn built(
+    cell: &'static OnceLock<tempfile::TempDir>,
+    name: &str,
+    version: &str,
+    older: bool,
+) -> Result<&'static Path> {
+    if let Some(dir) = cell.get() {
         return Ok(dir.path());
     }
     require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
-    let dir = scratch("verify-dist")?;
+    let dir = scratch(name)?;
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
     mesos_roles_tests::pipeline(mesos_roles_tests::Request {
-        targets: vec![Target::Debs, Target::Repo, Target::Bundle, Target::Manifest],
-        version: Some("1.0.0-1".into()),
+        targets: match older {
+            // Only what an upgrade installs first: the repository.
+            true => vec![Target::Debs, Target::Repo, Target::Manifest],
+            false => vec![Target::Debs, Target::Repo, Target::Bundle, Target::Manifest],
+        },
+        version: Some(version.into()),
         source_date_epoch: Some(1_700_000_000),
         dist: Some(dir.path().join("dist")),
         suite: Some("bookworm".into()),
         upstream: Some(upstream),
         keep_repo: true,
-        closure: true,
+        signing_key: older.then(|| {
+            xtask::formats::signing::KeySource::Development(dir.path().join("signing-key.asc"))
+        }),
+        closure: !older,
         ..Default::default()
     })?;
-    Ok(DIST.get_or_init(|| dir).path())
+    Ok(cell.get_or_init(|| dir).path())
 }
 
 /// The xtask binary, built once (the test drives the command as an operator does).
@@ -53,14 +102,39 @@ fn xtask() -> Result<PathBuf> {
     Ok(workspace().join("target/debug/xtask"))
 }
 
-fn verify(extra: &[&str]) -> Result<(Output, u32)> {
-    let dist = dist()?.join("dist");
-    let child = Command::new(xtask()?)
+/// `xtask verify` on the example inventory and the scratch dist.
+fn verify_command() -> Result<Command> {
+    let mut command = Command::new(xtask()?);
+    command
         .arg("verify")
         .arg("--inventory")
         .arg(workspace().join("cluster.toml"))
         .arg("--dist")
-        .arg(&dist)
+        .arg(dist()?.join("dist"));
+    Ok(command)
+}
+
+/// Sends SIGTERM to the verify `child` and waits for it to end.
+fn terminate(child: &mut std::process::Child) -> Result<std::process::ExitStatus> {
+    run(
+        "send SIGTERM",
+        Command::new("kill").args(["-TERM", &child.id().to_string()]),
+    )?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "verify did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn verify(extra: &[&str]) -> Result<(Output, u32)> {
+    let child = verify_command()?
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -131,24 +205,9 @@ fn the_example_cluster_from_the_bundle_passes_every_check() -> Result<()> {
     let table = String::from_utf8_lossy(&out.stdout);
     mesos_roles_tests::cluster::assert_checks_passed(
         &table,
-        &[
-            "cluster up (boot + install from the air-gapped bundle)",
-            "ZooKeeper ensemble formed",
-            "quorum = floor(n/2)+1 as rendered",
-            "every master's received flags as rendered",
-            "one leading master",
-            "the agent registered with it",
-            "Marathon sees the leading master",
-            "Marathon accepts the app (mesos-role deploy)",
-            "every node healthy (mesos-role status)",
-            "failover: stop the leading master",
-            "failover: stop the ZooKeeper leader",
-            "2 of 3 masters down: nothing claims to lead",
-            xtask::steps::verify::CHECK_MARATHON,
-            xtask::steps::verify::CHECK_ZOOKEEPER,
-            xtask::steps::verify::CHECK_WRONG_AGENT,
-        ],
+        &["cluster up (boot + install from the air-gapped bundle)"],
     )?;
+    mesos_roles_tests::cluster::assert_checks_passed(&table, EVERY_CHECK)?;
     ensure!(
         out.status.success(),
         "verify failed:\n{table}\n{}",
@@ -234,16 +293,131 @@ fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
     assert_nothing_left(pid)
 }
 
+/// `--upgrade-from`: the cluster installed from an older dist is upgraded node by node (the
+/// agent, the masters that do not lead, the leading master last), each node at the new version and
+/// the cluster settled with its app after each; then every usual check passes.
+#[test]
+fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let older = older_dist()?.join("dist");
+    let keyring = |dist: &Path| {
+        std::fs::read(dist.join("repo").join(xtask::steps::repo::KEYRING))
+            .with_context(|| format!("no keyring in {}", dist.display()))
+    };
+    ensure!(
+        keyring(&older)? != keyring(&dist()?.join("dist"))?,
+        "both dists are signed by one key: the test would not show that each keyring is taken"
+    );
+    let (out, pid) = verify(&["--upgrade-from", &older.to_string_lossy()])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let inventory =
+        xtask::inputs::inventory::Inventory::load(&workspace().join("cluster.toml"))?.nodes();
+    // The nodes' lines in the order they were upgraded: (name, what it was).
+    let upgraded: Vec<(&str, &str)> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix(xtask::steps::verify::upgrade::CHECK_NODE))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(" (")?;
+            Some((name, rest.split_once(')')?.0))
+        })
+        .collect();
+    let mut names: Vec<&str> = upgraded.iter().map(|(n, _)| *n).collect();
+    names.sort();
+    let mut want: Vec<&str> = inventory.iter().map(|n| n.name.as_str()).collect();
+    want.sort();
+    ensure!(
+        names == want,
+        "nodes upgraded {upgraded:?}, want each of {want:?} once:\n{table}"
+    );
+    let agents = inventory
+        .iter()
+        .filter(|n| n.role == xtask::inputs::inventory::Role::Agent)
+        .count();
+    let kinds: Vec<&str> = upgraded.iter().map(|(_, k)| *k).collect();
+    let mut order = vec!["agent"; agents];
+    order.extend(vec!["follower"; inventory.len() - agents - 1]);
+    order.push("leading master");
+    ensure!(
+        kinds == order,
+        "upgraded in the order {upgraded:?}, want {order:?}"
+    );
+    for (name, _) in &upgraded {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("upgrade {name} (")))
+            .context("no line")?;
+        ensure!(
+            line.contains(" ok: ") && line.contains(&format!("-role {OLDER} -> {NEWER} in ")),
+            "{name} not upgraded from {OLDER} to {NEWER}: {line}"
+        );
+    }
+    mesos_roles_tests::cluster::assert_checks_passed(
+        &table,
+        &[
+            xtask::steps::verify::upgrade::CHECK_BEFORE,
+            "cluster up (boot + install from the signed repository)",
+        ],
+    )?;
+    mesos_roles_tests::cluster::assert_checks_passed(&table, EVERY_CHECK)?;
+    ensure!(!table.contains(" FAILED"), "a check failed:\n{table}");
+    ensure!(
+        out.status.success(),
+        "verify --upgrade-from failed:\n{table}"
+    );
+    assert_nothing_left(pid)
+}
+
+/// A node whose upgrade fails (apt on master-2 made to refuse every dpkg run): its line names it and
+/// the step, the nodes after it are not upgraded, the usual checks do not run, and nothing is left.
+#[test]
+fn a_node_whose_upgrade_fails_is_named_with_its_step() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let older = older_dist()?.join("dist");
+    let broken = r#"master-2:/etc/apt/apt.conf.d/99verify-broken=DPkg::Pre-Invoke { "false"; };"#;
+    let (out, pid) = verify(&[
+        "--upgrade-from",
+        &older.to_string_lossy(),
+        "--tamper",
+        broken,
+    ])?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "a broken upgrade passed:\n{table}");
+    let lines: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with(xtask::steps::verify::upgrade::CHECK_NODE))
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("upgrade master-2 ("))
+        .with_context(|| format!("no line for master-2 in:\n{table}"))?;
+    ensure!(
+        lines[at].contains("FAILED")
+            && lines[at].contains("master-2: apt-get install mesos-master-role mesos-role-tools"),
+        "{}",
+        lines[at]
+    );
+    ensure!(
+        lines[..at].iter().all(|l| l.contains(" ok: "))
+            && lines[at + 1..].iter().all(|l| l.contains("not run")),
+        "the nodes before master-2 upgraded, none after:\n{table}"
+    );
+    ensure!(lines.len() == 4, "a line per node:\n{table}");
+    ensure!(
+        !table.contains("one leading master"),
+        "the usual checks ran on a half-upgraded cluster:\n{table}"
+    );
+    ensure!(
+        stderr.contains("verify failed: ") && stderr.contains("upgrade master-2 ("),
+        "{stderr}"
+    );
+    assert_nothing_left(pid)
+}
+
 /// Starts `cargo xtask verify` on the example inventory and returns once it boots its first node
 /// (namespaces, roots and containers all exist then).
 fn start_and_wait_for_a_node() -> Result<(std::process::Child, u32)> {
-    let dist = dist()?.join("dist");
-    let mut child = Command::new(xtask()?)
-        .arg("verify")
-        .arg("--inventory")
-        .arg(workspace().join("cluster.toml"))
-        .arg("--dist")
-        .arg(&dist)
+    let mut child = verify_command()?
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
@@ -271,22 +445,57 @@ fn start_and_wait_for_a_node() -> Result<(std::process::Child, u32)> {
 fn sigterm_tears_the_cluster_down() -> Result<()> {
     let _one = ONE_CLUSTER.lock();
     let (mut child, pid) = start_and_wait_for_a_node()?;
-    run(
-        "send SIGTERM",
-        Command::new("kill").args(["-TERM", &pid.to_string()]),
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "verify did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = terminate(&mut child)?;
     ensure!(!status.success(), "an interrupted verify exited 0");
+    assert_nothing_left(pid)
+}
+
+/// SIGTERM while the nodes are being upgraded (once the cluster settled with its app, as the first
+/// node's upgrade begins): the run stops there, tears the cluster down (the new repository linked
+/// into the roots included) and leaves nothing.
+#[test]
+fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
+    use std::io::BufRead;
+    let _one = ONE_CLUSTER.lock();
+    let older = older_dist()?.join("dist");
+    let mut child = verify_command()?
+        .arg("--upgrade-from")
+        .arg(&older)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let stderr = child.stderr.take().context("no stderr")?;
+    let (lines, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let before = format!("{}: ok", xtask::steps::verify::upgrade::CHECK_BEFORE);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut said = Vec::new();
+    loop {
+        let line = receive
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .with_context(|| format!("the upgrade never began:\n{}", said.join("\n")))?;
+        let began = line.contains(&before);
+        said.push(line);
+        if began {
+            break;
+        }
+    }
+    let status = terminate(&mut child)?;
+    said.extend(receive.try_iter());
+    let said = said.join("\n");
+    ensure!(!status.success(), "an interrupted verify exited 0:\n{said}");
+    ensure!(
+        !said.contains("ZooKeeper ensemble formed (srvr)"),
+        "the usual checks ran after SIGTERM:\n{said}"
+    );
     assert_nothing_left(pid)
 }
 

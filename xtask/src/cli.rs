@@ -235,6 +235,12 @@ pub struct Verify {
     /// Test only: install the cluster open and leave it so (the security checks then fail)
     #[arg(long, hide = true)]
     pub insecure: bool,
+    /// Install the cluster from an older dist directory (its manifest's repository) or
+    /// repository, then upgrade it to the new repository node by node (agents, the masters that
+    /// do not lead, the leading master last), the cluster settled with its app after each node;
+    /// then the usual checks
+    #[arg(long, value_name = "DIST_OR_REPO")]
+    pub upgrade_from: Option<PathBuf>,
 }
 
 /// What `verify`'s nodes install from.
@@ -423,6 +429,14 @@ impl Verify {
             (From::Bundle, None, Some(bundle)) => Source::Bundle(bundle),
             (From::Bundle, None, None) => Source::Bundle(verify::bundle_from_manifest(&dist())?),
         };
+        if self.upgrade_from.is_some() && self.from != From::Repo {
+            bail!("--upgrade-from goes with --from repo (the nodes upgrade from a repository)");
+        }
+        let upgrade_from = self
+            .upgrade_from
+            .as_deref()
+            .map(crate::steps::verify::upgrade::older_repository)
+            .transpose()?;
         let tamper = self
             .tamper
             .iter()
@@ -439,6 +453,7 @@ impl Verify {
             },
             json,
             kvm: self.kvm,
+            upgrade_from,
         })
     }
 }

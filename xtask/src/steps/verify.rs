@@ -27,6 +27,8 @@ use crate::inputs::inventory::{Inventory, Node as Entry, Role};
 use crate::inputs::secrets::Secret;
 use crate::progress::Step;
 
+pub mod upgrade;
+
 /// Where nodes see the repository (the example source's URI).
 const REPO_INSIDE: &str = "/srv/mesos-roles";
 /// Where nodes of `--from bundle` see the bundle (read-only; unpacked in /root).
@@ -38,6 +40,7 @@ const APP: &str = include_str!("../../data/verify-app.json");
 /// The operator's tool on every node: its status is a node's health.
 const TOOLS: &str = "mesos-role-tools";
 
+#[derive(Clone)]
 pub struct Options {
     pub inventory: PathBuf,
     /// What the nodes install from.
@@ -50,6 +53,9 @@ pub struct Options {
     pub json: bool,
     /// `--from images`: qemu with KVM instead of TCG.
     pub kvm: bool,
+    /// `--upgrade-from`: the older repository the cluster is installed from, before a rolling
+    /// upgrade to the `Source::Repo` one (`upgrade.rs`).
+    pub upgrade_from: Option<PathBuf>,
 }
 
 /// What the nodes start from and install from.
@@ -274,8 +280,17 @@ pub fn run(options: &Options) -> Result<()> {
         inventory.nodes().len()
     ));
     let mut checks = Vec::new();
-    let result = Cluster::up(&inventory, options, &step, &mut checks).and_then(|mut cluster| {
-        let result = cluster.check(&mut checks);
+    let first = upgrade::installed_first(options);
+    let installed = first.as_ref().unwrap_or(options);
+    let result = Cluster::up(&inventory, installed, &step, &mut checks).and_then(|mut cluster| {
+        let result = match options.upgrade_from {
+            Some(_) => upgrade::rolling(&mut cluster, options, &mut checks),
+            None => Ok(true),
+        }
+        .and_then(|upgraded| match upgraded {
+            true => cluster.check(&mut checks),
+            false => Ok(()),
+        });
         let teardown = step.child("teardown: power off, delete namespaces and roots");
         drop(cluster);
         teardown.done();
