@@ -176,11 +176,17 @@ fn assert_nothing_left(pid: u32) -> Result<()> {
             "process left: {cmdline}"
         );
     }
-    let cgroups = Path::new("/sys/fs/cgroup").join(xtask::cluster::nspawn::CGROUP_PARENT);
-    if let Ok(dir) = std::fs::read_dir(&cgroups) {
-        for entry in dir {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            ensure!(!name.contains(&format!("-{pid}-")), "cgroup left: {name}");
+    // Every hierarchy the nodes' cgroups are made in (two on a cgroups v1 host).
+    for cgroups in xtask::cluster::nspawn::cgroup_parents() {
+        if let Ok(dir) = std::fs::read_dir(&cgroups) {
+            for entry in dir {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                ensure!(
+                    !name.contains(&format!("-{pid}-")),
+                    "cgroup left: {}/{name}",
+                    cgroups.display()
+                );
+            }
         }
     }
     // Only this run's: another run (the boot tier's VMs) may be going on beside.

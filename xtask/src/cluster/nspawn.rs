@@ -401,11 +401,21 @@ pub fn in_own_cgroups(name: &str) -> Result<(Command, Vec<PathBuf>)> {
 /// Removes a node's cgroups once its processes are gone (nspawn leaves its payload and supervisor
 /// cgroups behind, empty), and the shared parent when the last node has gone.
 pub fn remove_cgroups(cgroups: &[PathBuf]) {
+    // The container's last processes may still be leaving their cgroups as nspawn exits: tried
+    // again for a few seconds (seen on a cgroups v1 host: empty payload/ and supervisor/ left).
+    let deadline = Instant::now() + Duration::from_secs(5);
     for dir in cgroups {
-        let _ = Command::new("find")
-            .arg(dir)
-            .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
-            .status();
+        while dir.exists() {
+            let _ = Command::new("find")
+                .arg(dir)
+                .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+                .stderr(Stdio::null())
+                .status();
+            if !dir.exists() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     for dir in cgroups {
         if let Some(parent) = dir.parent() {
