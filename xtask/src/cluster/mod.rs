@@ -1,8 +1,9 @@
-//! The cluster machinery shared by `verify` and the tests: private networks, booted nspawn nodes,
+//! The cluster machinery shared by `verify`, the bench and the tests: private networks, booted nspawn nodes, VMs,
 //! cached base roots.
 
 pub mod netns;
 pub mod nspawn;
 pub mod roots;
 pub mod sweep;
+pub mod vm;
 pub mod zk;
