@@ -340,6 +340,18 @@ fn role_image(kind: Kind, expected: &[&str]) -> Result<(PathBuf, tempfile::TempD
     // Docker: enabled for the first boot, never started here (no engine id: see assert_hygiene).
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/docker.service")?);
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/ssh.service")?);
+    // The role's daemons do not start unconfigured at the first boot (images/inert.list): the
+    // role enables them once it has its answers.
+    for link in [
+        "/etc/systemd/system/multi-user.target.wants/mesos-master.service",
+        "/etc/systemd/system/multi-user.target.wants/mesos-slave.service",
+        "/etc/systemd/system/multi-user.target.wants/marathon.service",
+        "/var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/mesos-master.service",
+        "/etc/rc2.d/S01zookeeper",
+    ] {
+        ensure!(!root.exists(link)?, "{link} is in the inert image");
+    }
+    ensure!(root.exists("/etc/init.d/zookeeper")?);
     Ok((image, dir))
 }
 

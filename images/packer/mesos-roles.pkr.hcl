@@ -159,10 +159,29 @@ build {
     destination = "/tmp/mesos-roles-clean.list"
   }
 
+  # What clean.sh removes first with images/inert.list: the boot links of the daemons the role
+  # starts once answered, as the native images have none (before the clean, which empties /tmp).
+  provisioner "file" {
+    source      = "scripts/inert.list"
+    destination = "/tmp/mesos-roles-inert.list"
+  }
+
   provisioner "shell" {
-    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz", "CLEAN_LIST=/tmp/mesos-roles-clean.list"]
+    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz"]
     execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    scripts          = ["scripts/provision.sh", "scripts/clean.sh"]
+    script           = "scripts/provision.sh"
+  }
+
+  provisioner "shell" {
+    environment_vars = ["CLEAN_LIST=/tmp/mesos-roles-inert.list"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    script           = "scripts/clean.sh"
+  }
+
+  provisioner "shell" {
+    environment_vars = ["CLEAN_LIST=/tmp/mesos-roles-clean.list"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    script           = "scripts/clean.sh"
   }
 
   # Used only as qemu's shutdown command (it removes itself); after clean.sh, which empties /tmp.

@@ -483,7 +483,17 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
     let master_seed = seeds.join("master-1.cidata.img");
     let agent_seed = seeds.join("agent-1.cidata.img");
     let logs = dir.join("logs");
-    let (key, logs) = (key.as_path(), logs.as_path());
+    let boot_vm = |name: &str, image: &Path, seed: &Path, address: &str, forward: &[u16]| {
+        Vm::boot(&Spec {
+            name,
+            image,
+            seed,
+            address,
+            key: &key,
+            forward,
+            logs: &logs,
+        })
+    };
     interleave(
         "boot under qemu TCG, qemu start to ready",
         runs,
@@ -492,15 +502,7 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
             (
                 "base image to cloud-init final (floor)",
                 Box::new(|| {
-                    let mut vm = Vm::boot(&Spec {
-                        name: "base",
-                        image: &base,
-                        seed: &master_seed,
-                        address: BOOT_MASTER,
-                        key,
-                        forward: &[],
-                        logs,
-                    })?;
+                    let mut vm = boot_vm("base", &base, &master_seed, BOOT_MASTER, &[])?;
                     vm.wait_for_console(&["Cloud-init v.", "finished at"])
                         .map(drop)
                 }),
@@ -508,15 +510,13 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
             (
                 "master to serving (ZooKeeper, Mesos, Marathon)",
                 Box::new(|| {
-                    let mut vm = Vm::boot(&Spec {
-                        name: "master",
-                        image: &master,
-                        seed: &master_seed,
-                        address: BOOT_MASTER,
-                        key,
-                        forward: &[2181, 5050, 8080],
-                        logs,
-                    })?;
+                    let mut vm = boot_vm(
+                        "master",
+                        &master,
+                        &master_seed,
+                        BOOT_MASTER,
+                        &[2181, 5050, 8080],
+                    )?;
                     vm.wait_until("serving", |vm| {
                         srvr(vm.host_port(2181)).is_some()
                             && http_status(vm.host_port(5050), "/master/state").is_some()
@@ -528,15 +528,7 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
             (
                 "agent to its Mesos agent answering",
                 Box::new(|| {
-                    let mut vm = Vm::boot(&Spec {
-                        name: "agent",
-                        image: &agent,
-                        seed: &agent_seed,
-                        address: BOOT_AGENT,
-                        key,
-                        forward: &[5051],
-                        logs,
-                    })?;
+                    let mut vm = boot_vm("agent", &agent, &agent_seed, BOOT_AGENT, &[5051])?;
                     vm.wait_until("answering on 5051", |vm| {
                         http_status(vm.host_port(5051), "/state").is_some()
                     })

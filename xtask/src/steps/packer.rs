@@ -33,6 +33,8 @@ pub struct Options {
 
 /// Where the templates carry `images/clean.list` (uploaded for clean.sh).
 pub const CLEAN_LIST: &str = "scripts/clean.list";
+/// Where the templates carry `images/inert.list` (clean.sh runs with it too).
+pub const INERT_LIST: &str = "scripts/inert.list";
 
 /// The base image's file name as `cargo xtask image --role base` writes it, from the bundle's
 /// name (`mesos-roles-<version>-<suite>-<arch>`).
@@ -91,10 +93,16 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         files.push((path.strip_prefix(&templates)?.to_path_buf(), bytes));
     }
-    // clean.sh cleans by the list the native images are cleaned by.
-    let list = crate::inputs::workspace::root().join(crate::steps::image::CLEAN_LIST);
-    let bytes = std::fs::read(&list).with_context(|| format!("cannot read {}", list.display()))?;
-    files.push((CLEAN_LIST.into(), bytes));
+    // clean.sh cleans by the lists the native images are cleaned and held inert by.
+    for (list, carried) in [
+        (crate::steps::image::CLEAN_LIST, CLEAN_LIST),
+        (crate::steps::image::INERT_LIST, INERT_LIST),
+    ] {
+        let list = crate::inputs::workspace::root().join(list);
+        let bytes =
+            std::fs::read(&list).with_context(|| format!("cannot read {}", list.display()))?;
+        files.push((carried.into(), bytes));
+    }
     let variables = variables(options, &checksum)?;
     files.push((VARIABLES.into(), variables.into_bytes()));
     files.sort();
