@@ -345,3 +345,46 @@ fn cleaned_alike(relative: &str, carried: &str, name: &str) -> Result<Vec<String
     assert_eq!(std::fs::read_to_string(carried)?, list);
     Ok(cleaned)
 }
+
+/// The templates carry overlays/ (the unit that applies a node's seed among them), which
+/// provision.sh lays on any source (amazon-ebs's Debian AMI has none of it): a tar of every
+/// overlay file with its bytes, root's, mode 0644.
+#[test]
+fn the_templates_carry_the_overlays_for_provision() -> Result<()> {
+    let dir = scratch("packer-overlays")?;
+    write_templates(dir.path())?;
+    let tar = dir
+        .path()
+        .join("packer")
+        .join(xtask::steps::packer::OVERLAYS);
+    let listing = run(
+        "list the overlays tar",
+        Command::new("tar").arg("-tvf").arg(&tar),
+    )?;
+    let overlays = mesos_roles_tests::workspace().join("overlays");
+    let mut count = 0;
+    for file in xtask::files::files_below(&overlays)? {
+        let name = file.strip_prefix(&overlays)?.to_string_lossy().into_owned();
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .unwrap_or_else(|| panic!("{name} is not in the overlays tar:\n{listing}"));
+        assert!(line.starts_with("-rw-r--r-- root/root"), "{line}");
+        let bytes = run(
+            "read a member of the overlays tar",
+            Command::new("tar").arg("-xOf").arg(&tar).arg(&name),
+        )?;
+        assert_eq!(bytes.as_bytes(), std::fs::read(&file)?, "{name}");
+        count += 1;
+    }
+    assert!(
+        listing.contains(" all/etc/systemd/system/mesos-roles-seed.service"),
+        "{listing}"
+    );
+    assert_eq!(listing.lines().count(), count, "{listing}");
+    let provision = std::fs::read_to_string(
+        mesos_roles_tests::workspace().join("images/packer/scripts/provision.sh"),
+    )?;
+    assert!(provision.contains("tar -xf \"$OVERLAYS\""));
+    Ok(())
+}

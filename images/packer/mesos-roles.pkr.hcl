@@ -6,7 +6,8 @@
 #   packer build -only=amazon-ebs.mesos-roles -var role=master -var aws_region=eu-west-1 .
 #
 # Both sources get the same provisioning: wait for cloud-init, install the role (inert) and Docker
-# from the air-gapped bundle (`cargo xtask bundle`), then the golden-image clean. Commands live in
+# from the air-gapped bundle (`cargo xtask bundle`), lay the overlays, hold the role's daemons back
+# (images/inert.list), then the golden-image clean. Commands live in
 # scripts/: Packer's templating would eat braces in inline commands.
 
 variable "role" {
@@ -166,8 +167,14 @@ build {
     destination = "/tmp/mesos-roles-inert.list"
   }
 
+  # The overlays the native images carry (the unit that applies a node's seed among them).
+  provisioner "file" {
+    source      = "scripts/overlays.tar"
+    destination = "/tmp/mesos-roles-overlays.tar"
+  }
+
   provisioner "shell" {
-    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz"]
+    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz", "OVERLAYS=/tmp/mesos-roles-overlays.tar"]
     execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
     script           = "scripts/provision.sh"
   }

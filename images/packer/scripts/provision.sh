@@ -1,8 +1,10 @@
 #!/bin/sh
 # Packer provisioning (root): the role, installed inert, and Docker, from the air-gapped bundle in
-# $BUNDLE; ROLE is master or agent. The same content `cargo xtask image` puts into its roots.
+# $BUNDLE; ROLE is master or agent. The same content `cargo xtask image` puts into its roots,
+# with the overlays of $OVERLAYS (a tar of overlays/: all/, then the role's).
 set -eu
 : "${ROLE:?set ROLE to master or agent}" "${BUNDLE:?set BUNDLE to the bundle file}"
+: "${OVERLAYS:?set OVERLAYS to the overlays tar of the templates}"
 
 # cloud-init must be done with the first boot before anything else changes the system.
 cloud-init status --wait >/dev/null || {
@@ -43,5 +45,13 @@ if [ -n "$saved" ]; then
 else
 	rm -f "$source_file"
 fi
-rm -rf "$work" "$BUNDLE"
+
+# The overlays (the unit that applies a node's seed among them): a base image of `cargo xtask
+# image` has them already, another source (amazon-ebs) gets them here.
+mkdir "$work/overlays"
+tar -xf "$OVERLAYS" -C "$work/overlays" --no-same-owner
+for layer in all "$ROLE"; do
+	[ ! -d "$work/overlays/$layer" ] || cp -R "$work/overlays/$layer/." /
+done
+rm -rf "$work" "$BUNDLE" "$OVERLAYS"
 echo "provision.sh: mesos-$ROLE-role and Docker installed"
