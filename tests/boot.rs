@@ -243,6 +243,39 @@ fn assert_answers_applied_before_final(vm: &Vm, package: &str, service: &str) ->
     Ok(())
 }
 
+/// The packages installed in a qcow2 image (its dpkg status), read without booting it: the disk
+/// as raw in `dir`, its root partition (at 1 MiB) read by debugfs.
+fn image_packages(image: &Path, dir: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let raw = dir.join("packages.raw");
+    run(
+        "convert the image to a raw disk",
+        Command::new("qemu-img")
+            .args(["convert", "-O", "raw"])
+            .arg(image)
+            .arg(&raw),
+    )?;
+    let status = run(
+        "read the image's dpkg status",
+        Command::new("debugfs")
+            .args(["-R", "cat /var/lib/dpkg/status"])
+            .arg(format!("{}?offset={}", raw.display(), 1 << 20)),
+    )?;
+    std::fs::remove_file(&raw)?;
+    let packages: std::collections::BTreeSet<String> = status
+        .split("\n\n")
+        .filter(|p| p.lines().any(|l| l == "Status: install ok installed"))
+        .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("Package: ")))
+        .map(String::from)
+        .collect();
+    ensure!(
+        packages.contains("mesos-agent-role") && packages.len() > 100,
+        "{} packages in {}'s dpkg status",
+        packages.len(),
+        image.display()
+    );
+    Ok(packages)
+}
+
 /// An agent of the one-master inventory, as docs/debconf.md says.
 fn assert_agent(vm: &Vm) -> Result<()> {
     assert_answers_applied_before_final(vm, "mesos-agent-role", "mesos-slave.service")?;
@@ -328,6 +361,21 @@ fn packer_builds_the_agent_image_from_the_base_image_and_it_boots_with_a_seed() 
     // The build user and its password logins are gone.
     let (known, _) = vm.try_ssh("getent passwd packer", None)?;
     ensure!(!known, "the build user is still in the image");
+    // The same content as the native agent image: the same packages installed.
+    let (native, _) = build(Kind::Agent, dir.path())?;
+    let native = image_packages(&native, dir.path())?;
+    let packer: std::collections::BTreeSet<String> = vm
+        .ssh("dpkg-query -W -f '${db:Status-Abbrev}${Package}\\n'")?
+        .lines()
+        .filter_map(|l| l.strip_prefix("ii "))
+        .map(|p| p.trim().to_string())
+        .collect();
+    ensure!(
+        native == packer,
+        "the Packer image's packages differ from the native image's: only native {:?}, only Packer {:?}",
+        native.difference(&packer).collect::<Vec<_>>(),
+        packer.difference(&native).collect::<Vec<_>>()
+    );
     assert_docker_runs_a_local_image(&vm, dir.path())?;
     eprintln!(
         "packer agent: build {:.1} s ({:.0} MB); cloud-init final {:.1} s after qemu start; \

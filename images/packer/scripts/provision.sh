@@ -28,17 +28,24 @@ if [ -f "$source_file" ]; then
 	cp -p "$source_file" "$saved"
 fi
 
+# No Recommends, as mmdebstrap installs none into the native roots: the same packages either way
+# (the boot test compares them). Removed again before the image is saved.
+no_recommends=/etc/apt/apt.conf.d/00mesos-roles-no-recommends
+printf 'APT::Install-Recommends "false";\n' >"$no_recommends"
+
 # No answers: the role installs inert (docs/debconf.md); the node's seed configures it.
 sh "$top/install.sh" "$ROLE"
 # Docker as the images have it: docker.io with AppArmor's parser (the trixie docker command is a
-# Recommends). From the bundle's source alone, like install.sh.
-set -- docker.io apparmor
+# Recommends). From the bundle's source alone, like install.sh. mesos-role-tools is only a
+# Recommends of the roles: named, as the native images name it.
+set -- docker.io apparmor mesos-role-tools
 if apt-cache show docker-cli >/dev/null 2>&1; then
 	set -- "$@" docker-cli
 fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	-o Dir::Etc::SourceList="$source_file" -o Dir::Etc::SourceParts=/nonexistent "$@"
 systemctl enable docker.service
+rm -f "$no_recommends"
 
 if [ -n "$saved" ]; then
 	cp -p "$saved" "$source_file"
