@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION, build};
 use mesos_roles_tests::{Request, Target, pipeline, require_root_and_tools, run, scratch};
-use xtask::cluster::vm::{BOOT_TIMEOUT, Spec, Vm, srvr};
+use xtask::cluster::usernet::{BOOT_TIMEOUT, Spec, Vm, srvr};
 use xtask::steps::image::Kind;
 
 const MASTER: &str = "10.77.0.11";

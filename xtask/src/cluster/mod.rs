@@ -5,5 +5,5 @@ pub mod netns;
 pub mod nspawn;
 pub mod roots;
 pub mod sweep;
-pub mod vm;
+pub mod usernet;
 pub mod zk;

@@ -420,7 +420,7 @@ const BOOT_AGENT: &str = "10.77.0.21";
 /// Agent: to its Mesos agent answering `/state` on 5051; registration needs a master on its
 /// network, and each VM here has a user-mode network of its own.
 fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
-    use crate::cluster::vm::{Spec, Vm, http_status, srvr};
+    use crate::cluster::usernet::{Spec, Vm, http_status, srvr};
     crate::tool::require(&["qemu-system-x86_64", "ssh", "ssh-keygen"])?;
     let dist = dir.join("dist");
     eprintln!("bench boot: dist --images (the roots are cached after the first time)");

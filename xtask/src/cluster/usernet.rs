@@ -1,5 +1,5 @@
-//! A golden image booted under qemu (TCG: no KVM needed) with its cloud-init seed, reached over SSH
-//! on 127.0.0.1. The VM's only network is qemu's user-mode one, restricted (`restrict=on`: the
+//! A golden image booted under qemu (TCG: no KVM needed) with its cloud-init seed, alone on qemu's
+//! user-mode network and reached over SSH on 127.0.0.1 (`vm.rs` boots cluster nodes on a bridge). The VM's only network is qemu's user-mode one, restricted (`restrict=on`: the
 //! guest reaches nothing outside), on the /24 of the node's address with qemu's host at `.2`, so the
 //! seed's static address is the one the forwarded ports lead to. The boot tests (`tests/boot.rs`)
 //! and `cargo xtask bench`'s boot rows use it.
