@@ -1,7 +1,9 @@
-//! `cargo xtask verify` on the example inventory, against a scratch dist whose repository holds the
-//! role packages and the test doubles (never target/dist): the good build passes every check, a
-//! broken one fails with the check that caught it named, an interrupted run tears down, and nothing
-//! is left behind (namespaces, mounts, nspawn processes, cgroups, roots).
+//! `cargo xtask verify` on the example inventory, against a scratch dist whose repository and
+//! air-gapped bundle hold the role packages and the test doubles (never target/dist): the cluster
+//! installed from the bundle alone passes every check, so does the one from the repository switched
+//! over to authentication, a broken one fails with the check that caught it named, an interrupted
+//! run tears down, and nothing is left behind (namespaces, mounts, nspawn processes, cgroups,
+//! roots).
 
 use mesos_roles_tests::Target;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,8 @@ use mesos_roles_tests::{doubles, require_root_and_tools, run, scratch, workspace
 /// One cluster at a time: they share the CPU, and failover times must mean something.
 static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 
-/// A scratch dist (debs, signed repository with the doubles, manifest), built once per run.
+/// A scratch dist (debs, signed repository with the doubles and the closure, the bundle, manifest),
+/// built once per run.
 fn dist() -> Result<&'static Path> {
     static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
     if let Some(dir) = DIST.get() {
@@ -26,13 +29,14 @@ fn dist() -> Result<&'static Path> {
     let upstream = dir.path().join("upstream");
     doubles::build_all(&upstream)?;
     mesos_roles_tests::pipeline(mesos_roles_tests::Request {
-        targets: vec![Target::Debs, Target::Repo, Target::Manifest],
+        targets: vec![Target::Debs, Target::Repo, Target::Bundle, Target::Manifest],
         version: Some("1.0.0-1".into()),
         source_date_epoch: Some(1_700_000_000),
         dist: Some(dir.path().join("dist")),
         suite: Some("bookworm".into()),
         upstream: Some(upstream),
         keep_repo: true,
+        closure: true,
         ..Default::default()
     })?;
     Ok(DIST.get_or_init(|| dir).path())
@@ -105,40 +109,46 @@ fn assert_nothing_left(pid: u32) -> Result<()> {
             ensure!(!name.contains(&format!("-{pid}-")), "cgroup left: {name}");
         }
     }
+    // Only this run's: another run (the boot tier's VMs) may be going on beside.
     if let Ok(dir) = std::fs::read_dir(workspace().join("target/verify")) {
-        ensure!(dir.count() == 0, "roots left in target/verify");
+        let prefix = format!("cluster-{pid}-");
+        let left: Vec<String> = dir
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        ensure!(left.is_empty(), "roots left in target/verify: {left:?}");
     }
     Ok(())
 }
 
+/// Every node starts as a minbase root with an init and no route out, receives the bundle alone
+/// and installs with its install.sh: the dependency closure proven by a running cluster.
 #[test]
-fn the_example_cluster_passes_every_check() -> Result<()> {
+fn the_example_cluster_from_the_bundle_passes_every_check() -> Result<()> {
     let _one = ONE_CLUSTER.lock();
-    let (out, pid) = verify(&[])?;
+    let (out, pid) = verify(&["--from", "bundle"])?;
     let table = String::from_utf8_lossy(&out.stdout);
-    for check in [
-        "ZooKeeper ensemble formed",
-        "quorum = floor(n/2)+1 as rendered",
-        "every master's received flags as rendered",
-        "one leading master",
-        "the agent registered with it",
-        "Marathon sees the leading master",
-        "Marathon accepts the app (mesos-role deploy)",
-        "every node healthy (mesos-role status)",
-        "failover: stop the leading master",
-        "failover: stop the ZooKeeper leader",
-        "2 of 3 masters down: nothing claims to lead",
-        xtask::steps::verify::CHECK_MARATHON,
-        xtask::steps::verify::CHECK_ZOOKEEPER,
-        xtask::steps::verify::CHECK_WRONG_AGENT,
-    ] {
-        ensure!(
-            table
-                .lines()
-                .any(|l| l.starts_with(check) && l.contains(" ok: ")),
-            "no passing line for {check:?} in:\n{table}"
-        );
-    }
+    mesos_roles_tests::cluster::assert_checks_passed(
+        &table,
+        &[
+            "cluster up (boot + install from the air-gapped bundle)",
+            "ZooKeeper ensemble formed",
+            "quorum = floor(n/2)+1 as rendered",
+            "every master's received flags as rendered",
+            "one leading master",
+            "the agent registered with it",
+            "Marathon sees the leading master",
+            "Marathon accepts the app (mesos-role deploy)",
+            "every node healthy (mesos-role status)",
+            "failover: stop the leading master",
+            "failover: stop the ZooKeeper leader",
+            "2 of 3 masters down: nothing claims to lead",
+            xtask::steps::verify::CHECK_MARATHON,
+            xtask::steps::verify::CHECK_ZOOKEEPER,
+            xtask::steps::verify::CHECK_WRONG_AGENT,
+        ],
+    )?;
     ensure!(
         out.status.success(),
         "verify failed:\n{table}\n{}",
@@ -310,25 +320,55 @@ fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
     assert_nothing_left(pid)
 }
 
+/// A dist without a repository (or a bundle, for `--from bundle`), or a file that is not a bundle:
+/// one line naming what is missing and the command that makes it, before any node exists.
 #[test]
-fn a_missing_repository_says_which_command_to_run() -> Result<()> {
+fn a_missing_repository_or_bundle_says_which_command_to_run() -> Result<()> {
     let empty = tempfile::tempdir()?;
-    let out = Command::new(xtask()?)
-        .args(["verify", "--inventory"])
-        .arg(workspace().join("cluster.toml"))
-        .arg("--dist")
-        .arg(empty.path())
-        .output()?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    ensure!(!out.status.success());
-    // One line of error; a sweep of what an earlier, killed run left may say so before it.
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.starts_with("verify: swept what an earlier run left: "))
-        .collect();
-    ensure!(
-        lines.len() == 1 && stderr.contains("cargo xtask dist --closure"),
-        "{stderr}"
-    );
+    let text = empty.path().join("notes.txt");
+    std::fs::write(&text, "not a bundle\n")?;
+    for (extra, says) in [
+        (
+            vec!["--dist".into(), empty.path().display().to_string()],
+            "no repository in",
+        ),
+        (
+            vec![
+                "--from".into(),
+                "bundle".into(),
+                "--dist".into(),
+                empty.path().display().to_string(),
+            ],
+            "no bundle in",
+        ),
+        (
+            vec![
+                "--from".into(),
+                "bundle".into(),
+                "--bundle".into(),
+                text.display().to_string(),
+            ],
+            "not a bundle built by `cargo xtask bundle`",
+        ),
+    ] {
+        let out = Command::new(xtask()?)
+            .args(["verify", "--inventory"])
+            .arg(workspace().join("cluster.toml"))
+            .args(&extra)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        ensure!(!out.status.success(), "{extra:?}: {stderr}");
+        // One line of error; a sweep of what an earlier, killed run left may say so before it.
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("verify: swept what an earlier run left: "))
+            .collect();
+        ensure!(
+            lines.len() == 1
+                && stderr.contains(says)
+                && stderr.contains("cargo xtask dist --closure"),
+            "{extra:?}: {stderr}"
+        );
+    }
     Ok(())
 }

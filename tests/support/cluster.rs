@@ -146,3 +146,16 @@ pub fn units(node: &Node, units: &[&str]) -> Result<BTreeMap<String, (String, St
         .map(|u| Ok((u.to_string(), node.unit_state(u)?)))
         .collect()
 }
+
+/// Every check named (a prefix of its line) has a passing line in verify's table.
+pub fn assert_checks_passed(table: &str, checks: &[&str]) -> Result<()> {
+    for check in checks {
+        ensure!(
+            table
+                .lines()
+                .any(|l| l.starts_with(check) && l.contains(" ok: ")),
+            "no passing line for {check:?} in:\n{table}"
+        );
+    }
+    Ok(())
+}

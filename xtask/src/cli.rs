@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::formats::signing::KeySource;
@@ -204,11 +204,21 @@ pub struct Verify {
     /// The cluster inventory (see cluster.toml)
     #[arg(long)]
     pub inventory: PathBuf,
+    /// What the nodes install from: `repo`, the signed repository on nodes that have the roles'
+    /// Debian dependencies already (quick); `bundle`, the air-gapped bundle alone, with its
+    /// install.sh, on minbase nodes with no route out (proves the dependency closure); `images`,
+    /// the master and agent images booted under qemu (KVM, else TCG) with each node's seed
+    #[arg(long, value_enum, default_value_t = From::Repo)]
+    pub from: From,
     /// The signed repository to install from [default: the one target/dist/manifest.json lists]
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["dist", "bundle"])]
     pub repo: Option<PathBuf>,
-    /// The dist directory whose manifest.json lists the repository [default: target/dist]
-    #[arg(long, conflicts_with = "repo")]
+    /// With --from bundle: the bundle to install [default: the one target/dist/manifest.json lists]
+    #[arg(long, conflicts_with = "dist")]
+    pub bundle: Option<PathBuf>,
+    /// The dist directory whose manifest.json lists the repository, the bundle and the images
+    /// [default: target/dist]
+    #[arg(long)]
     pub dist: Option<PathBuf>,
     /// Test only: NODE:PATH=TEXT written on a node after its install, Mesos restarted
     #[arg(long, hide = true)]
@@ -218,9 +228,21 @@ pub struct Verify {
     /// throughout; then the checks of an authenticated cluster
     #[arg(long, conflicts_with = "insecure")]
     pub switch_over: bool,
+    /// With --from images: run qemu with KVM (the default is TCG: a host's /dev/kvm may open and
+    /// still not run a guest, so it is never guessed)
+    #[arg(long)]
+    pub kvm: bool,
     /// Test only: install the cluster open and leave it so (the security checks then fail)
     #[arg(long, hide = true)]
     pub insecure: bool,
+}
+
+/// What `verify`'s nodes install from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum From {
+    Repo,
+    Bundle,
+    Images,
 }
 
 #[derive(Args)]
@@ -387,11 +409,19 @@ impl Dist {
 impl Verify {
     fn run(self, json: bool) -> Result<()> {
         crate::steps::verify::sweep()?;
-        let repo = match self.repo {
-            Some(repo) => repo,
-            None => crate::steps::verify::repo_from_manifest(
-                &self.dist.unwrap_or_else(workspace::dist_dir),
-            )?,
+        use crate::steps::verify::{self, Source};
+        let dist = || self.dist.clone().unwrap_or_else(workspace::dist_dir);
+        if self.kvm && self.from != From::Images {
+            bail!("--kvm goes with --from images (only VMs use it)");
+        }
+        let source = match (self.from, self.repo, self.bundle) {
+            (From::Repo | From::Images, _, Some(_)) => bail!("--bundle goes with --from bundle"),
+            (From::Bundle | From::Images, Some(_), _) => bail!("--repo goes with --from repo"),
+            (From::Images, None, None) => verify::images_from_manifest(&dist())?,
+            (From::Repo, Some(repo), None) => Source::Repo(repo),
+            (From::Repo, None, None) => Source::Repo(verify::repo_from_manifest(&dist())?),
+            (From::Bundle, None, Some(bundle)) => Source::Bundle(bundle),
+            (From::Bundle, None, None) => Source::Bundle(verify::bundle_from_manifest(&dist())?),
         };
         let tamper = self
             .tamper
@@ -400,7 +430,7 @@ impl Verify {
             .collect::<Result<_>>()?;
         crate::steps::verify::run(&crate::steps::verify::Options {
             inventory: self.inventory,
-            repo,
+            source,
             tamper,
             mode: match (self.switch_over, self.insecure) {
                 (true, _) => crate::steps::verify::Mode::SwitchOver,
@@ -408,6 +438,7 @@ impl Verify {
                 _ => crate::steps::verify::Mode::Secure,
             },
             json,
+            kvm: self.kvm,
         })
     }
 }

@@ -141,6 +141,12 @@ pub fn require(programs: &[&str]) -> Result<()> {
 /// built up by a caller, or a program that enters a container (`nsenter`).
 pub fn run_command(purpose: &str, command: &mut std::process::Command) -> Result<String> {
     let output = command_output(purpose, command)?;
+    succeeded(purpose, command, output)
+}
+
+/// The standard output of a finished command; fails with the purpose, the command and its output
+/// unless it exited 0.
+fn succeeded(purpose: &str, command: &std::process::Command, output: Output) -> Result<String> {
     if !output.status.success() {
         anyhow::bail!(
             "failed to {purpose}: {command:?} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -150,6 +156,30 @@ pub fn run_command(purpose: &str, command: &mut std::process::Command) -> Result
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Like [`run_command`] with `input` on the command's standard input (a secret, say: never an
+/// argument).
+pub fn run_command_input(
+    purpose: &str,
+    command: &mut std::process::Command,
+    input: &[u8],
+) -> Result<String> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {command:?} to {purpose}"))?;
+    // Written from a thread: a command that answers before reading all of it cannot block us.
+    let mut stdin = child.stdin.take().context("no stdin")?;
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child.wait_with_output()?;
+    let _ = writer.join();
+    succeeded(purpose, command, output)
 }
 
 /// Runs a prepared [`Command`](std::process::Command) to completion and returns its output

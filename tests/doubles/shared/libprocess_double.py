@@ -169,6 +169,11 @@ class Authenticatee:
             return False
         return self.master != master or time.monotonic() - self.started > self.timeout
 
+    def forget(self) -> None:
+        """The master was lost: as Mesos' Slave::detected, the next master detected is
+        authenticated with again, the same one too (a master that restarted knows nobody)."""
+        self.master, self.authenticated = None, None
+
     def routes(self, process: str) -> Dict[str, MessageHandler]:
         return {f"/{process}/{PREFIX}AuthenticationStepMessage": self.step,
                 f"/{process}/{PREFIX}AuthenticationCompletedMessage": self.completed,

@@ -2,7 +2,7 @@
 //! node joined to it by a veth pair. Nothing is created in the host's own namespace, traffic never
 //! leaves these namespaces, and dropping the `Net` deletes all of it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -16,6 +16,7 @@ pub const PREFIX_LEN: u8 = 24;
 pub struct Net {
     hub: String,
     nodes: Vec<String>,
+    taps: usize,
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -31,6 +32,7 @@ impl Net {
         let net = Self {
             hub: format!("{tag}h"),
             nodes: Vec::new(),
+            taps: 0,
         };
         ip(&["netns", "add", &net.hub])?;
         ip(&["-n", &net.hub, "link", "set", "lo", "up"])?;
@@ -62,6 +64,23 @@ impl Net {
     }
 }
 
+impl Net {
+    /// A new tap device on the bridge, for a VM's NIC; returns its name. qemu opens it from the
+    /// hub namespace ([`Net::hub`]); it goes with that namespace.
+    pub fn add_tap(&mut self) -> Result<String> {
+        let tap = format!("t{}", self.taps);
+        self.taps += 1;
+        ip(&["-n", &self.hub, "tuntap", "add", "dev", &tap, "mode", "tap"])?;
+        ip(&["-n", &self.hub, "link", "set", &tap, "master", "br0", "up"])?;
+        Ok(tap)
+    }
+
+    /// The hub namespace's path (where the bridge and the taps are).
+    pub fn hub(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.hub)
+    }
+}
+
 /// The id of the process that made the namespace `name` (`mr<pid>x<n>h`, `mr<pid>x<n>n<i>`), if a
 /// `Net` made it.
 pub fn owner(name: &str) -> Option<u32> {
@@ -81,6 +100,17 @@ impl Drop for Net {
             let _ = ip(&["netns", "delete", ns]);
         }
     }
+}
+
+/// The host's `args` run in the network namespace at `netns` (only its network: the host's files
+/// and tools). A client of the cluster needs nothing installed on the nodes this way.
+pub fn command_in(netns: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net={}", netns.display()))
+        .arg("--")
+        .args(args);
+    command
 }
 
 fn ip(args: &[&str]) -> Result<String> {

@@ -37,22 +37,9 @@ impl Node {
     /// Like [`Node::boot`] with more systemd-nspawn options (`--bind-ro=...`).
     pub fn boot_with(name: &str, root: &Path, netns: &Path, options: &[String]) -> Result<Self> {
         std::fs::write(root.join("etc/hostname"), format!("{name}\n"))?;
-        let cgroups = own_cgroups(name)?;
+        let (mut nspawn, cgroups) = in_own_cgroups(name)?;
         let log = std::fs::File::create(root.with_extension("console.log"))?;
-        // A host without systemd leaves nspawn in the root cgroup, where two containers would
-        // collide: the wrapper shell moves itself into the node's own cgroups, then execs nspawn.
-        let nspawn = Command::new("sh")
-            .arg("-c")
-            .arg(r#"for d in $CGROUPS; do echo $$ > "$d/cgroup.procs"; done; exec "$@""#)
-            .arg("sh")
-            .env(
-                "CGROUPS",
-                cgroups
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
+        let nspawn = nspawn
             // Docker inside the node needs a writable /proc/sys/net, a pure cgroup2 hierarchy,
             // CAP_NET_ADMIN (for iptables) and the keyring and bpf system calls.
             .env("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "network")
@@ -171,20 +158,7 @@ impl Node {
     /// Starts `args` inside the node with its standard input and output as a byte stream (a
     /// client's connection through `nc`, a request on stdin): nothing passes through arguments.
     pub fn pipe(&self, args: &[&str]) -> Result<Pipe> {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot run {args:?} on {}", self.name))?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().context("no stdout")?;
-        Ok(Pipe {
-            child,
-            stdin,
-            stdout,
-        })
+        Pipe::spawn(self.command(args), &format!("{args:?} on {}", self.name))
     }
 
     /// Runs a shell script inside the node; fails unless it exits 0.
@@ -294,6 +268,31 @@ impl Node {
     }
 }
 
+impl crate::cluster::machine::Machine for Node {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn exec(&self, purpose: &str, args: &[&str]) -> Result<String> {
+        Node::exec(self, purpose, args)
+    }
+    fn exec_input(&self, purpose: &str, args: &[&str], input: &[u8]) -> Result<String> {
+        crate::tool::run_command_input(
+            &format!("{purpose} on {}", self.name),
+            &mut self.command(args),
+            input,
+        )
+    }
+    fn output(&self, args: &[&str]) -> Result<Output> {
+        Node::output(self, args)
+    }
+    fn power_off_soon(&self) {
+        Node::power_off_soon(self)
+    }
+    fn read(&self, path: &str) -> Result<String> {
+        Node::read(self, path)
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         // SIGTERM makes nspawn ask the container's systemd to power off cleanly.
@@ -312,19 +311,7 @@ impl Drop for Node {
             let _ = self.nspawn.kill();
             let _ = self.nspawn.wait();
         }
-        // nspawn leaves its payload/supervisor cgroups behind; they are empty once it is gone.
-        for dir in &self.cgroups {
-            let _ = Command::new("find")
-                .arg(dir)
-                .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
-                .status();
-        }
-        // The shared parent goes when the last node has gone.
-        for dir in &self.cgroups {
-            if let Some(parent) = dir.parent() {
-                let _ = std::fs::remove_dir(parent);
-            }
-        }
+        remove_cgroups(&self.cgroups);
     }
 }
 
@@ -389,6 +376,44 @@ fn hierarchies() -> Vec<PathBuf> {
 
 /// A cgroup of the node's own in each hierarchy nspawn uses: the unified one alone on a pure
 /// cgroup2 host, or the unified and the named systemd one on a hybrid host.
+/// A command that moves itself into new cgroups of node `name` (under [`CGROUP_PARENT`]) and then
+/// execs the program and arguments the caller adds: a host without systemd would leave it in the
+/// root cgroup, where two nodes collide, and the cgroups let a later run sweep it by name
+/// (`sweep.rs`). Returns the cgroups too, for [`remove_cgroups`].
+pub fn in_own_cgroups(name: &str) -> Result<(Command, Vec<PathBuf>)> {
+    let cgroups = own_cgroups(name)?;
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"for d in $CGROUPS; do echo $$ > "$d/cgroup.procs"; done; exec "$@""#)
+        .arg("sh")
+        .env(
+            "CGROUPS",
+            cgroups
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    Ok((command, cgroups))
+}
+
+/// Removes a node's cgroups once its processes are gone (nspawn leaves its payload and supervisor
+/// cgroups behind, empty), and the shared parent when the last node has gone.
+pub fn remove_cgroups(cgroups: &[PathBuf]) {
+    for dir in cgroups {
+        let _ = Command::new("find")
+            .arg(dir)
+            .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+            .status();
+    }
+    for dir in cgroups {
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
 fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
     hierarchies()
         .into_iter()
@@ -406,7 +431,7 @@ fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-/// A command running inside a node, as a stream: writes go to its standard input, reads come from
+/// A command as a stream (inside a node, or a host tool in a node's network): writes go to its standard input, reads come from
 /// its standard output. Dropping it kills the command.
 pub struct Pipe {
     child: Child,
@@ -415,6 +440,23 @@ pub struct Pipe {
 }
 
 impl Pipe {
+    /// Starts `command` (`what` names it in an error) with its standard input and output piped.
+    pub fn spawn(mut command: Command, what: &str) -> Result<Self> {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot run {what}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("no stdout")?;
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
     /// Closes the command's standard input (the end of a request).
     pub fn close_input(&mut self) {
         self.stdin = None;

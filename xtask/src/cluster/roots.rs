@@ -52,6 +52,12 @@ pub fn minbase(suite: &str) -> Result<PathBuf> {
     cached(suite, &[])
 }
 
+/// The tarball of a minbase root of `suite` with an init (systemd-sysv) and nothing else: what a
+/// node of `verify --from bundle` starts as, so that the bundle alone must bring everything else.
+pub fn bootable(suite: &str) -> Result<PathBuf> {
+    cached(suite, &["systemd-sysv"])
+}
+
 /// A cached minbase root of `suite` with `packages` added (a tool root: lintian of `suite`, say).
 pub fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
     let dir = cache_dir().join("roots");

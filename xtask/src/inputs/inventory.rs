@@ -287,6 +287,14 @@ impl Role {
             Role::Agent => "mesos-agent-role",
         }
     }
+
+    /// The role as the bundle's `install.sh` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Agent => "agent",
+        }
+    }
 }
 
 /// One node of the inventory, whatever its role.

@@ -9,7 +9,8 @@
 //! dpkg-scanpackages, and sha256sum as the floor), `bake` (the native image command with cold
 //! roots vs mmdebstrap of the same packages and sources), `boot` (under qemu TCG with seeds of a
 //! one-master inventory: the base image to cloud-init's final line as the floor, the master to
-//! serving, the agent to its Mesos agent answering).
+//! serving, the agent to its Mesos agent answering). `--only scale`: verify's time and memory as
+//! the cluster grows (`scale.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ pub enum Row {
     Index,
     Bake,
     Boot,
+    /// Not among the default rows (many minutes): verify on 1+1, 3+1, 5+3 nodes (`scale.rs`).
+    Scale,
 }
 
 impl Row {
@@ -37,7 +40,7 @@ impl Row {
         match self {
             Row::Seeds | Row::Noop | Row::Index => 5,
             Row::Change => 3,
-            Row::Bake | Row::Boot => 1,
+            Row::Bake | Row::Boot | Row::Scale => 1,
         }
     }
 }
@@ -137,6 +140,7 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
             Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop)?,
             Row::Bake => bake(build, options, &dir, runs)?,
             Row::Boot => boot(build, options, &dir, runs)?,
+            Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir)?,
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod debs;
 pub mod image;
 pub mod packer;
 pub mod repo;
+pub mod scale;
 pub mod seeds;
 pub mod setup;
 pub mod test;

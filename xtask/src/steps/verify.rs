@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::cluster::machine::Machine;
 use crate::cluster::netns::Net;
 use crate::cluster::nspawn::{INTERRUPTED, Node, interrupted};
 use crate::inputs::inventory::{Inventory, Node as Entry, Role};
@@ -28,6 +29,8 @@ use crate::progress::Step;
 
 /// Where nodes see the repository (the example source's URI).
 const REPO_INSIDE: &str = "/srv/mesos-roles";
+/// Where nodes of `--from bundle` see the bundle (read-only; unpacked in /root).
+const BUNDLE_INSIDE: &str = "/srv/mesos-roles-bundle.tar.gz";
 /// How long a cluster may take to settle after a change before a check fails.
 const SETTLE: Duration = Duration::from_secs(120);
 /// The app the reference tutorial deploys.
@@ -37,15 +40,54 @@ const TOOLS: &str = "mesos-role-tools";
 
 pub struct Options {
     pub inventory: PathBuf,
-    /// The signed repository (with the dependency closure for nodes that have no route out).
-    pub repo: PathBuf,
+    /// What the nodes install from.
+    pub source: Source,
     /// Test only: `(node, path, text)` written on a node after its install, and its Mesos
     /// restarted, to prove a broken build is caught.
     pub tamper: Vec<(String, String, String)>,
     pub mode: Mode,
     /// The table as JSON on stdout (`--json`).
     pub json: bool,
+    /// `--from images`: qemu with KVM instead of TCG.
+    pub kvm: bool,
 }
+
+/// What the nodes start from and install from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The signed repository bound into nodes whose base root holds the roles' Debian
+    /// dependencies already: the quick path.
+    Repo(PathBuf),
+    /// The air-gapped bundle alone, unpacked and installed with its `install.sh` on nodes that
+    /// start as a plain minbase root with an init (no apt lists, no route out): the dependency
+    /// closure proven by a running cluster.
+    Bundle(PathBuf),
+    /// The golden images booted under qemu with each node's seed (rendered with this run's
+    /// secret and SSH key), on a bridge of their own.
+    Images { master: PathBuf, agent: PathBuf },
+}
+
+impl Source {
+    fn describe(&self) -> &'static str {
+        match self {
+            Source::Repo(_) => "the signed repository",
+            Source::Bundle(_) => "the air-gapped bundle",
+            Source::Images { .. } => "the golden images and their seeds",
+        }
+    }
+}
+
+/// What a cluster of VMs needs besides the nodes: the taps on the bridge (one per node), the hub
+/// namespace qemu runs in, and how to reach the VMs.
+struct Vms {
+    kvm: bool,
+    taps: Vec<String>,
+    hub: PathBuf,
+    ssh: crate::cluster::vm::Ssh,
+}
+
+/// Memory of each VM.
+const VM_MEMORY_MIB: u32 = 2048;
 
 /// How the cluster is installed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +133,56 @@ pub fn repo_from_manifest(dist: &Path) -> Result<PathBuf> {
         return Err(missing());
     }
     Ok(repo.to_path_buf())
+}
+
+/// The master and agent images the manifest of `dist` lists.
+pub fn images_from_manifest(dist: &Path) -> Result<Source> {
+    let missing = |role: &str| {
+        anyhow!(
+            "no {role} image in {}: run `cargo xtask dist --images` first",
+            dist.display()
+        )
+    };
+    let manifest = crate::formats::manifest::Manifest::read(dist).map_err(|_| missing("master"))?;
+    let find = |role: &str| -> Result<PathBuf> {
+        let prefix = format!("mesos-roles-{role}-");
+        manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == "image")
+            .map(|a| dist.join(&a.path))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+                    && p.is_file()
+            })
+            .ok_or_else(|| missing(role))
+    };
+    Ok(Source::Images {
+        master: find("master")?,
+        agent: find("agent")?,
+    })
+}
+
+/// The air-gapped bundle the manifest of `dist` lists.
+pub fn bundle_from_manifest(dist: &Path) -> Result<PathBuf> {
+    let missing = || {
+        anyhow!(
+            "no bundle in {}: run `cargo xtask dist --closure` first (or give --bundle FILE)",
+            dist.display()
+        )
+    };
+    let manifest = crate::formats::manifest::Manifest::read(dist).map_err(|_| missing())?;
+    let bundle = manifest
+        .artifacts
+        .iter()
+        .find(|a| a.kind == "bundle")
+        .ok_or_else(missing)?;
+    let bundle = dist.join(&bundle.path);
+    match bundle.is_file() {
+        true => Ok(bundle),
+        false => Err(missing()),
+    }
 }
 
 pub fn parse_tamper(text: &str) -> Result<(String, String, String)> {
@@ -145,12 +237,32 @@ struct Check {
 
 pub fn run(options: &Options) -> Result<()> {
     let inventory = Inventory::load(&options.inventory)?;
-    for file in [crate::steps::repo::KEYRING, crate::steps::repo::SOURCES] {
-        if !options.repo.join(file).is_file() {
+    match &options.source {
+        Source::Repo(repo) => {
+            for file in [crate::steps::repo::KEYRING, crate::steps::repo::SOURCES] {
+                if !repo.join(file).is_file() {
+                    bail!(
+                        "{} is not a repository built by `cargo xtask repo` (no {file}): run `cargo xtask dist --closure`, or give --repo DIR",
+                        repo.display()
+                    );
+                }
+            }
+        }
+        Source::Images { .. } if options.mode != Mode::Secure => {
             bail!(
-                "{} is not a repository built by `cargo xtask repo` (no {file}): run `cargo xtask dist --closure`, or give --repo DIR",
-                options.repo.display()
-            );
+                "--switch-over needs --from repo or --from bundle: the images' seeds install authenticated"
+            )
+        }
+        Source::Images { .. } => {
+            crate::tool::require(&["qemu-system-x86_64", "qemu-img", "ssh", "ssh-keygen"])?
+        }
+        Source::Bundle(bundle) => {
+            if bundle_name(bundle).is_none() {
+                bail!(
+                    "--bundle {}: not a bundle built by `cargo xtask bundle` (a file mesos-roles-VERSION-SUITE-ARCH.tar.gz): run `cargo xtask dist --closure`",
+                    bundle.display()
+                );
+            }
         }
     }
     // Ctrl-C or SIGTERM: every wait below stops, and the cluster is torn down on the way out.
@@ -185,6 +297,82 @@ pub fn run(options: &Options) -> Result<()> {
         bail!("verify failed: {}", failed.join("; "));
     }
     Ok(())
+}
+
+/// The highest address of the inventory's subnet that no node has (nor the gateway): where the
+/// run's clients sit beside a cluster of VMs.
+fn client_address(inventory: &Inventory) -> Result<String> {
+    use std::net::Ipv4Addr;
+    let nodes = inventory.nodes();
+    let used: Vec<Ipv4Addr> = nodes
+        .iter()
+        .map(|n| n.address.as_str())
+        .chain(inventory.network.gateway.as_deref())
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let first = used.first().context("no node with an IPv4 address")?;
+    let bits = u32::from(inventory.network.prefix_len.min(32));
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    let network = u32::from(*first) & mask;
+    let broadcast = network | !mask;
+    (network + 1..broadcast)
+        .rev()
+        .map(Ipv4Addr::from)
+        .find(|a| !used.contains(a))
+        .map(|a| a.to_string())
+        .context("the inventory's subnet has no address left for verify's client")
+}
+
+/// A throwaway SSH key in `dir` (the run's own, 0700), and every node's seed image rendered with
+/// the run's secret and that key added to the admin's: how the run reaches its VMs.
+fn seeds(
+    inventory: &Inventory,
+    secret: &Secret,
+    dir: &Path,
+    client: &Path,
+) -> Result<crate::cluster::vm::Ssh> {
+    let key = dir.join("id_ed25519");
+    crate::tool::run_command(
+        "make a throwaway SSH key for the VMs",
+        std::process::Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "mesos-roles-verify",
+                "-f",
+            ])
+            .arg(&key),
+    )?;
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    let mut inventory = inventory.clone();
+    inventory.admin.ssh_keys.push(public.trim().to_string());
+    let epoch = crate::inputs::workspace::Build::from_env()?.source_date_epoch;
+    for seed in crate::steps::seeds::render(&inventory, secret, epoch)? {
+        crate::files::write_private(
+            &dir.join(crate::steps::seeds::image_name(&seed.node)),
+            &seed.image,
+        )?;
+    }
+    Ok(crate::cluster::vm::Ssh {
+        key,
+        user: inventory.admin.user.clone(),
+        netns: client.to_path_buf(),
+    })
+}
+
+/// The directory a bundle unpacks into (its file name without `.tar.gz`), if `bundle` is named as
+/// `cargo xtask bundle` names one.
+fn bundle_name(bundle: &Path) -> Option<String> {
+    let name = bundle.file_name()?.to_str()?.strip_suffix(".tar.gz")?;
+    let plain = name.starts_with("mesos-roles-")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._+~".contains(&b));
+    plain.then(|| name.to_string())
 }
 
 fn print_table(checks: &[Check]) {
@@ -263,7 +451,7 @@ fn until<T>(timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T
 /// The booted cluster. Field order is drop order: nodes power off before their namespaces go,
 /// and those before the roots are deleted.
 struct Cluster {
-    nodes: Vec<Option<Node>>,
+    nodes: Vec<Option<Box<dyn Machine>>>,
     _net: Net,
     entries: Vec<Entry>,
     netns: Vec<PathBuf>,
@@ -272,7 +460,8 @@ struct Cluster {
     /// through a 0600 file in their private roots, removed once debconf has it.
     secret: Secret,
     mode: Mode,
-    repo: PathBuf,
+    source: Source,
+    vms: Option<Vms>,
     dir: tempfile::TempDir,
 }
 
@@ -283,7 +472,7 @@ impl Drop for Cluster {
         for node in self.nodes.iter().flatten() {
             node.power_off_soon();
         }
-        let nodes: Vec<Node> = self.nodes.drain(..).flatten().collect();
+        let nodes: Vec<Box<dyn Machine>> = self.nodes.drain(..).flatten().collect();
         std::thread::scope(|s| {
             for node in nodes {
                 s.spawn(move || drop(node));
@@ -307,7 +496,12 @@ impl Cluster {
         step: &Step,
         checks: &mut Vec<Check>,
     ) -> Result<Self> {
-        let base = crate::cluster::roots::base(&inventory.cluster.suite)?;
+        let suite = &inventory.cluster.suite;
+        let base = match &options.source {
+            Source::Repo(_) => crate::cluster::roots::base(suite)?,
+            Source::Bundle(_) => crate::cluster::roots::bootable(suite)?,
+            Source::Images { .. } => PathBuf::new(),
+        };
         let scratch = roots_dir();
         std::fs::create_dir_all(&scratch)?;
         // The creating process's id in the name: a later run sweeps it if this one is killed.
@@ -316,31 +510,60 @@ impl Cluster {
             .tempdir_in(&scratch)?;
         let mut net = Net::new()?;
         let entries = inventory.nodes();
-        let netns = entries
-            .iter()
-            .map(|e| net.add_node(&e.address))
-            .collect::<Result<Vec<_>>>()?;
+        let secret = Secret::generate();
+        let (netns, vms) = match &options.source {
+            Source::Images { .. } => {
+                // The VMs hold the nodes' addresses; the run's clients (ssh, curl, nc) have one
+                // namespace of their own on the bridge, at an address no node has.
+                let client = net.add_node(&client_address(inventory)?)?;
+                let taps = entries
+                    .iter()
+                    .map(|_| net.add_tap())
+                    .collect::<Result<Vec<_>>>()?;
+                let ssh = seeds(inventory, &secret, dir.path(), &client)?;
+                let vms = Vms {
+                    kvm: options.kvm,
+                    taps,
+                    hub: net.hub(),
+                    ssh,
+                };
+                (vec![client; entries.len()], Some(vms))
+            }
+            _ => (
+                entries
+                    .iter()
+                    .map(|e| net.add_node(&e.address))
+                    .collect::<Result<Vec<_>>>()?,
+                None,
+            ),
+        };
         let mut cluster = Self {
             nodes: Vec::new(),
             _net: net,
             entries,
             netns,
             inventory: inventory.clone(),
-            secret: Secret::generate(),
+            secret,
             mode: options.mode,
-            repo: options.repo.clone(),
+            source: options.source.clone(),
+            vms,
             dir,
         };
         let up = step.child("cluster up: unpack, boot and install every node");
         let mut failure = None;
         let start = Instant::now();
         // In parallel: each node unpacks, boots and installs on its own.
-        let booted: Vec<Result<Node>> = std::thread::scope(|s| {
+        let booted: Vec<Result<Box<dyn Machine>>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..cluster.entries.len())
                 .map(|i| {
                     let cluster = &cluster;
                     let base = &base;
-                    s.spawn(move || cluster.install(i, base))
+                    s.spawn(move || match &cluster.source {
+                        Source::Repo(repo) => cluster.install(i, base, repo),
+                        Source::Bundle(bundle) => cluster.install_bundle(i, base, bundle),
+                        // The seed installs the node's answers at first boot.
+                        Source::Images { .. } => cluster.boot(i),
+                    })
                 })
                 .collect();
             handles
@@ -372,9 +595,16 @@ impl Cluster {
         let took = start.elapsed();
         let ok = failure.is_none();
         checks.push(Check {
-            name: "cluster up (boot + install from the signed repository)".into(),
+            name: format!(
+                "cluster up (boot + install from {})",
+                cluster.source.describe()
+            ),
             outcome: match failure {
-                None => Ok(format!("{} nodes", cluster.entries.len())),
+                None => Ok(match (&cluster.vms, options.kvm) {
+                    (Some(_), true) => format!("{} VMs (KVM)", cluster.entries.len()),
+                    (Some(_), false) => format!("{} VMs (TCG)", cluster.entries.len()),
+                    (None, _) => format!("{} nodes", cluster.entries.len()),
+                }),
                 Some(error) => Err(error),
             },
             took,
@@ -390,20 +620,48 @@ impl Cluster {
     }
 
     /// Boots node `i` from its root (unpacked already, or again after a stop).
-    fn boot(&self, i: usize) -> Result<Node> {
+    fn boot(&self, i: usize) -> Result<Box<dyn Machine>> {
         interrupted()?;
-        Node::boot_with(
+        let bind = match &self.source {
+            Source::Repo(repo) => format!("--bind-ro={}:{REPO_INSIDE}", repo.display()),
+            Source::Bundle(bundle) => format!("--bind-ro={}:{BUNDLE_INSIDE}", bundle.display()),
+            Source::Images { master, agent } => {
+                let vms = self.vms.as_ref().context("no VMs")?;
+                let entry = &self.entries[i];
+                let image = match entry.role {
+                    Role::Master => master,
+                    Role::Agent => agent,
+                };
+                let root = self.root(i);
+                return Ok(Box::new(crate::cluster::vm::Vm::boot(
+                    &crate::cluster::vm::Spec {
+                        name: &entry.name,
+                        address: &entry.address,
+                        image,
+                        seed: &self.dir.path().join(crate::steps::seeds::image_name(entry)),
+                        disk: &root.with_extension("qcow2"),
+                        tap: &vms.taps[i],
+                        hub: &vms.hub,
+                        mac: format!("52:54:00:6d:72:{i:02x}"),
+                        memory_mib: VM_MEMORY_MIB,
+                        kvm: vms.kvm,
+                        ssh: vms.ssh.clone(),
+                    },
+                )?));
+            }
+        };
+        Ok(Box::new(Node::boot_with(
             &self.entries[i].name,
             &self.root(i),
             &self.netns[i],
-            &[format!("--bind-ro={}:{REPO_INSIDE}", self.repo.display())],
-        )
+            &[bind],
+        )?))
     }
 
     /// Unpacks, boots and installs node `i`: only the repository as apt source, every node's name
     /// in /etc/hosts, the node's answers preseeded, then its role package and mesos-role-tools
     /// (a Recommends of the roles, which `--no-install-recommends` would leave out).
-    fn install(&self, i: usize, base: &Path) -> Result<Node> {
+    fn install(&self, i: usize, base: &Path, repo: &Path) -> Result<Box<dyn Machine>> {
         let entry = &self.entries[i];
         let root = self.root(i);
         crate::cluster::roots::unpack_tarball(base, &root)?;
@@ -414,24 +672,16 @@ impl Cluster {
             std::fs::remove_file(source?.path())?;
         }
         std::fs::copy(
-            self.repo.join(crate::steps::repo::SOURCES),
+            repo.join(crate::steps::repo::SOURCES),
             apt.join("sources.list.d").join(crate::steps::repo::SOURCES),
         )?;
         std::fs::create_dir_all(root.join("usr/share/keyrings"))?;
         std::fs::copy(
-            self.repo.join(crate::steps::repo::KEYRING),
+            repo.join(crate::steps::repo::KEYRING),
             root.join("usr/share/keyrings")
                 .join(crate::steps::repo::KEYRING),
         )?;
-        let hosts: Vec<(&str, &str)> = self
-            .entries
-            .iter()
-            .map(|e| (e.name.as_str(), e.address.as_str()))
-            .collect();
-        crate::cluster::nspawn::write_hosts(&root, &hosts)?;
-        // Private: the roots' directory is the run's own (0700) and the file 0600.
-        let selections = root.join("root/selections");
-        crate::files::write_private(&selections, self.selections(entry).as_bytes())?;
+        let selections = self.prepare(i)?;
         let node = self.boot(i)?;
         interrupted()?;
         node.exec("update apt from the repository", &["apt-get", "update"])?;
@@ -454,6 +704,54 @@ impl Cluster {
                 TOOLS,
             ],
         )?;
+        Ok(node)
+    }
+
+    /// What every node gets before its first boot: every node's name in /etc/hosts (real
+    /// Marathon resolves its own at start), and its answers in a private file; returns that file.
+    fn prepare(&self, i: usize) -> Result<PathBuf> {
+        let root = self.root(i);
+        let hosts: Vec<(&str, &str)> = self
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.address.as_str()))
+            .collect();
+        crate::cluster::nspawn::write_hosts(&root, &hosts)?;
+        // Private: the roots' directory is the run's own (0700) and the file 0600.
+        let selections = root.join("root/selections");
+        crate::files::write_private(&selections, self.selections(&self.entries[i]).as_bytes())?;
+        Ok(selections)
+    }
+
+    /// Unpacks a minbase root with an init, boots it with the bundle bound read-only and no route
+    /// out, unpacks the bundle and installs node `i`'s role with `install.sh ROLE --preseed` as
+    /// README's air-gapped use says (mesos-role-tools comes as the roles' Recommends).
+    fn install_bundle(&self, i: usize, base: &Path, bundle: &Path) -> Result<Box<dyn Machine>> {
+        let entry = &self.entries[i];
+        let root = self.root(i);
+        crate::cluster::roots::unpack_tarball(base, &root)?;
+        let selections = self.prepare(i)?;
+        let name = bundle_name(bundle).context("not a bundle")?;
+        let node = self.boot(i)?;
+        interrupted()?;
+        node.exec(
+            "unpack the bundle",
+            &["tar", "-xzf", BUNDLE_INSIDE, "-C", "/root"],
+        )?;
+        interrupted()?;
+        let role = entry.role.name();
+        node.exec(
+            &format!("install.sh {role} from the bundle"),
+            &[
+                &format!("/root/{name}/install.sh"),
+                role,
+                "--preseed",
+                "/root/selections",
+            ],
+        )?;
+        // debconf keeps the secrets in its root-only passwords.dat: no second copy stays.
+        std::fs::remove_file(&selections)
+            .with_context(|| format!("cannot remove {}", selections.display()))?;
         Ok(node)
     }
 
@@ -488,9 +786,9 @@ impl Cluster {
             .with_context(|| format!("no node {name} in the inventory"))
     }
 
-    fn node(&self, i: usize) -> Result<&Node> {
+    fn node(&self, i: usize) -> Result<&dyn Machine> {
         self.nodes[i]
-            .as_ref()
+            .as_deref()
             .with_context(|| format!("{} is stopped", self.entries[i].name))
     }
 
@@ -598,6 +896,13 @@ impl Cluster {
             .filter(|(_, m)| m == "leader")
             .map(|(n, _)| n.as_str())
             .collect();
+        if let ([(name, mode)], 1) = (modes.as_slice(), self.masters().len()) {
+            // One master in the inventory: its ZooKeeper serves alone.
+            return match mode.as_str() {
+                "standalone" => Ok(format!("{name} standalone")),
+                _ => bail!("{name}: ZooKeeper is {mode}, want standalone (one master)"),
+            };
+        }
         let followers = modes.iter().filter(|(_, m)| m == "follower").count();
         if leaders.len() != 1 || followers + 1 != masters.len() {
             bail!("modes {modes:?}: want one leader and the rest followers");
@@ -797,6 +1102,21 @@ impl Cluster {
             return Ok(());
         }
         let leading = leader.expect("elected");
+        if n == 1 {
+            // Nothing to fail over to: the master is stopped and started again instead.
+            let name = self.name(leading).to_string();
+            timed(
+                checks,
+                &format!(
+                    "restart: the only master ({name}) stopped and started: leads again, agent re-registered"
+                ),
+                || {
+                    drop(self.nodes[leading].take());
+                    self.rejoin(leading)
+                },
+            );
+            return interrupted();
+        }
         self.failover(checks, "leading master", leading)?;
         match until(SETTLE, || self.zookeeper_leader()) {
             Ok(i) => self.failover(checks, "ZooKeeper leader", i)?,
@@ -946,17 +1266,20 @@ impl Cluster {
         timed(
             checks,
             &format!("failover: {name} rejoins after restart"),
-            || {
-                self.nodes[i] = Some(self.boot(i)?);
-                let ensemble = until(SETTLE, || self.ensemble())?;
-                let (leader, agents) = self.settled()?;
-                Ok(format!(
-                    "{} leads, {agents}; ZooKeeper: {ensemble}",
-                    self.name(leader)
-                ))
-            },
+            || self.rejoin(i),
         );
         interrupted()
+    }
+
+    /// Boots the stopped node `i` again and waits for the cluster to settle with it.
+    fn rejoin(&mut self, i: usize) -> Result<String> {
+        self.nodes[i] = Some(self.boot(i)?);
+        let ensemble = until(SETTLE, || self.ensemble())?;
+        let (leader, agents) = self.settled()?;
+        Ok(format!(
+            "{} leads, {agents}; ZooKeeper: {ensemble}",
+            self.name(leader)
+        ))
     }
 
     /// Two of three masters down: ZooKeeper has no quorum, and no master may claim to lead or
@@ -1057,15 +1380,12 @@ impl Cluster {
                 format!("{package} {package}/{question} {kind} {value}\n")
             })
             .collect();
-        let selections = node.path("/root/selections");
-        crate::files::write_private(&selections, text.as_bytes())?;
-        let preseeded = node.exec(
+        // On its standard input: secrets never pass through an argument or a file.
+        node.exec_input(
             "preseed new answers",
-            &["debconf-set-selections", "/root/selections"],
-        );
-        std::fs::remove_file(&selections)
-            .with_context(|| format!("cannot remove {}", selections.display()))?;
-        preseeded?;
+            &["debconf-set-selections"],
+            text.as_bytes(),
+        )?;
         node.exec(
             &format!("reconfigure {package}"),
             &["dpkg-reconfigure", "-fnoninteractive", package],
@@ -1083,23 +1403,40 @@ impl Cluster {
             .context("no running node")
     }
 
-    /// An HTTP GET from node `from` with curl: the status and the body. Credentials
+    /// The host's `args` (curl, nc, sh) run in node `from`'s network: a client where that node
+    /// is, which needs no client tool installed on the nodes (a node from the bundle has none).
+    fn client_command(&self, from: usize, args: &[&str]) -> std::process::Command {
+        crate::cluster::netns::command_in(&self.netns[from], args)
+    }
+
+    /// A client's byte stream from node `from`'s network (see [`Cluster::client_command`]).
+    fn client_pipe(&self, from: usize, args: &[&str]) -> Result<crate::cluster::nspawn::Pipe> {
+        crate::cluster::nspawn::Pipe::spawn(
+            self.client_command(from, args),
+            &format!("{args:?} from {}'s network", self.name(from)),
+        )
+    }
+
+    /// An HTTP GET from node `from`'s network with curl: the status and the body. Credentials
     /// (`principal:secret`) go on curl's standard input as its configuration, never into an
     /// argument. Redirects are followed (a Mesos master that does not lead answers 307).
     fn get(&self, from: usize, url: &str, user: Option<&str>) -> Result<(u16, String)> {
         use std::io::{Read, Write};
-        let mut pipe = self.node(from)?.pipe(&[
-            "curl",
-            "-sS",
-            "-L",
-            "--max-time",
-            "5",
-            "-w",
-            "\n%{http_code}",
-            "-K",
-            "-",
-            url,
-        ])?;
+        let mut pipe = self.client_pipe(
+            from,
+            &[
+                "curl",
+                "-sS",
+                "-L",
+                "--max-time",
+                "5",
+                "-w",
+                "\n%{http_code}",
+                "-K",
+                "-",
+                url,
+            ],
+        )?;
         if let Some(user) = user {
             writeln!(pipe, "user = \"{user}\"")?;
         }
@@ -1158,7 +1495,7 @@ impl Cluster {
     }
 
     /// An anonymous ZooKeeper session (no AuthPacket) to a running master's ZooKeeper, through
-    /// `nc` on the client node.
+    /// the host's `nc` in the client node's network.
     fn anonymous_zookeeper(
         &self,
     ) -> Result<(
@@ -1171,7 +1508,7 @@ impl Cluster {
             .first()
             .context("no running master")?;
         let address = &self.entries[master].address;
-        let pipe = self.node(from)?.pipe(&["nc", address, "2181"])?;
+        let pipe = self.client_pipe(from, &["nc", address, "2181"])?;
         let session = crate::cluster::zk::Session::connect(pipe, 10_000).with_context(|| {
             format!(
                 "ZooKeeper on {} from {}",
@@ -1413,9 +1750,11 @@ impl Cluster {
                 while !done.load(Ordering::SeqCst) && interrupted().is_ok() {
                     let asked = Instant::now();
                     let leader = self
-                        .node(from)
+                        .client_command(from, &["sh", "-c", &script])
+                        .stdin(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .output()
                         .ok()
-                        .and_then(|node| node.output(&["sh", "-c", &script]).ok())
                         .filter(|out| out.status.success())
                         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string());
                     let at = start.elapsed().as_secs_f64();

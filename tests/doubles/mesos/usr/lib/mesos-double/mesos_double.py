@@ -1602,6 +1602,8 @@ class MesosAgent(MesosDaemon):
                     or time.monotonic() - self.last_ack > 3 * self.heartbeat):
                 log.warning("Lost master %s; waiting for a new one", registered["pid"])
                 self.registered_with = registered = None
+                if self.authenticatee is not None:
+                    self.authenticatee.forget()
             authenticating = self.authenticatee is not None and master is not None \
                 and self.authenticatee.authenticated != master["pid"]
             if authenticating and self.authenticatee.need(master["pid"]):

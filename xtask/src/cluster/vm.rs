@@ -1,0 +1,266 @@
+//! A golden image booted as a cluster node under qemu: TCG, or KVM when asked (a host's /dev/kvm
+//! may open and still not run a kernel: a nested host's does not here, though a probe of a few
+//! instructions passes, so it is never guessed). The node's disk is a qcow2 overlay of the image (kept across a stop and a start, as
+//! a machine's disk is), its cloud-init seed a second, read-only disk, its one NIC a tap device on
+//! the bridge of a `netns::Net` (qemu runs in that hub namespace: nothing is routed anywhere
+//! else), its serial console a file. Commands run over SSH as the seed's admin user with sudo,
+//! with a key made for the run, from a namespace on the same bridge.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cluster::machine::Machine;
+use crate::cluster::nspawn::interrupted;
+use crate::tool::run_command as run;
+
+/// How long a VM may take to boot and finish cloud-init: nodes booting side by side under TCG on
+/// two busy cores take minutes.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// How the run reaches its VMs: the key the seeds authorised, the admin user, and the namespace
+/// ssh runs in.
+#[derive(Clone)]
+pub struct Ssh {
+    pub key: PathBuf,
+    pub user: String,
+    pub netns: PathBuf,
+}
+
+/// One VM to boot.
+pub struct Spec<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    pub image: &'a Path,
+    pub seed: &'a Path,
+    /// The overlay: made on the first boot, booted again as it is after a stop.
+    pub disk: &'a Path,
+    /// The tap device on the bridge, in `hub`.
+    pub tap: &'a str,
+    pub hub: &'a Path,
+    /// The NIC's MAC address: unique on the bridge.
+    pub mac: String,
+    pub memory_mib: u32,
+    pub kvm: bool,
+    pub ssh: Ssh,
+}
+
+pub struct Vm {
+    name: String,
+    address: String,
+    qemu: Child,
+    cgroups: Vec<PathBuf>,
+    ssh: Ssh,
+    console: PathBuf,
+}
+
+impl Vm {
+    /// Boots the VM and waits until SSH answers and cloud-init has finished (`status: done`).
+    pub fn boot(spec: &Spec) -> Result<Self> {
+        if !spec.disk.exists() {
+            run(
+                &format!("make {}'s disk over the image", spec.name),
+                Command::new("qemu-img")
+                    .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
+                    .arg(spec.image)
+                    .arg(spec.disk),
+            )?;
+        }
+        let console = spec.disk.with_extension("console.log");
+        let qemu_log = spec.disk.with_extension("qemu.log");
+        let accel = if spec.kvm { "kvm" } else { "tcg" };
+        let (mut qemu, cgroups) = crate::cluster::nspawn::in_own_cgroups(spec.name)?;
+        let qemu = qemu
+            .arg("nsenter")
+            .arg(format!("--net={}", spec.hub.display()))
+            .args(["--", "qemu-system-x86_64"])
+            .args(["-accel", accel, "-smp", "2", "-display", "none"])
+            .args(["-m", &spec.memory_mib.to_string()])
+            // Appended to: a restarted VM's console follows its first boot's.
+            .arg("-chardev")
+            .arg(format!(
+                "file,id=console,append=on,path={}",
+                console.display()
+            ))
+            .args(["-serial", "chardev:console"])
+            .arg("-drive")
+            .arg(format!(
+                "file={},if=virtio,format=qcow2",
+                spec.disk.display()
+            ))
+            .arg("-drive")
+            .arg(format!(
+                "file={},if=virtio,format=raw,readonly=on",
+                spec.seed.display()
+            ))
+            .arg("-netdev")
+            .arg(format!(
+                "tap,id=n0,ifname={},script=no,downscript=no",
+                spec.tap
+            ))
+            // PCI slot 3: the kernel names it ens3, the example inventory's interface.
+            .arg("-device")
+            .arg(format!(
+                "virtio-net-pci,netdev=n0,addr=0x3,mac={}",
+                spec.mac
+            ))
+            // Its own process group: a Ctrl-C at the terminal reaches the caller, which powers
+            // the VM off in order.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&qemu_log)?)
+            .spawn()
+            .context("cannot start qemu-system-x86_64")?;
+        let mut vm = Self {
+            name: spec.name.into(),
+            address: spec.address.into(),
+            qemu,
+            cgroups,
+            ssh: spec.ssh.clone(),
+            console,
+        };
+        vm.wait_for_cloud_init(&qemu_log)?;
+        Ok(vm)
+    }
+
+    fn wait_for_cloud_init(&mut self, qemu_log: &Path) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            interrupted()?;
+            if let Some(status) = self.qemu.try_wait()? {
+                let said = std::fs::read_to_string(qemu_log).unwrap_or_default();
+                bail!(
+                    "{}: qemu exited ({status}): {said}\n{}",
+                    self.name,
+                    self.console_tail()
+                );
+            }
+            if started.elapsed() > BOOT_TIMEOUT {
+                bail!(
+                    "{}: no answer over SSH within {BOOT_TIMEOUT:?}; the console ends:\n{}",
+                    self.name,
+                    self.console_tail()
+                );
+            }
+            // sshd may restart under us while cloud-init configures it: asked until it answers.
+            let out = self.output(&["cloud-init", "status", "--wait"]);
+            if let Ok(out) = out {
+                let said = String::from_utf8_lossy(&out.stdout);
+                if said.contains("status: done") {
+                    return Ok(());
+                }
+                if said.contains("status: error") {
+                    bail!(
+                        "{}: cloud-init failed: {said}; its log ends:\n{}",
+                        self.name,
+                        self.output(&["tail", "-n", "40", "/var/log/cloud-init-output.log"])
+                            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    fn console_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.console).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// `args` as root on the VM: ssh from the run's namespace, sudo, a clean environment. The
+    /// remote shell gets each argument single-quoted.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut remote = String::from(
+            "sudo -n env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+             LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive",
+        );
+        for arg in args {
+            remote.push(' ');
+            remote.push_str(&quote(arg));
+        }
+        let key = self.ssh.key.display().to_string();
+        let target = format!("{}@{}", self.ssh.user, self.address);
+        crate::cluster::netns::command_in(
+            &self.ssh.netns,
+            &[
+                "ssh",
+                "-i",
+                &key,
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                &target,
+                &remote,
+            ],
+        )
+    }
+}
+
+/// `text` as one word of a POSIX shell.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+impl Machine for Vm {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn exec(&self, purpose: &str, args: &[&str]) -> Result<String> {
+        run(
+            &format!("{purpose} on {}", self.name),
+            self.command(args).stdin(Stdio::null()),
+        )
+    }
+    fn exec_input(&self, purpose: &str, args: &[&str], input: &[u8]) -> Result<String> {
+        crate::tool::run_command_input(
+            &format!("{purpose} on {}", self.name),
+            &mut self.command(args),
+            input,
+        )
+    }
+    fn output(&self, args: &[&str]) -> Result<Output> {
+        crate::tool::command_output(
+            &format!("run {args:?} on {}", self.name),
+            self.command(args).stdin(Stdio::null()),
+        )
+    }
+    /// qemu ends at SIGTERM at once: to the node, a power cut.
+    fn power_off_soon(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.qemu.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+        crate::cluster::nspawn::remove_cgroups(&self.cgroups);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_quoted_word_stays_one_word() {
+        assert_eq!(super::quote("a b"), "'a b'");
+        assert_eq!(super::quote("it's"), r"'it'\''s'");
+        assert_eq!(super::quote("$(x)\n"), "'$(x)\n'");
+    }
+}
