@@ -23,21 +23,14 @@ const AGENT: &str = "10.77.0.21";
 /// A one-master, one-agent inventory (so the master's ZooKeeper serves alone) whose admin logs in
 /// with a key made for this test; returns it and the private key.
 fn inventory(dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    let key = dir.join("id_ed25519");
-    run(
-        "make a throwaway SSH key",
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "boot-test", "-f"])
-            .arg(&key),
-    )?;
-    let public = std::fs::read_to_string(dir.join("id_ed25519.pub"))?;
+    let (key, public) = xtask::cluster::vm::throwaway_key(dir, "boot-test")?;
     let text = format!(
         "[cluster]\nname = \"boot\"\nsuite = \"{SUITE}\"\narchitecture = \"amd64\"\n\
          [network]\nprefix_len = 24\ninterface = \"ens3\"\n\
          [admin]\nssh_keys = [\"{}\"]\n\
          [[masters]]\nname = \"master-1\"\naddress = \"{MASTER}\"\n\
          [[agents]]\nname = \"agent-1\"\naddress = \"{AGENT}\"\nattributes = \"rack:r1\"\n",
-        public.trim()
+        public
     );
     let path = dir.join("cluster.toml");
     std::fs::write(&path, text)?;

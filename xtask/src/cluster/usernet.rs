@@ -124,22 +124,11 @@ impl Vm {
     pub fn try_ssh(&self, command: &str, input: Option<&Path>) -> Result<(bool, String)> {
         let port = self.ssh_port.to_string();
         let mut ssh = Command::new("ssh");
-        ssh.args(["-i"]).arg(&self.key).args([
-            "-p",
-            &port,
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "BatchMode=yes",
-            "admin@127.0.0.1",
-            command,
-        ]);
+        ssh.args(["-i"])
+            .arg(&self.key)
+            .args(["-p", &port])
+            .args(crate::cluster::vm::SSH_OPTIONS)
+            .args(["admin@127.0.0.1", command]);
         match input {
             Some(file) => ssh.stdin(std::fs::File::open(file)?),
             None => ssh.stdin(Stdio::null()),

@@ -443,23 +443,7 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
         image(Kind::Master)?,
         image(Kind::Agent)?,
     );
-    let key = dir.join("id_ed25519");
-    build.tools.run(
-        "make the boot row's SSH key",
-        "ssh-keygen",
-        &[
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "bench",
-            "-f",
-            &key.to_string_lossy(),
-        ],
-    )?;
-    let public = std::fs::read_to_string(dir.join("id_ed25519.pub"))?;
+    let (key, public) = crate::cluster::vm::throwaway_key(dir, "mesos-roles-bench")?;
     let inventory = dir.join("cluster.toml");
     std::fs::write(
         &inventory,
@@ -470,7 +454,7 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
              [[masters]]\nname = \"master-1\"\naddress = \"{BOOT_MASTER}\"\n\
              [[agents]]\nname = \"agent-1\"\naddress = \"{BOOT_AGENT}\"\n",
             workspace::host_suite()?,
-            public.trim()
+            public
         ),
     )?;
     let seeds = dir.join("seeds");
