@@ -7,42 +7,30 @@
 //! and marathon in a scratch repository, the same epoch and key, so the cached roots are shared).
 //! Measured and printed: boot to cloud-init final, and for the master to ZooKeeper serving.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::images::{self, EPOCH, SUITE, VERSION, build};
 use mesos_roles_tests::{Request, Target, pipeline, require_root_and_tools, run, scratch};
+use xtask::cluster::usernet::{BOOT_TIMEOUT, Spec, Vm, srvr};
 use xtask::steps::image::Kind;
 
 const MASTER: &str = "10.77.0.11";
 const AGENT: &str = "10.77.0.21";
-/// How long a boot may take on a busy 2-core machine under TCG. `cargo xtask test` runs this tier
-/// beside the others: a master under load 10-16 reached cloud-init final only after ~550 s, and
-/// ZooKeeper then missed a 600 s bound.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// A one-master, one-agent inventory (so the master's ZooKeeper serves alone) whose admin logs in
 /// with a key made for this test; returns it and the private key.
 fn inventory(dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    let key = dir.join("id_ed25519");
-    run(
-        "make a throwaway SSH key",
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "boot-test", "-f"])
-            .arg(&key),
-    )?;
-    let public = std::fs::read_to_string(dir.join("id_ed25519.pub"))?;
+    let (key, public) = xtask::cluster::vm::throwaway_key(dir, "boot-test")?;
     let text = format!(
         "[cluster]\nname = \"boot\"\nsuite = \"{SUITE}\"\narchitecture = \"amd64\"\n\
          [network]\nprefix_len = 24\ninterface = \"ens3\"\n\
          [admin]\nssh_keys = [\"{}\"]\n\
          [[masters]]\nname = \"master-1\"\naddress = \"{MASTER}\"\n\
          [[agents]]\nname = \"agent-1\"\naddress = \"{AGENT}\"\nattributes = \"rack:r1\"\n",
-        public.trim()
+        public
     );
     let path = dir.join("cluster.toml");
     std::fs::write(&path, text)?;
@@ -65,219 +53,20 @@ fn seed(inventory: &Path, dir: &Path, node: &str) -> Result<PathBuf> {
     Ok(out.join(format!("{node}.cidata.img")))
 }
 
-/// A free TCP port on the loopback.
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// A VM under qemu (TCG): the image as a throwaway snapshot, the seed as a second disk, one NIC on
-/// a restricted user-mode network with SSH (and `extra` ports) forwarded from 127.0.0.1.
-struct Vm {
-    qemu: Child,
-    started: Instant,
-    ssh_port: u16,
-    forwards: Vec<(u16, u16)>,
-    key: PathBuf,
-    console: PathBuf,
-    qemu_log: PathBuf,
-}
-
-impl Vm {
-    fn boot(image: &Path, seed: &Path, address: &str, key: &Path, extra: &[u16]) -> Result<Self> {
-        require_root_and_tools(&["qemu-system-x86_64", "ssh", "ssh-keygen"])?;
-        let ssh_port = free_port()?;
-        let mut forwards = Vec::new();
-        let mut netdev = format!(
-            "user,id=n0,net=10.77.0.0/24,host=10.77.0.2,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-{address}:22"
-        );
-        for guest in extra {
-            let host = free_port()?;
-            netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-{address}:{guest}"));
-            forwards.push((*guest, host));
-        }
-        let console = image.with_extension("console.log");
-        let qemu_log = image.with_extension("qemu.log");
-        let started = Instant::now();
-        let qemu = Command::new("qemu-system-x86_64")
-            .args([
-                "-accel", "tcg", "-m", "2048", "-smp", "2", "-display", "none",
-            ])
-            .arg("-serial")
-            .arg(format!("file:{}", console.display()))
-            .arg("-drive")
-            .arg(format!(
-                "file={},if=virtio,format=qcow2,snapshot=on",
-                image.display()
-            ))
-            .arg("-drive")
-            .arg(format!(
-                "file={},if=virtio,format=raw,readonly=on",
-                seed.display()
-            ))
-            .args(["-netdev", &netdev])
-            // PCI slot 3: the kernel names it ens3, the inventory's interface.
-            .args(["-device", "virtio-net-pci,netdev=n0,addr=0x3"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            // qemu's own messages (a signal that ended it, say) go beside the console.
-            .stderr(std::fs::File::create(&qemu_log)?)
-            .spawn()
-            .context("cannot start qemu-system-x86_64")?;
-        Ok(Self {
-            qemu,
-            started,
-            ssh_port,
-            forwards,
-            key: key.to_path_buf(),
-            console,
-            qemu_log,
-        })
-    }
-
-    fn host_port(&self, guest: u16) -> u16 {
-        self.forwards.iter().find(|(g, _)| *g == guest).unwrap().1
-    }
-
-    /// Runs `command` as the admin user over SSH: (succeeded, stdout + stderr).
-    fn try_ssh(&self, command: &str, input: Option<&Path>) -> Result<(bool, String)> {
-        let port = self.ssh_port.to_string();
-        let mut ssh = Command::new("ssh");
-        ssh.args(["-i"]).arg(&self.key).args([
-            "-p",
-            &port,
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "BatchMode=yes",
-            "admin@127.0.0.1",
-            command,
-        ]);
-        match input {
-            Some(file) => ssh.stdin(std::fs::File::open(file)?),
-            None => ssh.stdin(Stdio::null()),
-        };
-        let out = ssh.output().context("cannot run ssh")?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.success(), text))
-    }
-
-    fn ssh(&self, command: &str) -> Result<String> {
-        let (ok, out) = self.try_ssh(command, None)?;
-        ensure!(ok, "`{command}` failed on the VM:\n{out}");
-        Ok(out)
-    }
-
-    /// Waits for SSH, then for cloud-init to finish; returns the time since qemu started.
-    fn wait_for_cloud_init(&mut self) -> Result<Duration> {
-        loop {
-            if let Some(status) = self.qemu.try_wait()? {
-                let said = std::fs::read_to_string(&self.qemu_log).unwrap_or_default();
-                bail!("qemu exited ({status}): {said}\n{}", self.console_tail());
-            }
-            if self.started.elapsed() > BOOT_TIMEOUT {
-                bail!("no SSH after {BOOT_TIMEOUT:?}:\n{}", self.console_tail());
-            }
-            if self.try_ssh("true", None)?.0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_secs(2));
-        }
-        // sshd may restart under us while cloud-init configures it: retry until an answer comes.
-        let status = loop {
-            let (_, out) = self.try_ssh("cloud-init status --wait --long", None)?;
-            if out.contains("status:") {
-                break out;
-            }
-            ensure!(
-                self.started.elapsed() < BOOT_TIMEOUT,
-                "no answer from cloud-init status: {out}"
-            );
-            std::thread::sleep(Duration::from_secs(2));
-        };
-        let at = self.started.elapsed();
-        ensure!(
-            status.contains("status: done"),
-            "cloud-init did not finish cleanly:\n{status}\n{}",
-            self.ssh("sudo tail -n 40 /var/log/cloud-init-output.log; true")?
-        );
-        Ok(at)
-    }
-
-    /// Waits until the serial console shows a line with every one of `needles`; returns the time
-    /// since qemu started.
-    fn wait_for_console(&mut self, needles: &[&str]) -> Result<Duration> {
-        loop {
-            let text = std::fs::read_to_string(&self.console).unwrap_or_default();
-            if text
-                .lines()
-                .any(|line| needles.iter().all(|n| line.contains(n)))
-            {
-                return Ok(self.started.elapsed());
-            }
-            if let Some(status) = self.qemu.try_wait()? {
-                bail!("qemu exited ({status}):\n{}", self.console_tail());
-            }
-            ensure!(
-                self.started.elapsed() < BOOT_TIMEOUT,
-                "no {needles:?} on the console:\n{}",
-                self.console_tail()
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    fn console_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.console).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    fn read(&self, path: &str) -> Result<String> {
-        self.ssh(&format!("sudo cat {path}"))
-    }
-
-    /// `systemctl is-active` and `is-enabled` of a unit.
-    fn unit(&self, unit: &str) -> Result<(String, String)> {
-        // stderr dropped: for zookeeper (a SysV script) systemctl says there how it redirects to
-        // systemd-sysv-install.
-        let last = |command: String| -> Result<String> {
-            let out = self.try_ssh(&command, None)?.1;
-            Ok(out.lines().last().unwrap_or_default().trim().to_string())
-        };
-        Ok((
-            last(format!("systemctl is-active {unit} 2>/dev/null"))?,
-            last(format!("systemctl is-enabled {unit} 2>/dev/null"))?,
-        ))
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.qemu.kill();
-        let _ = self.qemu.wait();
-    }
-}
-
-/// ZooKeeper's `srvr` answer through the forwarded port, or None while it does not serve.
-fn srvr(port: u16) -> Option<String> {
-    let mut stream =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(5)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    stream.write_all(b"srvr").ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    answer.contains("Zookeeper version").then_some(answer)
+/// Boots `image` with `seed` (the node at `address`), ports `forward` reachable on the loopback;
+/// the console and qemu logs beside the image.
+fn boot(image: &Path, seed: &Path, address: &str, key: &Path, forward: &[u16]) -> Result<Vm> {
+    require_root_and_tools(&["qemu-system-x86_64", "ssh", "ssh-keygen"])?;
+    let name = image.file_stem().unwrap_or_default().to_string_lossy();
+    Vm::boot(&Spec {
+        name: &name,
+        image,
+        seed,
+        address,
+        key,
+        forward,
+        logs: image.parent().context("an image in a directory")?,
+    })
 }
 
 /// A tiny image tarball (a static busybox and /bin/sh), imported with `docker import` on the VM
@@ -315,7 +104,7 @@ fn master_image_boots_with_its_seed_to_a_serving_zookeeper() -> Result<()> {
     let (image, baked) = build(Kind::Master, dir.path())?;
     let (inventory, key) = inventory(dir.path())?;
     let seed = seed(&inventory, dir.path(), "master-1")?;
-    let mut vm = Vm::boot(&image, &seed, MASTER, &key, &[2181])?;
+    let mut vm = boot(&image, &seed, MASTER, &key, &[2181])?;
     let zk_port = vm.host_port(2181);
     let final_at = vm.wait_for_cloud_init()?;
     let ready_at = loop {
@@ -348,12 +137,7 @@ fn master_image_boots_with_its_seed_to_a_serving_zookeeper() -> Result<()> {
             .trim()
             == "600:root"
     );
-    ensure!(
-        vm.ssh("sudo test -e /var/lib/mesos-roles-seed/answers.preseed || echo gone")?
-            .trim()
-            == "gone",
-        "the seed's answers (with the secret) are still on the node"
-    );
+    assert_answers_applied_before_final(&vm, "mesos-master-role", "zookeeper.service")?;
     ensure!(vm.read("/etc/mesos-master/quorum")? == "1\n");
     ensure!(vm.read("/etc/mesos-master/cluster")? == "boot\n");
     ensure!(vm.read("/etc/mesos-master/ip")? == format!("{MASTER}\n"));
@@ -400,7 +184,7 @@ fn agent_image_boots_with_its_seed_as_an_agent() -> Result<()> {
     let (image, baked) = build(Kind::Agent, dir.path())?;
     let (inventory, key) = inventory(dir.path())?;
     let seed = seed(&inventory, dir.path(), "agent-1")?;
-    let mut vm = Vm::boot(&image, &seed, AGENT, &key, &[])?;
+    let mut vm = boot(&image, &seed, AGENT, &key, &[])?;
     let final_at = vm.wait_for_cloud_init()?;
     assert_agent(&vm)?;
     assert_docker_runs_a_local_image(&vm, dir.path())?;
@@ -413,8 +197,81 @@ fn agent_image_boots_with_its_seed_as_an_agent() -> Result<()> {
     Ok(())
 }
 
+/// The seed's answers were applied by the image's unit before cloud-init's final stage began, and
+/// `service` (one the role starts) was active before it too; the answers' file (it holds a
+/// secret) is gone.
+fn assert_answers_applied_before_final(vm: &Vm, package: &str, service: &str) -> Result<()> {
+    let unit = xtask::steps::seeds::ANSWERS_UNIT;
+    ensure!(
+        vm.unit(unit)?.0 == "active",
+        "{unit} did not succeed:\n{}",
+        vm.ssh(&format!("systemctl status --no-pager --full {unit}; true"))?
+    );
+    // Microseconds since boot (CLOCK_MONOTONIC) of each unit's transitions.
+    let at = |unit: &str, property: &str| -> Result<u64> {
+        let out = vm.ssh(&format!("systemctl show -P {property} {unit}"))?;
+        out.trim()
+            .parse()
+            .with_context(|| format!("{unit} {property}: {out}"))
+    };
+    let applied = at(unit, "ActiveEnterTimestampMonotonic")?;
+    let started = at(service, "ActiveEnterTimestampMonotonic")?;
+    let final_began = at("cloud-final.service", "InactiveExitTimestampMonotonic")?;
+    ensure!(
+        applied > 0 && started > 0 && applied <= final_began && started <= final_began,
+        "the answers were applied at {applied} us and {service} started at {started} us after \
+         boot, cloud-init's final stage began at {final_began} us: not before it"
+    );
+    eprintln!(
+        "{package}: answers applied {:.1} s and {service} active {:.1} s after boot; cloud-init final began {:.1} s",
+        applied as f64 / 1e6,
+        started as f64 / 1e6,
+        final_began as f64 / 1e6
+    );
+    let path = format!("{}/{package}.preseed", xtask::steps::seeds::ANSWERS_DIR);
+    ensure!(
+        vm.ssh(&format!("sudo test -e {path} || echo gone"))?.trim() == "gone",
+        "the seed's answers (with the secret) are still on the node"
+    );
+    Ok(())
+}
+
+/// The packages installed in a qcow2 image (its dpkg status), read without booting it: the disk
+/// as raw in `dir`, its root partition (at 1 MiB) read by debugfs.
+fn image_packages(image: &Path, dir: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let raw = dir.join("packages.raw");
+    run(
+        "convert the image to a raw disk",
+        Command::new("qemu-img")
+            .args(["convert", "-O", "raw"])
+            .arg(image)
+            .arg(&raw),
+    )?;
+    let status = run(
+        "read the image's dpkg status",
+        Command::new("debugfs")
+            .args(["-R", "cat /var/lib/dpkg/status"])
+            .arg(format!("{}?offset={}", raw.display(), 1 << 20)),
+    )?;
+    std::fs::remove_file(&raw)?;
+    let packages: std::collections::BTreeSet<String> = status
+        .split("\n\n")
+        .filter(|p| p.lines().any(|l| l == "Status: install ok installed"))
+        .filter_map(|p| p.lines().find_map(|l| l.strip_prefix("Package: ")))
+        .map(String::from)
+        .collect();
+    ensure!(
+        packages.contains("mesos-agent-role") && packages.len() > 100,
+        "{} packages in {}'s dpkg status",
+        packages.len(),
+        image.display()
+    );
+    Ok(packages)
+}
+
 /// An agent of the one-master inventory, as docs/debconf.md says.
 fn assert_agent(vm: &Vm) -> Result<()> {
+    assert_answers_applied_before_final(vm, "mesos-agent-role", "mesos-slave.service")?;
     ensure!(vm.read("/etc/mesos/zk")? == format!("zk://{MASTER}:2181/mesos\n"));
     // The seed's agent secret became the agent's credential.
     ensure!(
@@ -454,7 +311,7 @@ fn packer_builds_the_agent_image_from_the_base_image_and_it_boots_with_a_seed() 
     // The floor: the base image (no Docker, no role) to cloud-init's final line with the same seed
     // (its runcmd fails there: the base image has no role to reconfigure).
     let floor = {
-        let mut vm = Vm::boot(&base, &seed, AGENT, &key, &[])?;
+        let mut vm = boot(&base, &seed, AGENT, &key, &[])?;
         vm.wait_for_console(&["Cloud-init v.", "finished at"])?
     };
     // The bundle Packer provisions from (the repository with the closure: cached downloads), and
@@ -491,12 +348,27 @@ fn packer_builds_the_agent_image_from_the_base_image_and_it_boots_with_a_seed() 
     let image = templates.join(format!("output-{name}/{name}.qcow2"));
     ensure!(image.is_file(), "packer wrote no {}", image.display());
 
-    let mut vm = Vm::boot(&image, &seed, AGENT, &key, &[])?;
+    let mut vm = boot(&image, &seed, AGENT, &key, &[])?;
     let final_at = vm.wait_for_cloud_init()?;
     assert_agent(&vm)?;
     // The build user and its password logins are gone.
     let (known, _) = vm.try_ssh("getent passwd packer", None)?;
     ensure!(!known, "the build user is still in the image");
+    // The same content as the native agent image: the same packages installed.
+    let (native, _) = build(Kind::Agent, dir.path())?;
+    let native = image_packages(&native, dir.path())?;
+    let packer: std::collections::BTreeSet<String> = vm
+        .ssh("dpkg-query -W -f '${db:Status-Abbrev}${Package}\\n'")?
+        .lines()
+        .filter_map(|l| l.strip_prefix("ii "))
+        .map(|p| p.trim().to_string())
+        .collect();
+    ensure!(
+        native == packer,
+        "the Packer image's packages differ from the native image's: only native {:?}, only Packer {:?}",
+        native.difference(&packer).collect::<Vec<_>>(),
+        packer.difference(&native).collect::<Vec<_>>()
+    );
     assert_docker_runs_a_local_image(&vm, dir.path())?;
     eprintln!(
         "packer agent: build {:.1} s ({:.0} MB); cloud-init final {:.1} s after qemu start; \

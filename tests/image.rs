@@ -211,9 +211,27 @@ fn assert_hygiene(root: &Root) -> Result<()> {
         root.read("/etc/fstab")?
             .contains(xtask::formats::disk::ROOT)
     );
+    let cloud = root.read("/etc/cloud/cloud.cfg.d/90-mesos-roles.cfg")?;
+    ensure!(cloud.contains("locale: C.UTF-8"), "{cloud}");
+    // cloud-init's locale module finds the locale already set: nothing to do at first boot.
+    ensure!(root.read("/etc/default/locale")? == "LANG=C.UTF-8\n");
+    // The seed's answers are applied right after cloud-init's network stage, by a unit that
+    // cloud-init.service pulls in.
+    let unit = root.read(&format!(
+        "/etc/systemd/system/{}",
+        xtask::steps::seeds::ANSWERS_UNIT
+    ))?;
     ensure!(
-        root.read("/etc/cloud/cloud.cfg.d/90-mesos-roles.cfg")?
-            .contains("locale: C.UTF-8")
+        unit.contains("After=cloud-init.service") && unit.contains("Before=multi-user.target"),
+        "{unit}"
+    );
+    ensure!(
+        root.read("/etc/systemd/system/cloud-init.service.d/50-mesos-roles-seed.conf")?
+            .contains(&format!("Wants={}", xtask::steps::seeds::ANSWERS_UNIT))
+    );
+    ensure!(
+        root.read("/usr/local/sbin/mesos-roles-seed")?
+            .contains(&format!("{}/*.preseed", xtask::steps::seeds::ANSWERS_DIR))
     );
     Ok(())
 }
@@ -322,6 +340,21 @@ fn role_image(kind: Kind, expected: &[&str]) -> Result<(PathBuf, tempfile::TempD
     // Docker: enabled for the first boot, never started here (no engine id: see assert_hygiene).
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/docker.service")?);
     ensure!(root.exists("/etc/systemd/system/multi-user.target.wants/ssh.service")?);
+    // The role's daemons do not start unconfigured at the first boot (images/inert.list): the
+    // role enables them once it has its answers.
+    for link in [
+        "/etc/systemd/system/multi-user.target.wants/mesos-master.service",
+        "/etc/systemd/system/multi-user.target.wants/mesos-slave.service",
+        "/etc/systemd/system/multi-user.target.wants/marathon.service",
+        "/var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/mesos-master.service",
+        "/etc/rc2.d/S01zookeeper",
+    ] {
+        ensure!(!root.exists(link)?, "{link} is in the inert image");
+    }
+    if kind == Kind::Master {
+        // ZooKeeper is installed, only not linked to start.
+        ensure!(root.exists("/etc/init.d/zookeeper")?);
+    }
     Ok((image, dir))
 }
 

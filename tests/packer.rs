@@ -228,10 +228,57 @@ fn tree(root: &Path) -> Result<Vec<String>> {
 /// tree holding everything it names to the same tree: the two paths make the same content.
 #[test]
 fn packer_and_native_images_are_cleaned_by_the_one_list() -> Result<()> {
+    let cleaned = cleaned_alike(
+        xtask::steps::image::CLEAN_LIST,
+        xtask::steps::packer::CLEAN_LIST,
+        "clean-list",
+    )?;
+    assert!(cleaned.contains(&"var/lib/apt/lists/partial d".to_string()));
+    assert!(cleaned.contains(&"etc/machine-id 0".to_string()));
+    assert!(cleaned.contains(&"var/log/sub d".to_string()));
+    Ok(())
+}
+
+/// The same for images/inert.list: both paths remove the boot links of the daemons the role
+/// starts once answered (the native configure step, Packer's clean.sh with that list), and
+/// Packer runs it before the clean empties /tmp where the list is uploaded.
+#[test]
+fn packer_and_native_images_hold_the_roles_daemons_back_by_the_one_list() -> Result<()> {
+    let cleaned = cleaned_alike(
+        xtask::steps::image::INERT_LIST,
+        xtask::steps::packer::INERT_LIST,
+        "inert-list",
+    )?;
+    assert!(
+        cleaned
+            .iter()
+            .any(|l| l == "etc/systemd/system/multi-user.target.wants d"),
+        "{cleaned:#?}"
+    );
+    let hcl = std::fs::read_to_string(
+        mesos_roles_tests::workspace().join("images/packer/mesos-roles.pkr.hcl"),
+    )?;
+    let inert = hcl
+        .find("CLEAN_LIST=/tmp/mesos-roles-inert.list")
+        .expect("clean.sh runs with the inert list");
+    let clean = hcl
+        .find("CLEAN_LIST=/tmp/mesos-roles-clean.list")
+        .expect("clean.sh runs with the clean list");
+    assert!(
+        inert < clean,
+        "the inert list is applied after /tmp is emptied"
+    );
+    Ok(())
+}
+
+/// Applies the workspace's list `relative` to a tree holding something at each of its paths, by
+/// the native step and by Packer's clean.sh: the same tree comes out, without the build's files;
+/// the templates carry the list as `carried`. Returns that tree (`tree`'s lines).
+fn cleaned_alike(relative: &str, carried: &str, name: &str) -> Result<Vec<String>> {
     let workspace = mesos_roles_tests::workspace();
-    let list_path = workspace.join(xtask::steps::image::CLEAN_LIST);
+    let list_path = workspace.join(relative);
     let list = std::fs::read_to_string(&list_path)?;
-    let dir = scratch("clean-list")?;
+    let dir = scratch(name)?;
     // A root with something at every path of the list, and a file nothing names.
     let model = dir.path().join("model");
     let mut entries = 0;
@@ -263,7 +310,7 @@ fn packer_and_native_images_are_cleaned_by_the_one_list() -> Result<()> {
         }
         entries += 1;
     }
-    assert!(entries > 10, "the list names {entries} paths");
+    assert!(entries > 5, "the list names {entries} paths");
     std::fs::create_dir_all(model.join("etc"))?;
     std::fs::write(model.join("etc/keep"), "the image's")?;
     let (native, packer) = (dir.path().join("native"), dir.path().join("packer"));
@@ -284,9 +331,6 @@ fn packer_and_native_images_are_cleaned_by_the_one_list() -> Result<()> {
     let cleaned = tree(&native)?;
     assert_eq!(cleaned, tree(&packer)?, "the two paths clean differently");
     assert!(cleaned.contains(&"etc/keep 11".to_string()));
-    assert!(cleaned.contains(&"etc/machine-id 0".to_string()));
-    assert!(cleaned.contains(&"var/lib/apt/lists/partial d".to_string()));
-    assert!(cleaned.contains(&"var/log/sub d".to_string()));
     assert!(
         !cleaned
             .iter()
@@ -296,10 +340,51 @@ fn packer_and_native_images_are_cleaned_by_the_one_list() -> Result<()> {
     // And the templates carry the list for clean.sh.
     let templates = dir.path().join("templates");
     let artifacts = write_templates(&templates)?;
-    let carried = templates
-        .join("packer")
-        .join(xtask::steps::packer::CLEAN_LIST);
+    let carried = templates.join("packer").join(carried);
     assert!(artifacts.iter().any(|a| a.path == carried));
     assert_eq!(std::fs::read_to_string(carried)?, list);
+    Ok(cleaned)
+}
+
+/// The templates carry overlays/ (the unit that applies a node's seed among them), which
+/// provision.sh lays on any source (amazon-ebs's Debian AMI has none of it): a tar of every
+/// overlay file with its bytes, root's, mode 0644.
+#[test]
+fn the_templates_carry_the_overlays_for_provision() -> Result<()> {
+    let dir = scratch("packer-overlays")?;
+    write_templates(dir.path())?;
+    let tar = dir
+        .path()
+        .join("packer")
+        .join(xtask::steps::packer::OVERLAYS);
+    let listing = run(
+        "list the overlays tar",
+        Command::new("tar").arg("-tvf").arg(&tar),
+    )?;
+    let overlays = mesos_roles_tests::workspace().join("overlays");
+    let mut count = 0;
+    for file in xtask::files::files_below(&overlays)? {
+        let name = file.strip_prefix(&overlays)?.to_string_lossy().into_owned();
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .unwrap_or_else(|| panic!("{name} is not in the overlays tar:\n{listing}"));
+        assert!(line.starts_with("-rw-r--r-- root/root"), "{line}");
+        let bytes = run(
+            "read a member of the overlays tar",
+            Command::new("tar").arg("-xOf").arg(&tar).arg(&name),
+        )?;
+        assert_eq!(bytes.as_bytes(), std::fs::read(&file)?, "{name}");
+        count += 1;
+    }
+    assert!(
+        listing.contains(" all/etc/systemd/system/mesos-roles-seed.service"),
+        "{listing}"
+    );
+    assert_eq!(listing.lines().count(), count, "{listing}");
+    let provision = std::fs::read_to_string(
+        mesos_roles_tests::workspace().join("images/packer/scripts/provision.sh"),
+    )?;
+    assert!(provision.contains("tar -xf \"$OVERLAYS\""));
     Ok(())
 }

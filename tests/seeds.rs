@@ -229,21 +229,30 @@ fn the_user_data_hands_over_and_applies_the_inventorys_answers() -> Result<()> {
             data["write_files"][0]["content"],
             inventory.selections(&node, &secret()).as_str()
         );
-        let path = data["write_files"][0]["path"].as_str().unwrap_or_default();
-        assert_eq!(data["write_files"][0]["permissions"], "0600");
-        // Applied: debconf-set-selections on that file, then dpkg-reconfigure of the role.
-        let command: Vec<&str> = data["runcmd"][0]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
-            .unwrap_or_default();
+        // Written where the image's unit finds it, named after the role's package.
         let package = match node.role {
             Role::Master => "mesos-master-role",
             Role::Agent => "mesos-agent-role",
         };
-        assert_eq!(command[..2], ["sh", "-ec"]);
-        assert!(command[2].contains("debconf-set-selections \"$1\"; rm -f -- \"$1\";"));
-        assert!(command[2].contains("dpkg-reconfigure -fnoninteractive \"$2\""));
-        assert_eq!(command[4..], [path, package]);
+        assert_eq!(
+            data["write_files"][0]["path"],
+            format!("/var/lib/mesos-roles-seed/{package}.preseed")
+        );
+        assert_eq!(data["write_files"][0]["permissions"], "0600");
+        // Applied by the image's unit (overlays/all) right after cloud-init's network stage;
+        // runcmd only fails when that unit did not succeed.
+        let command: Vec<&str> = data["runcmd"][0]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(command[..2], ["sh", "-c"]);
+        assert!(command[2].starts_with("systemctl is-active --quiet \"$1\" || {"));
+        assert!(command[2].ends_with("exit 1; }"));
+        assert_eq!(command[4..], [xtask::steps::seeds::ANSWERS_UNIT]);
+        assert_eq!(
+            data.get("runcmd").and_then(|r| r.as_array()).map(Vec::len),
+            Some(1)
+        );
         assert_eq!(data["hostname"], node.name.as_str());
         assert_eq!(data["locale"], "C.UTF-8");
         let user = &data["users"][0];

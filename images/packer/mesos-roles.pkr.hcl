@@ -6,7 +6,8 @@
 #   packer build -only=amazon-ebs.mesos-roles -var role=master -var aws_region=eu-west-1 .
 #
 # Both sources get the same provisioning: wait for cloud-init, install the role (inert) and Docker
-# from the air-gapped bundle (`cargo xtask bundle`), then the golden-image clean. Commands live in
+# from the air-gapped bundle (`cargo xtask bundle`), lay the overlays, hold the role's daemons back
+# (images/inert.list), then the golden-image clean. Commands live in
 # scripts/: Packer's templating would eat braces in inline commands.
 
 variable "role" {
@@ -159,10 +160,35 @@ build {
     destination = "/tmp/mesos-roles-clean.list"
   }
 
+  # What clean.sh removes first with images/inert.list: the boot links of the daemons the role
+  # starts once answered, as the native images have none (before the clean, which empties /tmp).
+  provisioner "file" {
+    source      = "scripts/inert.list"
+    destination = "/tmp/mesos-roles-inert.list"
+  }
+
+  # The overlays the native images carry (the unit that applies a node's seed among them).
+  provisioner "file" {
+    source      = "scripts/overlays.tar"
+    destination = "/tmp/mesos-roles-overlays.tar"
+  }
+
   provisioner "shell" {
-    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz", "CLEAN_LIST=/tmp/mesos-roles-clean.list"]
+    environment_vars = ["ROLE=${var.role}", "BUNDLE=/tmp/mesos-roles-bundle.tar.gz", "OVERLAYS=/tmp/mesos-roles-overlays.tar"]
     execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    scripts          = ["scripts/provision.sh", "scripts/clean.sh"]
+    script           = "scripts/provision.sh"
+  }
+
+  provisioner "shell" {
+    environment_vars = ["CLEAN_LIST=/tmp/mesos-roles-inert.list"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    script           = "scripts/clean.sh"
+  }
+
+  provisioner "shell" {
+    environment_vars = ["CLEAN_LIST=/tmp/mesos-roles-clean.list"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    script           = "scripts/clean.sh"
   }
 
   # Used only as qemu's shutdown command (it removes itself); after clean.sh, which empties /tmp.

@@ -75,9 +75,9 @@ pub enum Step {
     )]
     Test(Test),
     /// Time each step beside its floor and its rival, interleaved, and print medians and ratios
-    /// (seeds, no-op and one-change rebuilds, indexing, bake). Not a test.
+    /// (seeds, no-op and one-change rebuilds, indexing, bake, boot under qemu). Not a test.
     #[command(
-        after_help = "Examples:\n  cargo xtask bench --upstream upstream/                 # every row (the bake takes minutes)\n  cargo xtask bench --only noop --runs 9\n  cargo xtask bench --only bake --upstream upstream/"
+        after_help = "Examples:\n  cargo xtask bench --upstream upstream/                 # every row (the bake takes minutes)\n  cargo xtask bench --only noop --runs 9\n  cargo xtask bench --only bake --upstream upstream/\n  cargo xtask bench --only boot --upstream upstream/   # as root: the images, then qemu (TCG)"
     )]
     Bench(Bench),
 }
@@ -87,7 +87,7 @@ pub struct Bench {
     /// Only this row
     #[arg(long, value_enum)]
     pub only: Option<crate::steps::bench::Row>,
-    /// Timed runs of each row [default: 5 for the fast rows, 3 for change, 1 for bake]
+    /// Timed runs of each row [default: 5 for the fast rows, 3 for change, 1 for bake and boot]
     #[arg(long)]
     pub runs: Option<usize>,
     /// Directory of your mesos and marathon .debs (the images need them) [default: upstream/]

@@ -189,26 +189,44 @@ impl Vm {
         crate::cluster::netns::command_in(
             &self.ssh.netns,
             &[
-                "ssh",
-                "-i",
-                &key,
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=10",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentitiesOnly=yes",
-                &target,
-                &remote,
-            ],
+                &["ssh", "-i", &key][..],
+                &SSH_OPTIONS[..],
+                &[target.as_str(), remote.as_str()][..],
+            ]
+            .concat(),
         )
     }
+}
+
+/// ssh's options for a throwaway VM: its host key is new every boot and trusted blindly (the VM is
+/// reached only on the run's own network or the loopback), no prompt, only the key given.
+pub const SSH_OPTIONS: [&str; 12] = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "IdentitiesOnly=yes",
+];
+
+/// A throwaway ed25519 key without a passphrase at `dir/id_ed25519` (commented `comment`) for
+/// reaching VMs; returns its path and the public key's line.
+pub fn throwaway_key(dir: &Path, comment: &str) -> Result<(PathBuf, String)> {
+    let key = dir.join("id_ed25519");
+    run(
+        "make a throwaway SSH key for the VMs",
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(&key),
+    )?;
+    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    Ok((key, public.trim().to_string()))
 }
 
 /// `text` as one word of a POSIX shell.

@@ -7,8 +7,10 @@
 //! changed vs the plan's checks alone), `change` (one overlay file changed: `dist --images` vs
 //! the master disk write alone), `index` (the repository's indexer vs apt-ftparchive,
 //! dpkg-scanpackages, and sha256sum as the floor), `bake` (the native image command with cold
-//! roots vs mmdebstrap of the same packages and sources). `--only scale`: verify's time and memory
-//! as the cluster grows (`scale.rs`).
+//! roots vs mmdebstrap of the same packages and sources), `boot` (under qemu TCG with seeds of a
+//! one-master inventory: the base image to cloud-init's final line as the floor, the master to
+//! serving, the agent to its Mesos agent answering). `--only scale`: verify's time and memory as
+//! the cluster grows (`scale.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,6 +29,7 @@ pub enum Row {
     Change,
     Index,
     Bake,
+    Boot,
     /// Not among the default rows (many minutes): verify on 1+1, 3+1, 5+3 nodes (`scale.rs`).
     Scale,
 }
@@ -37,7 +40,7 @@ impl Row {
         match self {
             Row::Seeds | Row::Noop | Row::Index => 5,
             Row::Change => 3,
-            Row::Bake | Row::Scale => 1,
+            Row::Bake | Row::Boot | Row::Scale => 1,
         }
     }
 }
@@ -97,7 +100,14 @@ pub fn interleave(
 pub fn run(build: &Build, options: &Options) -> Result<()> {
     let rows = match options.only {
         Some(row) => vec![row],
-        None => vec![Row::Seeds, Row::Noop, Row::Change, Row::Index, Row::Bake],
+        None => vec![
+            Row::Seeds,
+            Row::Noop,
+            Row::Change,
+            Row::Index,
+            Row::Bake,
+            Row::Boot,
+        ],
     };
     let scratch_base = workspace::root().join("target");
     std::fs::create_dir_all(&scratch_base)?;
@@ -129,6 +139,7 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
             Row::Change => change(build, options, &dir, runs)?,
             Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop)?,
             Row::Bake => bake(build, options, &dir, runs)?,
+            Row::Boot => boot(build, options, &dir, runs)?,
             Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir)?,
         }
     }
@@ -397,6 +408,123 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
             ],
         )?;
     }
+    Ok(())
+}
+
+/// The boot row's nodes: one master (its ZooKeeper serves alone) and one agent, on the /24 the VMs'
+/// user-mode network has.
+const BOOT_MASTER: &str = "10.77.0.11";
+const BOOT_AGENT: &str = "10.77.0.21";
+
+/// The boot row: the images of `dist --images` (cached roots after the first time) booted under
+/// qemu TCG with the seeds of a one-master inventory made for the row (an SSH key of its own),
+/// one VM at a time. Floor: the base image (no Docker, no role) to cloud-init's final line with
+/// the master's seed. Master: to serving (ZooKeeper answers `srvr`, Mesos' `/master/state` and
+/// Marathon's `/v2/info` answer HTTP, whatever the status: without credentials they say 401).
+/// Agent: to its Mesos agent answering `/state` on 5051; registration needs a master on its
+/// network, and each VM here has a user-mode network of its own.
+fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
+    use crate::cluster::usernet::{Spec, Vm, http_status, srvr};
+    crate::tool::require(&["qemu-system-x86_64", "ssh", "ssh-keygen"])?;
+    let dist = dir.join("dist");
+    eprintln!("bench boot: dist --images (the roots are cached after the first time)");
+    let summary = pipeline(build, dist_images(options, &dist))?;
+    let image = |kind: Kind| -> Result<PathBuf> {
+        let infix = format!("-{}-", kind.name());
+        summary
+            .artifacts
+            .iter()
+            .find(|a| a.kind == "image" && a.path.to_string_lossy().contains(&infix))
+            .map(|a| a.path.clone())
+            .with_context(|| format!("dist --images made no {} image", kind.name()))
+    };
+    let (base, master, agent) = (
+        image(Kind::Base)?,
+        image(Kind::Master)?,
+        image(Kind::Agent)?,
+    );
+    let (key, public) = crate::cluster::vm::throwaway_key(dir, "mesos-roles-bench")?;
+    let inventory = dir.join("cluster.toml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[cluster]\nname = \"bench\"\nsuite = \"{}\"\n\
+             [network]\nprefix_len = 24\ninterface = \"ens3\"\n\
+             [admin]\nssh_keys = [\"{}\"]\n\
+             [[masters]]\nname = \"master-1\"\naddress = \"{BOOT_MASTER}\"\n\
+             [[agents]]\nname = \"agent-1\"\naddress = \"{BOOT_AGENT}\"\n",
+            workspace::host_suite()?,
+            public
+        ),
+    )?;
+    let seeds = dir.join("seeds");
+    pipeline(
+        build,
+        Request {
+            command: "seeds".into(),
+            targets: vec![Target::Seeds],
+            inventory: Some(inventory),
+            seeds_out: Some(seeds.clone()),
+            ..Request::default()
+        },
+    )?;
+    let master_seed = seeds.join("master-1.cidata.img");
+    let agent_seed = seeds.join("agent-1.cidata.img");
+    let logs = dir.join("logs");
+    let boot_vm = |name: &str, image: &Path, seed: &Path, address: &str, forward: &[u16]| {
+        Vm::boot(&Spec {
+            name,
+            image,
+            seed,
+            address,
+            key: &key,
+            forward,
+            logs: &logs,
+        })
+    };
+    interleave(
+        "boot under qemu TCG, qemu start to ready",
+        runs,
+        false,
+        &mut [
+            (
+                "base image to cloud-init final (floor)",
+                Box::new(|| {
+                    let mut vm = boot_vm("base", &base, &master_seed, BOOT_MASTER, &[])?;
+                    vm.wait_for_console(&["Cloud-init v.", "finished at"])
+                        .map(drop)
+                }),
+            ),
+            (
+                "master to serving (ZooKeeper, Mesos, Marathon)",
+                Box::new(|| {
+                    let mut vm = boot_vm(
+                        "master",
+                        &master,
+                        &master_seed,
+                        BOOT_MASTER,
+                        &[2181, 5050, 8080],
+                    )?;
+                    vm.wait_until("serving", |vm| {
+                        srvr(vm.host_port(2181)).is_some()
+                            && http_status(vm.host_port(5050), "/master/state").is_some()
+                            && http_status(vm.host_port(8080), "/v2/info").is_some()
+                    })
+                    .map(drop)
+                }),
+            ),
+            (
+                "agent to its Mesos agent answering",
+                Box::new(|| {
+                    let mut vm = boot_vm("agent", &agent, &agent_seed, BOOT_AGENT, &[5051])?;
+                    vm.wait_until("answering on 5051", |vm| {
+                        http_status(vm.host_port(5051), "/state").is_some()
+                    })
+                    .map(drop)
+                }),
+            ),
+        ],
+    )?;
     Ok(())
 }
 

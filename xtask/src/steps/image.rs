@@ -314,11 +314,12 @@ fn installed_key(options: &Options, packages: &[String]) -> Result<String> {
     Ok(hex::encode(&hash.finalize()[..8]))
 }
 
-/// A hash of everything the configured root is made of: the installed root, the overlays and
-/// the boot files.
+/// A hash of everything the configured root is made of: the installed root, the overlays, the
+/// boot files and the inert list.
 fn cache_key(options: &Options, packages: &[String]) -> Result<String> {
     let mut hash = Sha256::new();
     hash.update(installed_key(options, packages)?.as_bytes());
+    hash.update(read_list(INERT_LIST)?.as_bytes());
     // Only the overlays configure lays into this image: another role's change is not its input.
     let overlays = crate::inputs::workspace::root().join("overlays");
     for dir in [overlays.join("all"), overlays.join(options.kind.name())] {
@@ -467,6 +468,9 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
     {
         write(&root.join(path), &text)?;
     }
+    // The daemons the role starts once answered do not start unconfigured at the first boot (only
+    // links go: the installed layer's files stay as they are).
+    scrub(root, &read_list(INERT_LIST)?)?;
     // cloud-init sets the real name at first boot.
     write(&root.join("etc/hostname"), "localhost\n")?;
     step.done();
@@ -475,16 +479,16 @@ fn configure(options: &Options, root: &Path, parent: &Step) -> Result<()> {
 
 /// The list of what a golden image must not carry (Packer's clean.sh reads the same file).
 pub const CLEAN_LIST: &str = "images/clean.list";
+/// The boot links of the daemons the roles start once answered (clean.list's syntax): an image
+/// starts none of them unconfigured. Packer's clean.sh runs with it too.
+pub const INERT_LIST: &str = "images/inert.list";
 
 /// clean: what `images/clean.list` says a golden image must not carry (machine-id, SSH host
 /// keys, Docker's engine id, cloud-init's instance, apt lists, logs...), then what this builder
 /// leaves (the file-mirror hook's empty mount points, mmdebstrap's policy-rc.d).
 fn clean(root: &Path, repo: &Path, parent: &Step) -> Result<()> {
     let step = parent.child("clean");
-    let list = crate::inputs::workspace::root().join(CLEAN_LIST);
-    let list = std::fs::read_to_string(&list)
-        .with_context(|| format!("cannot read {}", list.display()))?;
-    scrub(root, &list)?;
+    scrub(root, &read_list(CLEAN_LIST)?)?;
     // The hook's mount point is the repository's path on this host: drop the empty directories.
     let mut dir = root.join(repo.canonicalize()?.strip_prefix("/")?);
     while dir != root && std::fs::remove_dir(&dir).is_ok() {
@@ -497,6 +501,12 @@ fn clean(root: &Path, repo: &Path, parent: &Step) -> Result<()> {
     }
     step.done();
     Ok(())
+}
+
+/// A list of the workspace (`CLEAN_LIST`, `INERT_LIST`).
+fn read_list(relative: &str) -> Result<String> {
+    let path = crate::inputs::workspace::root().join(relative);
+    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// Applies a clean list (`images/clean.list`'s syntax: `ACTION PATH` lines) to `root`.

@@ -33,6 +33,10 @@ pub struct Options {
 
 /// Where the templates carry `images/clean.list` (uploaded for clean.sh).
 pub const CLEAN_LIST: &str = "scripts/clean.list";
+/// Where the templates carry `images/inert.list` (clean.sh runs with it too).
+pub const INERT_LIST: &str = "scripts/inert.list";
+/// Where the templates carry `overlays/` as a tar (provision.sh lays `all/` and the role's).
+pub const OVERLAYS: &str = "scripts/overlays.tar";
 
 /// The base image's file name as `cargo xtask image --role base` writes it, from the bundle's
 /// name (`mesos-roles-<version>-<suite>-<arch>`).
@@ -59,6 +63,26 @@ pub fn check_bundle(path: &Path) -> Result<()> {
         "a bundle (.tar.gz)",
         "build it with `cargo xtask bundle` (or give --bundle)",
     )
+}
+
+/// `overlays/` as a deterministic tar (members `all/...`, `<role>/...`, mode 0644 as the native
+/// configure step lays them, dated 0).
+fn overlays_tar() -> Result<Vec<u8>> {
+    use crate::formats::archive::{Contents, Member, Members, write_tar};
+    let dir = crate::inputs::workspace::root().join("overlays");
+    let mut members = Members::new();
+    for path in crate::files::files_below(&dir)? {
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        members.insert(
+            path.strip_prefix(&dir)?.to_string_lossy().into_owned(),
+            Member::File {
+                mode: 0o644,
+                contents: Contents::Bytes(bytes),
+            },
+        );
+    }
+    write_tar(Vec::new(), members, 0)
 }
 
 fn check_magic(path: &Path, magic: &[u8], what: &str, fix: &str) -> Result<()> {
@@ -91,10 +115,20 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         files.push((path.strip_prefix(&templates)?.to_path_buf(), bytes));
     }
-    // clean.sh cleans by the list the native images are cleaned by.
-    let list = crate::inputs::workspace::root().join(crate::steps::image::CLEAN_LIST);
-    let bytes = std::fs::read(&list).with_context(|| format!("cannot read {}", list.display()))?;
-    files.push((CLEAN_LIST.into(), bytes));
+    // clean.sh cleans by the lists the native images are cleaned and held inert by.
+    for (list, carried) in [
+        (crate::steps::image::CLEAN_LIST, CLEAN_LIST),
+        (crate::steps::image::INERT_LIST, INERT_LIST),
+    ] {
+        let list = crate::inputs::workspace::root().join(list);
+        let bytes =
+            std::fs::read(&list).with_context(|| format!("cannot read {}", list.display()))?;
+        files.push((carried.into(), bytes));
+    }
+    // The overlays the native images carry (the unit that applies a seed's answers among them),
+    // for a source that is not the base image (amazon-ebs); laid on the base image again, they
+    // change nothing.
+    files.push((OVERLAYS.into(), overlays_tar()?));
     let variables = variables(options, &checksum)?;
     files.push((VARIABLES.into(), variables.into_bytes()));
     files.sort();

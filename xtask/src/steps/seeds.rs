@@ -6,7 +6,8 @@
 //! The templates are data (`images/cloud-init/`); every `@name@` in them is replaced by a JSON string
 //! or list, which YAML reads as the same value, so no answer, key or name can break the document.
 //! The user-data hands the node its role's debconf answers (`Inventory::selections`, the ones
-//! `verify` uses too) and applies them with `dpkg-reconfigure`. Everything is rendered in memory
+//! `verify` uses too) in `ANSWERS_DIR`, where the image's `mesos-roles-seed.service` applies them
+//! with `dpkg-reconfigure` as soon as cloud-init's network stage is done. Everything is rendered in memory
 //! first; then `--out` is replaced whole. Same inventory, secret and SOURCE_DATE_EPOCH, same bytes.
 //!
 //! Seeds carry secrets (a master's the cluster secret, an agent's only the agent secret): the
@@ -28,6 +29,17 @@ use crate::progress::Step;
 pub const TEMPLATES: &str = "images/cloud-init";
 /// The files of a seed, in the order NoCloud documents them.
 pub const FILES: [&str; 3] = ["meta-data", "user-data", "network-config"];
+/// Where a node's seed writes its role's answers: `<package>.preseed` in this directory, which the
+/// images' `mesos-roles-seed.service` (overlays/all) applies right after cloud-init's network stage.
+pub const ANSWERS_DIR: &str = "/var/lib/mesos-roles-seed";
+/// The unit of the images that applies the answers (the seed's runcmd checks it succeeded).
+pub const ANSWERS_UNIT: &str = "mesos-roles-seed.service";
+
+/// The file a node's seed writes its answers to.
+pub fn answers_path(node: &Node) -> String {
+    format!("{ANSWERS_DIR}/{}.preseed", node.role.package())
+}
+
 /// The seed image's size: the three files take a few KiB; 128 KiB is a small FAT12 volume (a
 /// 1,000-node cluster's seeds were 1 GB at 1 MiB each, and most of their time went into zeros).
 const IMAGE_BYTES: u64 = 128 << 10;
@@ -153,7 +165,7 @@ fn values(inventory: &Inventory, node: &Node, secret: &Secret) -> BTreeMap<&'sta
         ("user", json(&inventory.admin.user)),
         ("ssh_keys", json(&inventory.admin.ssh_keys)),
         ("selections", json(&inventory.selections(node, secret))),
-        ("package", json(node.role.package())),
+        ("answers_path", json(&answers_path(node))),
         ("interface", json(&network.interface)),
         (
             "address",

@@ -346,25 +346,9 @@ fn seeds(
     dir: &Path,
     client: &Path,
 ) -> Result<crate::cluster::vm::Ssh> {
-    let key = dir.join("id_ed25519");
-    crate::tool::run_command(
-        "make a throwaway SSH key for the VMs",
-        std::process::Command::new("ssh-keygen")
-            .args([
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "mesos-roles-verify",
-                "-f",
-            ])
-            .arg(&key),
-    )?;
-    let public = std::fs::read_to_string(key.with_extension("pub"))?;
+    let (key, public) = crate::cluster::vm::throwaway_key(dir, "mesos-roles-verify")?;
     let mut inventory = inventory.clone();
-    inventory.admin.ssh_keys.push(public.trim().to_string());
+    inventory.admin.ssh_keys.push(public);
     let epoch = crate::inputs::workspace::Build::from_env()?.source_date_epoch;
     for seed in crate::steps::seeds::render(&inventory, secret, epoch)? {
         crate::files::write_private(
