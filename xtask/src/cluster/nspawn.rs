@@ -398,23 +398,13 @@ pub fn in_own_cgroups(name: &str) -> Result<(Command, Vec<PathBuf>)> {
     Ok((command, cgroups))
 }
 
-/// Removes a node's cgroups once its processes are gone (nspawn leaves its payload and supervisor
-/// cgroups behind, empty), and the shared parent when the last node has gone.
+/// Removes a node's cgroups once nspawn (or qemu) is gone: whatever of the node is still in them
+/// (a container's last processes may outlive nspawn for seconds) is killed first, as a later
+/// run's sweep would; then the shared parent goes when the last node has gone.
 pub fn remove_cgroups(cgroups: &[PathBuf]) {
-    // The container's last processes may still be leaving their cgroups as nspawn exits: tried
-    // again for a few seconds (seen on a cgroups v1 host: empty payload/ and supervisor/ left).
-    let deadline = Instant::now() + Duration::from_secs(5);
     for dir in cgroups {
-        while dir.exists() {
-            let _ = Command::new("find")
-                .arg(dir)
-                .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
-                .stderr(Stdio::null())
-                .status();
-            if !dir.exists() || Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if dir.exists() {
+            let _ = crate::cluster::sweep::kill_cgroup(dir);
         }
     }
     for dir in cgroups {
@@ -425,15 +415,18 @@ pub fn remove_cgroups(cgroups: &[PathBuf]) {
 }
 
 fn own_cgroups(name: &str) -> Result<Vec<PathBuf>> {
+    // Unique per process and node: two runs may boot nodes of the same name. The same name in
+    // every hierarchy: nspawn makes its payload/ and supervisor/ in the systemd one under the
+    // path it finds in the unified one, and those must be the ones removed.
+    let unique = format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
     hierarchies()
         .into_iter()
         .map(|h| {
-            // Unique per process and node: two runs may boot nodes of the same name.
-            let dir = h.join(CGROUP_PARENT).join(format!(
-                "{name}-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::SeqCst)
-            ));
+            let dir = h.join(CGROUP_PARENT).join(&unique);
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the cgroup {}", dir.display()))?;
             Ok(dir)

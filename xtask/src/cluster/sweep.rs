@@ -92,7 +92,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Kills every process in the cgroup `dir` and below, then removes the cgroups, deepest first.
-fn kill_cgroup(dir: &Path) -> Result<()> {
+pub fn kill_cgroup(dir: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let pids = procs_below(dir);
@@ -112,13 +112,20 @@ fn kill_cgroup(dir: &Path) -> Result<()> {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let mut dirs = dirs_below(dir);
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for d in dirs {
-        std::fs::remove_dir(&d)
-            .with_context(|| format!("cannot remove the cgroup {}", d.display()))?;
+    // An emptied cgroup may stay busy for a moment on a cgroups v1 host: removed again until then.
+    loop {
+        let mut dirs = dirs_below(dir);
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let removed = dirs.iter().try_for_each(std::fs::remove_dir);
+        match removed {
+            Ok(()) => return Ok(()),
+            Err(error) if Instant::now() > deadline => {
+                return Err(error)
+                    .with_context(|| format!("cannot remove the cgroup {}", dir.display()));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
     }
-    Ok(())
 }
 
 fn dirs_below(dir: &Path) -> Vec<PathBuf> {
