@@ -416,7 +416,7 @@ fn verify_from_the_images_boots_them_as_a_cluster_that_passes_every_check() -> R
             .current_dir(mesos_roles_tests::workspace()),
     )?;
     let started = Instant::now();
-    let out = Command::new(mesos_roles_tests::workspace().join("target/debug/xtask"))
+    let child = Command::new(mesos_roles_tests::workspace().join("target/debug/xtask"))
         .arg("verify")
         .arg("--inventory")
         .arg(&inventory)
@@ -425,7 +425,9 @@ fn verify_from_the_images_boots_them_as_a_cluster_that_passes_every_check() -> R
         .args(["--from", "images"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()?;
+        .spawn()?;
+    let pid = child.id();
+    let out = child.wait_with_output()?;
     let table = String::from_utf8_lossy(&out.stdout);
     eprintln!(
         "--- verify --from images ({:.0} s)\n{}\n{table}",
@@ -453,15 +455,6 @@ fn verify_from_the_images_boots_them_as_a_cluster_that_passes_every_check() -> R
         out.status.success(),
         "verify --from images failed:\n{table}"
     );
-    // Nothing of the run is left: no qemu of its VMs, no namespace, no disk.
-    let verify_dir = mesos_roles_tests::workspace().join("target/verify");
-    for entry in std::fs::read_dir("/proc")? {
-        let cmdline = std::fs::read(entry?.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        ensure!(
-            !(cmdline.contains("qemu-system") && cmdline.contains(&*verify_dir.to_string_lossy())),
-            "a VM is left: {cmdline}"
-        );
-    }
-    Ok(())
+    // Nothing of the run is left: no qemu of its VMs, no namespace, cgroup, disk or seed.
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }

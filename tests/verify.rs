@@ -149,59 +149,6 @@ fn verify(extra: &[&str]) -> Result<(Output, u32)> {
     Ok((out, pid))
 }
 
-/// Nothing of the run of process `pid` is left: its namespaces (and so its bridge and veths),
-/// nspawn processes, mounts of its roots, its cgroups and its roots.
-fn assert_nothing_left(pid: u32) -> Result<()> {
-    let tag = format!("mr{pid}x");
-    let netns = run(
-        "list namespaces",
-        Command::new("ip").args(["netns", "list"]),
-    )?;
-    ensure!(
-        !netns.lines().any(|l| l.starts_with(&tag)),
-        "namespaces left: {netns}"
-    );
-    let roots = workspace().join("target/verify");
-    let roots = roots.to_string_lossy();
-    let mounts = std::fs::read_to_string("/proc/mounts")?;
-    ensure!(
-        !mounts.contains(roots.as_ref()),
-        "mounts left under {roots}:\n{mounts}"
-    );
-    for entry in std::fs::read_dir("/proc")? {
-        let cmdline = std::fs::read(entry?.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        ensure!(
-            !(cmdline.contains("systemd-nspawn") && cmdline.contains(roots.as_ref())),
-            "process left: {cmdline}"
-        );
-    }
-    // Every hierarchy the nodes' cgroups are made in (two on a cgroups v1 host).
-    for cgroups in xtask::cluster::nspawn::cgroup_parents() {
-        if let Ok(dir) = std::fs::read_dir(&cgroups) {
-            for entry in dir {
-                let name = entry?.file_name().to_string_lossy().into_owned();
-                ensure!(
-                    !name.contains(&format!("-{pid}-")),
-                    "cgroup left: {}/{name}",
-                    cgroups.display()
-                );
-            }
-        }
-    }
-    // Only this run's: another run (the boot tier's VMs) may be going on beside.
-    if let Ok(dir) = std::fs::read_dir(workspace().join("target/verify")) {
-        let prefix = format!("cluster-{pid}-");
-        let left: Vec<String> = dir
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with(&prefix))
-            .collect();
-        ensure!(left.is_empty(), "roots left in target/verify: {left:?}");
-    }
-    Ok(())
-}
-
 /// Every node starts as a minbase root with an init and no route out, receives the bundle alone
 /// and installs with its install.sh: the dependency closure proven by a running cluster.
 #[test]
@@ -219,7 +166,7 @@ fn the_example_cluster_from_the_bundle_passes_every_check() -> Result<()> {
         "verify failed:\n{table}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// One cluster, two faults (a cluster costs minutes): a wrong ZooKeeper path on one master, and the
@@ -266,7 +213,7 @@ fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
         xtask::steps::verify::CHECK_ZOOKEEPER,
         "lets an anonymous client setData /mesos/json.info_",
     )?;
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// `--switch-over`: the cluster installed open is switched to authentication as docs/security.md
@@ -296,7 +243,7 @@ fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
         out.status.success(),
         "verify --switch-over failed: {summary:#}"
     );
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// `--upgrade-from`: the cluster installed from an older dist is upgraded node by node (the
@@ -370,7 +317,7 @@ fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
         out.status.success(),
         "verify --upgrade-from failed:\n{table}"
     );
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// A node whose upgrade fails (apt on master-2 made to refuse every dpkg run): its line names it and
@@ -417,7 +364,7 @@ fn a_node_whose_upgrade_fails_is_named_with_its_step() -> Result<()> {
         stderr.contains("verify failed: ") && stderr.contains("upgrade master-2 ("),
         "{stderr}"
     );
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// Starts `cargo xtask verify` on the example inventory and returns once it boots its first node
@@ -453,7 +400,7 @@ fn sigterm_tears_the_cluster_down() -> Result<()> {
     let (mut child, pid) = start_and_wait_for_a_node()?;
     let status = terminate(&mut child)?;
     ensure!(!status.success(), "an interrupted verify exited 0");
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// SIGTERM while the nodes are being upgraded (once the cluster settled with its app, as the first
@@ -502,7 +449,7 @@ fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
         !said.contains("ZooKeeper ensemble formed (srvr)"),
         "the usual checks ran after SIGTERM:\n{said}"
     );
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// A verify killed with SIGKILL (or by the OOM killer) tears nothing down; the next verify sweeps
@@ -514,7 +461,7 @@ fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
     child.kill()?;
     child.wait()?;
     ensure!(
-        assert_nothing_left(pid).is_err(),
+        mesos_roles_tests::cluster::assert_nothing_left(pid).is_err(),
         "a killed verify left nothing: the test would prove nothing"
     );
     // The next verify sweeps before anything else, also when its own input is bad.
@@ -532,7 +479,7 @@ fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
             && stderr.contains(" node containers, "),
         "{stderr}"
     );
-    assert_nothing_left(pid)
+    mesos_roles_tests::cluster::assert_nothing_left(pid)
 }
 
 /// A dist without a repository (or a bundle, for `--from bundle`), or a file that is not a bundle:

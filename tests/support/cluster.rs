@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::process::Command;
 
 use anyhow::{Result, ensure};
 
@@ -156,6 +157,62 @@ pub fn assert_checks_passed(table: &str, checks: &[&str]) -> Result<()> {
                 .any(|l| l.starts_with(check) && l.contains(" ok: ")),
             "no passing line for {check:?} in:\n{table}"
         );
+    }
+    Ok(())
+}
+
+/// Nothing of the run of process `pid` is left: its namespaces (and so its bridge and veths),
+/// nodes' processes (nspawn or qemu), mounts of its roots, its cgroups and its roots.
+pub fn assert_nothing_left(pid: u32) -> Result<()> {
+    let tag = format!("mr{pid}x");
+    let netns = crate::run(
+        "list namespaces",
+        Command::new("ip").args(["netns", "list"]),
+    )?;
+    ensure!(
+        !netns.lines().any(|l| l.starts_with(&tag)),
+        "namespaces left: {netns}"
+    );
+    // Only this run's: another run (the other lane's clusters, the boot tier's VMs) may be going
+    // on beside.
+    let run_dir = crate::workspace()
+        .join("target/verify")
+        .join(format!("cluster-{pid}-"));
+    let run_dir = run_dir.to_string_lossy();
+    let mounts = std::fs::read_to_string("/proc/mounts")?;
+    ensure!(
+        !mounts.contains(run_dir.as_ref()),
+        "mounts left under {run_dir}*:\n{mounts}"
+    );
+    for entry in std::fs::read_dir("/proc")? {
+        let cmdline = std::fs::read(entry?.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        ensure!(
+            !cmdline.contains(run_dir.as_ref()),
+            "process left (a node's nspawn or qemu): {cmdline}"
+        );
+    }
+    // Every hierarchy the nodes' cgroups are made in (two on a cgroups v1 host).
+    for cgroups in xtask::cluster::nspawn::cgroup_parents() {
+        if let Ok(dir) = std::fs::read_dir(&cgroups) {
+            for entry in dir {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                ensure!(
+                    !name.contains(&format!("-{pid}-")),
+                    "cgroup left: {}/{name}",
+                    cgroups.display()
+                );
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir(crate::workspace().join("target/verify")) {
+        let prefix = format!("cluster-{pid}-");
+        let left: Vec<String> = dir
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        ensure!(left.is_empty(), "roots left in target/verify: {left:?}");
     }
     Ok(())
 }
