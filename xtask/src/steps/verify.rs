@@ -496,10 +496,11 @@ impl Cluster {
         checks: &mut Vec<Check>,
     ) -> Result<Self> {
         let suite = &inventory.cluster.suite;
+        // The root the nspawn nodes unpack (VMs boot their images instead).
         let base = match &options.source {
-            Source::Repo(_) => crate::cluster::roots::base(suite)?,
-            Source::Bundle(_) => crate::cluster::roots::bootable(suite)?,
-            Source::Images { .. } => PathBuf::new(),
+            Source::Repo(_) => Some(crate::cluster::roots::base(suite)?),
+            Source::Bundle(_) => Some(crate::cluster::roots::bootable(suite)?),
+            Source::Images { .. } => None,
         };
         let scratch = roots_dir();
         std::fs::create_dir_all(&scratch)?;
@@ -556,12 +557,14 @@ impl Cluster {
             let handles: Vec<_> = (0..cluster.entries.len())
                 .map(|i| {
                     let cluster = &cluster;
-                    let base = &base;
-                    s.spawn(move || match &cluster.source {
-                        Source::Repo(repo) => cluster.install(i, base, repo),
-                        Source::Bundle(bundle) => cluster.install_bundle(i, base, bundle),
-                        // The seed installs the node's answers at first boot.
-                        Source::Images { .. } => cluster.boot(i),
+                    let base = base.as_deref();
+                    s.spawn(move || match (&cluster.source, base) {
+                        (Source::Repo(repo), Some(base)) => cluster.install(i, base, repo),
+                        (Source::Bundle(bundle), Some(base)) => {
+                            cluster.install_bundle(i, base, bundle)
+                        }
+                        // VMs: the seed installs the node's answers at first boot.
+                        _ => cluster.boot(i),
                     })
                 })
                 .collect();
@@ -624,36 +627,38 @@ impl Cluster {
         let bind = match &self.source {
             Source::Repo(repo) => format!("--bind-ro={}:{REPO_INSIDE}", repo.display()),
             Source::Bundle(bundle) => format!("--bind-ro={}:{BUNDLE_INSIDE}", bundle.display()),
-            Source::Images { master, agent } => {
-                let vms = self.vms.as_ref().context("no VMs")?;
-                let entry = &self.entries[i];
-                let image = match entry.role {
-                    Role::Master => master,
-                    Role::Agent => agent,
-                };
-                let root = self.root(i);
-                return Ok(Box::new(crate::cluster::vm::Vm::boot(
-                    &crate::cluster::vm::Spec {
-                        name: &entry.name,
-                        address: &entry.address,
-                        image,
-                        seed: &self.dir.path().join(crate::steps::seeds::image_name(entry)),
-                        disk: &root.with_extension("qcow2"),
-                        tap: &vms.taps[i],
-                        hub: &vms.hub,
-                        mac: format!("52:54:00:6d:72:{i:02x}"),
-                        memory_mib: VM_MEMORY_MIB,
-                        kvm: vms.kvm,
-                        ssh: vms.ssh.clone(),
-                    },
-                )?));
-            }
+            Source::Images { master, agent } => return self.boot_vm(i, master, agent),
         };
         Ok(Box::new(Node::boot_with(
             &self.entries[i].name,
             &self.root(i),
             &self.netns[i],
             &[bind],
+        )?))
+    }
+
+    /// Boots node `i` from its role's image with its seed (its disk kept after a stop).
+    fn boot_vm(&self, i: usize, master: &Path, agent: &Path) -> Result<Box<dyn Machine>> {
+        let vms = self.vms.as_ref().context("no VMs")?;
+        let entry = &self.entries[i];
+        let image = match entry.role {
+            Role::Master => master,
+            Role::Agent => agent,
+        };
+        Ok(Box::new(crate::cluster::vm::Vm::boot(
+            &crate::cluster::vm::Spec {
+                name: &entry.name,
+                address: &entry.address,
+                image,
+                seed: &self.dir.path().join(crate::steps::seeds::image_name(entry)),
+                disk: &self.root(i).with_extension("qcow2"),
+                tap: &vms.taps[i],
+                hub: &vms.hub,
+                mac: format!("52:54:00:6d:72:{i:02x}"),
+                memory_mib: VM_MEMORY_MIB,
+                kvm: vms.kvm,
+                ssh: vms.ssh.clone(),
+            },
         )?))
     }
 
