@@ -12,7 +12,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use mesos_roles_tests::{doubles, require_root_and_tools, run, scratch, workspace};
+use mesos_roles_tests::cluster::assert_check_failed;
+use mesos_roles_tests::{doubles, require_root_and_tools, run, run_scratch, workspace};
 
 /// The checks after the cluster is up, on the example inventory (three masters, one agent).
 const EVERY_CHECK: &[&str] = &[
@@ -38,14 +39,14 @@ static ONE_CLUSTER: Mutex<()> = Mutex::new(());
 /// A scratch dist (debs, signed repository with the doubles and the closure, the bundle, manifest),
 /// built once per run.
 fn dist() -> Result<&'static Path> {
-    static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
     built(&DIST, "verify-dist", NEWER, false)
 }
 
 /// The dist an upgrade starts from: the same pipeline at an older version, signed by a key of its
 /// own (two releases need not share a key: each repository is installed with its own keyring).
 fn older_dist() -> Result<&'static Path> {
-    static DIST: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
     built(&DIST, "verify-older-dist", OLDER, true)
 }
 
@@ -58,17 +59,17 @@ const NEWER: &str = "1.0.0-1";
 /// `older` one has the repository alone (no closure, no bundle), signed by a development key made
 /// for it alone.
 fn built(
-    cell: &'static OnceLock<tempfile::TempDir>,
+    cell: &'static OnceLock<PathBuf>,
     name: &str,
     version: &str,
     older: bool,
 ) -> Result<&'static Path> {
     if let Some(dir) = cell.get() {
-        return Ok(dir.path());
+        return Ok(dir);
     }
     require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
-    let dir = scratch(name)?;
-    let upstream = dir.path().join("upstream");
+    let dir = run_scratch(name)?;
+    let upstream = dir.join("upstream");
     doubles::build_all(&upstream)?;
     mesos_roles_tests::pipeline(mesos_roles_tests::Request {
         targets: match older {
@@ -78,17 +79,16 @@ fn built(
         },
         version: Some(version.into()),
         source_date_epoch: Some(1_700_000_000),
-        dist: Some(dir.path().join("dist")),
+        dist: Some(dir.join("dist")),
         suite: Some("bookworm".into()),
         upstream: Some(upstream),
         keep_repo: true,
-        signing_key: older.then(|| {
-            xtask::formats::signing::KeySource::Development(dir.path().join("signing-key.asc"))
-        }),
+        signing_key: older
+            .then(|| xtask::formats::signing::KeySource::Development(dir.join("signing-key.asc"))),
         closure: !older,
         ..Default::default()
     })?;
-    Ok(cell.get_or_init(|| dir).path())
+    Ok(cell.get_or_init(|| dir))
 }
 
 /// The xtask binary, built once (the test drives the command as an operator does).
@@ -179,41 +179,39 @@ fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
     let table = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(!out.status.success(), "a broken build passed:\n{table}");
-    let line = table
-        .lines()
-        .find(|l| l.starts_with("every master's received flags as rendered"))
-        .context("no flags line")?;
     // Caught from what the running master says (Mesos' /flags), not from any file of a double.
-    ensure!(
-        line.contains("FAILED")
-            && line.contains("master-2: mesos-master runs with --zk=")
-            && line.contains("/wrong (/flags)"),
-        "{line}"
-    );
-    ensure!(
-        stderr.contains("verify failed:")
-            && stderr.contains("every master's received flags as rendered"),
-        "{stderr}"
-    );
+    for says in ["master-2: mesos-master runs with --zk=", "/wrong (/flags)"] {
+        assert_check_failed(
+            &table,
+            &stderr,
+            "every master's received flags as rendered",
+            says,
+        )?;
+    }
     // An open Marathon answers without credentials; an open ZooKeeper takes anyone's writes.
-    let failed = |check: &str, says: &str| -> Result<()> {
-        let line = table
-            .lines()
-            .find(|l| l.starts_with(check))
-            .with_context(|| format!("no line {check:?} in:\n{table}"))?;
-        ensure!(line.contains("FAILED") && line.contains(says), "{line}");
-        ensure!(stderr.contains(check), "{check:?} not named in: {stderr}");
-        Ok(())
-    };
-    failed(
+    assert_check_failed(
+        &table,
+        &stderr,
         xtask::steps::verify::CHECK_MARATHON,
         "answers 200 without credentials",
     )?;
-    failed(
+    assert_check_failed(
+        &table,
+        &stderr,
         xtask::steps::verify::CHECK_ZOOKEEPER,
         "lets an anonymous client setData /mesos/json.info_",
     )?;
     mesos_roles_tests::cluster::assert_nothing_left(pid)
+}
+
+/// From the bundle too, a broken node is named by the checks that caught it: the agent pointed at
+/// a ZooKeeper path no master uses never registers, and its own status says so.
+#[test]
+fn a_broken_node_from_the_bundle_is_named_by_the_checks_that_caught_it() -> Result<()> {
+    let _one = ONE_CLUSTER.lock();
+    let [tamper, wrong] = mesos_roles_tests::cluster::broken_agent("10.77.0.11");
+    let (out, pid) = verify(&["--from", "bundle", &tamper, &wrong])?;
+    mesos_roles_tests::cluster::assert_broken_agent_named(&out, pid)
 }
 
 /// `--switch-over`: the cluster installed open is switched to authentication as docs/security.md

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 
 use crate::net::Net;
 use crate::node::{self, Node};
@@ -159,6 +159,57 @@ pub fn assert_checks_passed(table: &str, checks: &[&str]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The check named (a prefix of its line) failed saying `says` (the node it names, the cause),
+/// and verify's error on stderr names it.
+pub fn assert_check_failed(table: &str, stderr: &str, check: &str, says: &str) -> Result<()> {
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(check))
+        .with_context(|| format!("no line {check:?} in:\n{table}"))?;
+    ensure!(
+        line.contains("FAILED") && line.contains(says),
+        "{check:?} should have failed saying {says:?}: {line}"
+    );
+    ensure!(
+        stderr.contains("verify failed:") && stderr.contains(check),
+        "{check:?} not named in verify's error: {stderr}"
+    );
+    Ok(())
+}
+
+/// The arguments that break agent-1 of a cluster whose first master is at `master`: its
+/// `/etc/mesos/zk` names a ZooKeeper path no master uses.
+pub fn broken_agent(master: &str) -> [String; 2] {
+    [
+        "--tamper".into(),
+        format!("agent-1:/etc/mesos/zk=zk://{master}:2181/wrong"),
+    ]
+}
+
+/// verify's run `out` (process `pid`) of a cluster with [`broken_agent`] failed naming agent-1 in
+/// the checks that caught it (it never registers, its own status says so), the masters passed,
+/// the failovers say why they did not run, and the run left nothing behind.
+pub fn assert_broken_agent_named(out: &std::process::Output, pid: u32) -> Result<()> {
+    let table = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(!out.status.success(), "a broken node passed:\n{table}");
+    assert_check_failed(
+        &table,
+        &stderr,
+        "the agent registered with it",
+        "agent-1 is not registered with a master",
+    )?;
+    assert_check_failed(
+        &table,
+        &stderr,
+        "every node healthy (mesos-role status)",
+        "agent-1 (",
+    )?;
+    assert_checks_passed(&table, &["ZooKeeper ensemble formed", "one leading master"])?;
+    assert_check_failed(&table, &stderr, "failover", "not run")?;
+    assert_nothing_left(pid)
 }
 
 /// Nothing of the run of process `pid` is left: its namespaces (and so its bridge and veths),

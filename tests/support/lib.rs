@@ -36,6 +36,32 @@ pub fn scratch(name: &str) -> Result<tempfile::TempDir> {
     Ok(tempfile::Builder::new().prefix(name).tempdir_in(base)?)
 }
 
+/// Scratch space that a test binary's tests share for the whole run (a dist built once), named
+/// with the process id: a static is never dropped, so each run first removes what the runs whose
+/// process is gone left behind.
+pub fn run_scratch(name: &str) -> Result<PathBuf> {
+    let base = workspace().join("target/test-scratch");
+    std::fs::create_dir_all(&base)?;
+    for entry in std::fs::read_dir(&base)? {
+        let path = entry?.path();
+        let pid = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(name)?.strip_prefix('-'))
+            .and_then(|rest| rest.split('-').next()?.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{name}-{}-", std::process::id()))
+        .tempdir_in(base)?;
+    Ok(dir.keep())
+}
+
 /// Runs a command to completion; fails with the purpose, the command and its output.
 pub fn run(purpose: &str, command: &mut Command) -> Result<String> {
     let output = output(purpose, command)?;

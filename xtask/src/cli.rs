@@ -207,7 +207,7 @@ pub struct Verify {
     /// What the nodes install from: `repo`, the signed repository on nodes that have the roles'
     /// Debian dependencies already (quick); `bundle`, the air-gapped bundle alone, with its
     /// install.sh, on minbase nodes with no route out (proves the dependency closure); `images`,
-    /// the master and agent images booted under qemu (KVM, else TCG) with each node's seed
+    /// the master and agent images booted under qemu (TCG; KVM with --kvm) with each node's seed
     #[arg(long, value_enum, default_value_t = From::Repo)]
     pub from: From,
     /// The signed repository to install from [default: the one target/dist/manifest.json lists]

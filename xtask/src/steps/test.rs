@@ -1,12 +1,14 @@
 //! `cargo xtask test`: the README's test command. Installs the prerequisites (`setup`), then runs
 //! every test binary of the workspace, as `cargo test --workspace` would, and ends with each
-//! binary's wall and CPU time and the totals. The VM tier (`BESIDE`) runs in a second lane beside
-//! the others, started first: it uses less than a core. `--one-lane` runs one binary at a
-//! time. `--quick` is tier 1: the unit tests and the tests that need neither root nor tools, in
-//! seconds.
+//! binary's wall and CPU time and the totals. Two lanes take binaries from one queue, longest
+//! first: the VM tier (`BESIDE`) starts the second lane, the longest of the rest the first, and
+//! whichever lane is free takes the next. `--one-lane` runs one binary at a time. `--quick` is
+//! tier 1, in one lane: the unit tests and the tests that need neither root nor tools, in seconds.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -20,19 +22,27 @@ const QUICK: [&str; 4] = [
     "shipped_code",
 ];
 
-/// Run in a second lane, beside the other binaries, and started first: the VM tier (qemu TCG) is
-/// the longest binary and keeps about two thirds of a core busy (1271 s CPU in 1946 s in one
-/// run), so the other core is free for the rest. It shares
-/// with the other tiers only what takes its own lock (the cached roots, images and apt closures,
-/// the images' signing key), ports the kernel hands out, and names that carry its process id
-/// (the network namespaces and roots of its `verify --from images`): no host apt.
+/// Started first in the second lane: the VM tier (qemu TCG), the longest binary (1402 s wall,
+/// 1932 s CPU in one run). Binaries share only what takes its own lock (the cached roots, images
+/// and apt closures, the images' signing key), ports the kernel hands out, and names that carry
+/// their process id (network namespaces, roots, scratch directories): none uses the host's apt
+/// or dpkg, so any two may run side by side.
 const BESIDE: [&str; 1] = ["boot"];
 
-/// Started first in the other lane: the longest binary there, so that the two lanes end close
-/// together. Its clusters run beside the VM tier: its bounds on failover times held with VMs and
-/// other clusters beside them at load 10-15 on two cores (the switch-over's polls at most 1.6 s
-/// apart, the failovers within 20 s).
-const FIRST: [&str; 1] = ["verify"];
+/// The queue's order after `BESIDE`: the longest binaries of the last measured run first, so
+/// the lanes end close together (the rest follow in cargo's order: each under a minute). The
+/// verify tier's bounds on failover times held with VMs and other clusters beside them at load
+/// 10-15 on two cores (the switch-over's polls at most 1.6 s apart, the failovers within 20 s).
+const LONGEST_FIRST: [&str; 8] = [
+    "verify",
+    "bundle",
+    "piuparts",
+    "lifecycle",
+    "package_tier",
+    "image",
+    "bad_answers",
+    "answers_differential",
+];
 
 /// One test binary (or the unit tests): how to ask cargo for it, and what to call it in the table.
 struct Binary {
@@ -40,8 +50,18 @@ struct Binary {
     name: String,
 }
 
+/// Which lane ran a binary.
+#[derive(Clone, Copy, PartialEq)]
+enum Lane {
+    /// `--one-lane` (or `--quick`): one binary at a time.
+    Only,
+    First,
+    Second,
+}
+
 /// What one binary's run came to.
 struct Outcome {
+    lane: Lane,
     wall: Duration,
     /// User and system CPU time of the binary and everything it waited for (cargo, the test
     /// binary, its tools, VMs and containers), from wait4.
@@ -93,27 +113,31 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
         bail!("the tests do not build: see cargo's errors above");
     }
     let start = Instant::now();
-    let (beside, mut pending): (Vec<usize>, Vec<usize>) = (0..binaries.len())
-        .partition(|&i| !one_lane && BESIDE.contains(&binaries[i].name.as_str()));
-    let two_lanes = !beside.is_empty();
+    let two_lanes = !one_lane && !quick;
+    let (first, mut rest): (Vec<usize>, Vec<usize>) = (0..binaries.len())
+        .partition(|&i| two_lanes && BESIDE.contains(&binaries[i].name.as_str()));
+    // A stable sort: the rest keep cargo's order.
+    rest.sort_by_key(|&i| rank_in_queue(&binaries[i].name));
+    let queue = Mutex::new(VecDeque::from(rest));
+    let next = || queue.lock().expect("the queue's lock").pop_front();
     let mut outcomes: Vec<Option<Outcome>> = binaries.iter().map(|_| None).collect();
     std::thread::scope(|scope| -> Result<()> {
-        let mut lane = (!beside.is_empty()).then(|| {
-            let (binaries, cargo) = (&binaries, &cargo);
+        // The second lane starts with `BESIDE`, then takes from the queue as the first does.
+        let second = two_lanes.then(|| {
+            let (binaries, cargo, next) = (&binaries, &cargo, &next);
             scope.spawn(move || -> Result<Vec<(usize, Outcome)>> {
-                beside
+                first
                     .into_iter()
-                    .map(|i| Ok((i, run_binary(cargo, &binaries[i], true)?)))
+                    .chain(std::iter::from_fn(next))
+                    .map(|i| Ok((i, run_binary(cargo, &binaries[i], Lane::Second)?)))
                     .collect()
             })
         });
-        // A stable sort: the rest keep cargo's order.
-        pending.sort_by_key(|&i| !FIRST.contains(&binaries[i].name.as_str()));
-        for i in pending {
-            let outcome = run_binary(&cargo, &binaries[i], false)?;
-            outcomes[i] = Some(outcome);
+        let lane = if two_lanes { Lane::First } else { Lane::Only };
+        while let Some(i) = next() {
+            outcomes[i] = Some(run_binary(&cargo, &binaries[i], lane)?);
         }
-        join(&mut lane, &mut outcomes)
+        join(second, &mut outcomes)
     })?;
     let elapsed = start.elapsed();
     println!("\ntest binary                           wall      cpu   passed  failed");
@@ -123,10 +147,9 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
     for (binary, outcome) in binaries.iter().zip(&outcomes) {
         let o = outcome.as_ref().context("a binary was never run")?;
         let mark = if o.ok { "" } else { "  FAILED" };
-        let lane = if beside_of(binary, one_lane) {
-            "  (beside)"
-        } else {
-            ""
+        let lane = match o.lane {
+            Lane::Second => "  (lane 2)",
+            Lane::First | Lane::Only => "",
         };
         println!(
             "{:<34} {:>7.1}s {:>7.1}s {:>7} {:>7}{mark}{lane}",
@@ -173,11 +196,11 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
     Ok(())
 }
 
-type Lane<'scope> = std::thread::ScopedJoinHandle<'scope, Result<Vec<(usize, Outcome)>>>;
+type SecondLane<'scope> = std::thread::ScopedJoinHandle<'scope, Result<Vec<(usize, Outcome)>>>;
 
-/// Waits for the second lane (if it still runs) and files its outcomes.
-fn join(lane: &mut Option<Lane<'_>>, outcomes: &mut [Option<Outcome>]) -> Result<()> {
-    if let Some(handle) = lane.take() {
+/// Waits for the second lane (if there is one) and files its outcomes.
+fn join(lane: Option<SecondLane<'_>>, outcomes: &mut [Option<Outcome>]) -> Result<()> {
+    if let Some(handle) = lane {
         let done = handle
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -188,19 +211,23 @@ fn join(lane: &mut Option<Lane<'_>>, outcomes: &mut [Option<Outcome>]) -> Result
     Ok(())
 }
 
-fn beside_of(binary: &Binary, one_lane: bool) -> bool {
-    !one_lane && BESIDE.contains(&binary.name.as_str())
+/// Where `name` stands in the queue: `LONGEST_FIRST`'s order, then the rest.
+fn rank_in_queue(name: &str) -> usize {
+    LONGEST_FIRST
+        .iter()
+        .position(|&n| n == name)
+        .unwrap_or(LONGEST_FIRST.len())
 }
 
 /// Runs one binary's tests through cargo and waits for it with wait4 (its CPU time). Its output
-/// goes on as it comes; in the second lane (`beside`) every line of it, stdout and stderr, is
-/// prefixed with the binary's name.
-fn run_binary(cargo: &str, binary: &Binary, beside: bool) -> Result<Outcome> {
-    if beside {
-        eprintln!("==> {} (beside the others)", binary.name);
-    } else {
-        eprintln!("==> {}", binary.name);
+/// goes on as it comes; in the second lane every line of it, stdout and stderr, is prefixed with
+/// the binary's name (the first lane's stderr, cargo's and the tools', is not).
+fn run_binary(cargo: &str, binary: &Binary, lane: Lane) -> Result<Outcome> {
+    match lane {
+        Lane::Second => eprintln!("==> {} (lane 2)", binary.name),
+        Lane::First | Lane::Only => eprintln!("==> {}", binary.name),
     }
+    let beside = lane == Lane::Second;
     let start = Instant::now();
     let mut command = Command::new(cargo);
     command
@@ -254,6 +281,7 @@ fn run_binary(cargo: &str, binary: &Binary, beside: bool) -> Result<Outcome> {
         system.as_secs_f64()
     );
     Ok(Outcome {
+        lane,
         wall,
         user,
         system,
