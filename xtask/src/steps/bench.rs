@@ -133,14 +133,19 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
         let runs = options.runs.unwrap_or(row.default_runs()).max(1);
         let dir = scratch.path().join(format!("{row:?}").to_lowercase());
         std::fs::create_dir_all(&dir)?;
-        match row {
-            Row::Seeds => seeds(build, &dir, runs)?,
-            Row::Noop => noop(build, options, &dir, runs)?,
-            Row::Change => change(build, options, &dir, runs)?,
-            Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop)?,
-            Row::Bake => bake(build, options, &dir, runs)?,
-            Row::Boot => boot(build, options, &dir, runs)?,
-            Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir)?,
+        let ran = match row {
+            Row::Seeds => seeds(build, &dir, runs),
+            Row::Noop => noop(build, options, &dir, runs),
+            Row::Change => change(build, options, &dir, runs),
+            Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop),
+            Row::Bake => bake(build, options, &dir, runs),
+            Row::Boot => boot(build, options, &dir, runs),
+            Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir),
+        };
+        if let Err(error) = ran {
+            // A failed row's logs (a VM's console, qemu's messages) are what tells why.
+            let kept = scratch.keep();
+            return Err(error.context(format!("its files are kept in {}", kept.display())));
         }
     }
     Ok(())
