@@ -74,6 +74,9 @@ impl Vm {
         std::fs::create_dir_all(spec.logs)?;
         let console = spec.logs.join(format!("{}.console.log", spec.name));
         let qemu_log = spec.logs.join(format!("{}.qemu.log", spec.name));
+        // Emptied before qemu starts: qemu truncates it only once it runs, and a wait for a line
+        // that reads it before then would find the last boot's (the bench boots a name again).
+        std::fs::File::create(&console)?;
         let started = Instant::now();
         let qemu = Command::new("qemu-system-x86_64")
             .args([

@@ -133,14 +133,19 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
         let runs = options.runs.unwrap_or(row.default_runs()).max(1);
         let dir = scratch.path().join(format!("{row:?}").to_lowercase());
         std::fs::create_dir_all(&dir)?;
-        match row {
-            Row::Seeds => seeds(build, &dir, runs)?,
-            Row::Noop => noop(build, options, &dir, runs)?,
-            Row::Change => change(build, options, &dir, runs)?,
-            Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop)?,
-            Row::Bake => bake(build, options, &dir, runs)?,
-            Row::Boot => boot(build, options, &dir, runs)?,
-            Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir)?,
+        let ran = match row {
+            Row::Seeds => seeds(build, &dir, runs),
+            Row::Noop => noop(build, options, &dir, runs),
+            Row::Change => change(build, options, &dir, runs),
+            Row::Index => index(&build.tools, options.debs.clone(), runs).map(drop),
+            Row::Bake => bake(build, options, &dir, runs),
+            Row::Boot => boot(build, options, &dir, runs),
+            Row::Scale => crate::steps::scale::run(build, options.upstream.clone(), &dir),
+        };
+        if let Err(error) = ran {
+            // A failed row's logs (a VM's console, qemu's messages) are what tells why.
+            let kept = scratch.keep();
+            return Err(error.context(format!("its files are kept in {}", kept.display())));
         }
     }
     Ok(())
@@ -416,6 +421,17 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
 const BOOT_MASTER: &str = "10.77.0.11";
 const BOOT_AGENT: &str = "10.77.0.21";
 
+/// The boot row's inventory: one master and one agent, the admin's key `public`.
+fn boot_inventory(suite: &str, arch: &str, public: &str) -> String {
+    format!(
+        "[cluster]\nname = \"bench\"\nsuite = \"{suite}\"\narchitecture = \"{arch}\"\n\
+         [network]\nprefix_len = 24\ninterface = \"ens3\"\n\
+         [admin]\nssh_keys = [\"{public}\"]\n\
+         [[masters]]\nname = \"master-1\"\naddress = \"{BOOT_MASTER}\"\n\
+         [[agents]]\nname = \"agent-1\"\naddress = \"{BOOT_AGENT}\"\n"
+    )
+}
+
 /// The boot row: the images of `dist --images` (cached roots after the first time) booted under
 /// qemu TCG with the seeds of a one-master inventory made for the row (an SSH key of its own),
 /// one VM at a time. Floor: the base image (no Docker, no role) to cloud-init's final line with
@@ -447,14 +463,10 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
     let inventory = dir.join("cluster.toml");
     std::fs::write(
         &inventory,
-        format!(
-            "[cluster]\nname = \"bench\"\nsuite = \"{}\"\n\
-             [network]\nprefix_len = 24\ninterface = \"ens3\"\n\
-             [admin]\nssh_keys = [\"{}\"]\n\
-             [[masters]]\nname = \"master-1\"\naddress = \"{BOOT_MASTER}\"\n\
-             [[agents]]\nname = \"agent-1\"\naddress = \"{BOOT_AGENT}\"\n",
-            workspace::host_suite()?,
-            public
+        boot_inventory(
+            &workspace::host_suite()?,
+            &workspace::host_arch(&build.tools)?,
+            &public,
         ),
     )?;
     let seeds = dir.join("seeds");
@@ -647,4 +659,25 @@ pub fn index(tools: &Tools, dir: Option<PathBuf>, runs: usize) -> Result<Vec<f64
         medians[1] / medians[0]
     );
     Ok(medians)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boot row's inventory is only read after a cold `dist --images`: a field it lacks would
+    /// fail the row many minutes in.
+    #[test]
+    fn the_boot_inventory_makes_seeds() {
+        let text = boot_inventory(
+            "bookworm",
+            "amd64",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchmarkKeyOfNoOneAtAllForSeedsOnly00 bench",
+        );
+        let inventory = crate::inputs::inventory::Inventory::parse(&text).unwrap();
+        let secret = crate::inputs::secrets::Secret::generate();
+        let seeds = crate::steps::seeds::render(&inventory, &secret, 0).unwrap();
+        let names: Vec<&str> = seeds.iter().map(|s| s.node.name.as_str()).collect();
+        assert_eq!(names, ["master-1", "agent-1"]);
+    }
 }
