@@ -413,14 +413,8 @@ fn verify_from_images(dir: &Path, extra: &[&str]) -> Result<(std::process::Outpu
     ])?;
     let dist = images_dist()?;
     let (inventory, _key) = inventory(dir)?;
-    run(
-        "build xtask",
-        Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "xtask"])
-            .current_dir(mesos_roles_tests::workspace()),
-    )?;
     let started = Instant::now();
-    let child = Command::new(mesos_roles_tests::workspace().join("target/debug/xtask"))
+    let child = Command::new(mesos_roles_tests::xtask_binary()?)
         .arg("verify")
         .arg("--inventory")
         .arg(&inventory)

@@ -91,20 +91,9 @@ fn built(
     Ok(cell.get_or_init(|| dir))
 }
 
-/// The xtask binary, built once (the test drives the command as an operator does).
-fn xtask() -> Result<PathBuf> {
-    run(
-        "build xtask",
-        Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "xtask"])
-            .current_dir(workspace()),
-    )?;
-    Ok(workspace().join("target/debug/xtask"))
-}
-
 /// `xtask verify` on the example inventory and the scratch dist.
 fn verify_command() -> Result<Command> {
-    let mut command = Command::new(xtask()?);
+    let mut command = Command::new(mesos_roles_tests::xtask_binary()?);
     command
         .arg("verify")
         .arg("--inventory")
@@ -463,7 +452,7 @@ fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
         "a killed verify left nothing: the test would prove nothing"
     );
     // The next verify sweeps before anything else, also when its own input is bad.
-    let out = Command::new(xtask()?)
+    let out = Command::new(mesos_roles_tests::xtask_binary()?)
         .arg("verify")
         .arg("--inventory")
         .arg(workspace().join("cluster.toml"))
@@ -511,7 +500,7 @@ fn a_missing_repository_or_bundle_says_which_command_to_run() -> Result<()> {
             "not a bundle built by `cargo xtask bundle`",
         ),
     ] {
-        let out = Command::new(xtask()?)
+        let out = Command::new(mesos_roles_tests::xtask_binary()?)
             .args(["verify", "--inventory"])
             .arg(workspace().join("cluster.toml"))
             .args(&extra)

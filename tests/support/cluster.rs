@@ -172,9 +172,14 @@ pub fn assert_check_failed(table: &str, stderr: &str, check: &str, says: &str) -
         line.contains("FAILED") && line.contains(says),
         "{check:?} should have failed saying {says:?}: {line}"
     );
+    // verify's last word, `verify failed: CHECK; CHECK...`, not merely its progress lines.
+    let error = stderr
+        .lines()
+        .find_map(|l| l.split_once("verify failed: ").map(|(_, names)| names))
+        .with_context(|| format!("no \"verify failed:\" line in: {stderr}"))?;
     ensure!(
-        stderr.contains("verify failed:") && stderr.contains(check),
-        "{check:?} not named in verify's error: {stderr}"
+        error.split("; ").any(|name| name.starts_with(check)),
+        "{check:?} not named in verify's error: {error}"
     );
     Ok(())
 }
@@ -266,4 +271,26 @@ pub fn assert_nothing_left(pid: u32) -> Result<()> {
         ensure!(left.is_empty(), "roots left in target/verify: {left:?}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assert_check_failed;
+
+    const TABLE: &str = "check  time  result\n\
+        one leading master  0.1s  ok: master-3\n\
+        failover  0.0s  FAILED: not run: the cluster is not healthy\n";
+
+    /// A failed check counts only when verify's final error names it: a progress line that
+    /// mentions the check is not enough.
+    #[test]
+    fn a_failed_check_must_be_named_in_verifys_error() {
+        let named =
+            "    failover: FAILED\nerror: verify failed: the agent registered with it; failover\n";
+        assert!(assert_check_failed(TABLE, named, "failover", "not run").is_ok());
+        let progress_only =
+            "    failover: FAILED\nerror: verify failed: the agent registered with it\n";
+        assert!(assert_check_failed(TABLE, progress_only, "failover", "not run").is_err());
+        assert!(assert_check_failed(TABLE, named, "one leading master", "master-3").is_err());
+    }
 }

@@ -62,6 +62,24 @@ pub fn run_scratch(name: &str) -> Result<PathBuf> {
     Ok(dir.keep())
 }
 
+/// The xtask binary, built once per test process: tests drive the command as an operator does.
+pub fn xtask_binary() -> Result<PathBuf> {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !*built {
+        run(
+            "build xtask",
+            Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "xtask"])
+                .current_dir(workspace()),
+        )?;
+        *built = true;
+    }
+    Ok(workspace().join("target/debug/xtask"))
+}
+
 /// Runs a command to completion; fails with the purpose, the command and its output.
 pub fn run(purpose: &str, command: &mut Command) -> Result<String> {
     let output = output(purpose, command)?;

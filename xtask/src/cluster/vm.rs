@@ -1,9 +1,9 @@
 //! A golden image booted as a cluster node under qemu: TCG, or KVM when asked (a host's /dev/kvm
 //! may open and still not run a kernel: a nested host's does not here, though a probe of a few
 //! instructions passes, so it is never guessed). The node's disk is a qcow2 overlay of the image
-//! (kept across a stop and a start, as a machine's disk is), its cloud-init seed a second, read-only disk, its one NIC a tap device on
-//! the bridge of a `netns::Net` (qemu runs in that hub namespace: nothing is routed anywhere
-//! else), its serial console a file. Commands run over SSH as the seed's admin user with sudo,
+//! (kept across a stop and a start, as a machine's disk is), its cloud-init seed a second,
+//! read-only disk, its one NIC a tap device on the bridge of a `netns::Net` (qemu runs in that
+//! hub namespace: nothing is routed anywhere else), its serial console a file. Commands run over SSH as the seed's admin user with sudo,
 //! with a key made for the run, from a namespace on the same bridge.
 
 use std::os::unix::process::CommandExt;
