@@ -62,7 +62,7 @@ pub enum Step {
     Image(Image),
     /// Boot the built artifacts as the inventory's cluster (systemd-nspawn) and check it works.
     #[command(
-        after_help = "Example (after `cargo xtask dist --closure`):\n  cargo xtask verify --inventory cluster.toml"
+        after_help = "Examples (after `cargo xtask dist --closure`):\n  cargo xtask verify --inventory cluster.toml\n  cargo xtask verify --inventory cluster.toml --keep   # then a shell on each node; Ctrl-C ends it"
     )]
     Verify(Verify),
     /// Install what building and testing need on this Debian machine (apt packages, cargo-deb),
@@ -228,6 +228,13 @@ pub struct Verify {
     /// throughout; then the checks of an authenticated cluster
     #[arg(long, conflicts_with = "insecure")]
     pub switch_over: bool,
+    /// With --from images: this master image instead of the one the manifest lists (one Packer
+    /// built, say)
+    #[arg(long, value_name = "QCOW2")]
+    pub master_image: Option<PathBuf>,
+    /// With --from images: this agent image instead of the one the manifest lists
+    #[arg(long, value_name = "QCOW2")]
+    pub agent_image: Option<PathBuf>,
     /// With --from images: run qemu with KVM (the default is TCG: a host's /dev/kvm may open and
     /// still not run a guest, so it is never guessed)
     #[arg(long)]
@@ -241,6 +248,10 @@ pub struct Verify {
     /// then the usual checks
     #[arg(long, value_name = "DIST_OR_REPO")]
     pub upgrade_from: Option<PathBuf>,
+    /// After the checks, pass or fail, print the table and a shell command for each node, and keep
+    /// the cluster up until Ctrl-C (or SIGTERM): then it is torn down as usual
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// What `verify`'s nodes install from.
@@ -417,13 +428,23 @@ impl Verify {
         crate::steps::verify::sweep()?;
         use crate::steps::verify::{self, Source};
         let dist = || self.dist.clone().unwrap_or_else(workspace::dist_dir);
-        if self.kvm && self.from != From::Images {
-            bail!("--kvm goes with --from images (only VMs use it)");
+        if self.from != From::Images {
+            for (given, flag) in [
+                (self.kvm, "--kvm"),
+                (self.master_image.is_some(), "--master-image"),
+                (self.agent_image.is_some(), "--agent-image"),
+            ] {
+                if given {
+                    bail!("{flag} goes with --from images (only VMs use it)");
+                }
+            }
         }
         let source = match (self.from, self.repo, self.bundle) {
             (From::Repo | From::Images, _, Some(_)) => bail!("--bundle goes with --from bundle"),
             (From::Bundle | From::Images, Some(_), _) => bail!("--repo goes with --from repo"),
-            (From::Images, None, None) => verify::images_from_manifest(&dist())?,
+            (From::Images, None, None) => {
+                verify::images(&dist(), self.master_image, self.agent_image)?
+            }
             (From::Repo, Some(repo), None) => Source::Repo(repo),
             (From::Repo, None, None) => Source::Repo(verify::repo_from_manifest(&dist())?),
             (From::Bundle, None, Some(bundle)) => Source::Bundle(bundle),
@@ -454,6 +475,7 @@ impl Verify {
             json,
             kvm: self.kvm,
             upgrade_from,
+            keep: self.keep,
         })
     }
 }

@@ -472,3 +472,44 @@ fn a_run_with_nothing_changed_rewrites_no_file_and_says_unchanged() {
     assert!(!stdout.contains("unchanged"), "{stdout}");
     assert!(!dir.path().join("seeds/stale").exists());
 }
+
+#[test]
+fn verify_takes_a_given_image_only_from_images_and_only_a_qcow2() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = inventory_in(dir.path());
+    let inventory = inventory.to_str().unwrap();
+    let text = dir.path().join("agent.qcow2");
+    std::fs::write(&text, "not an image\n").unwrap();
+    let text = text.to_str().unwrap();
+    // Another mode: the flag is named with the mode it goes with.
+    let (ok, _, said, _) = xtask_in(
+        dir.path(),
+        &["verify", "--inventory", inventory, "--agent-image", text],
+    );
+    assert!(!ok);
+    assert!(
+        said.contains("--agent-image goes with --from images"),
+        "{said}"
+    );
+    // A file that is not a qcow2 image: named, with the flag that fixes it, before any VM.
+    let (ok, _, said, seconds) = xtask_in(
+        dir.path(),
+        &[
+            "verify",
+            "--inventory",
+            inventory,
+            "--from",
+            "images",
+            "--master-image",
+            text,
+            "--agent-image",
+            text,
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        said.contains("agent.qcow2 is not a qcow2 image: give --master-image the .qcow2"),
+        "{said}"
+    );
+    assert!(seconds < 5.0, "{seconds} s");
+}

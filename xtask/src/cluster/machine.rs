@@ -13,6 +13,8 @@ pub trait Machine: Send + Sync {
     fn exec_input(&self, purpose: &str, args: &[&str], input: &[u8]) -> Result<String>;
     /// Runs `args` on the node as root and returns its output whatever its exit status.
     fn output(&self, args: &[&str]) -> Result<Output>;
+    /// The command line an operator runs on this host for a shell on the node (`verify --keep`).
+    fn shell(&self) -> String;
     /// Starts powering the node off without waiting; dropping it waits.
     fn power_off_soon(&self);
 

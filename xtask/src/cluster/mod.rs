@@ -1,6 +1,7 @@
 //! The cluster machinery shared by `verify`, the bench and the tests: private networks, booted
 //! nspawn nodes and VMs, cached base roots.
 
+pub mod login;
 pub mod machine;
 pub mod netns;
 pub mod nspawn;

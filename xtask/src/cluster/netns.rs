@@ -105,12 +105,23 @@ impl Drop for Net {
 /// The host's `args` run in the network namespace at `netns` (only its network: the host's files
 /// and tools). A client of the cluster needs nothing installed on the nodes this way.
 pub fn command_in(netns: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new("nsenter");
+    let argv = argv_in(netns, args);
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
     command
-        .arg(format!("--net={}", netns.display()))
-        .arg("--")
-        .args(args);
-    command
+}
+
+/// The command line of [`command_in`]: what an operator types for the same.
+pub fn argv_in(netns: &Path, args: &[&str]) -> Vec<String> {
+    let entry = [
+        "nsenter".into(),
+        format!("--net={}", netns.display()),
+        "--".into(),
+    ];
+    entry
+        .into_iter()
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect()
 }
 
 fn ip(args: &[&str]) -> Result<String> {

@@ -285,6 +285,10 @@ impl crate::cluster::machine::Machine for Node {
     fn output(&self, args: &[&str]) -> Result<Output> {
         Node::output(self, args)
     }
+    /// Every namespace of the node's systemd: its root, its network, its processes.
+    fn shell(&self) -> String {
+        format!("nsenter --target {} --all", self.init_pid)
+    }
     fn power_off_soon(&self) {
         Node::power_off_soon(self)
     }

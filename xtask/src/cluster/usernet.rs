@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use crate::cluster::login::Login;
+
 /// How long a boot may take on a busy 2-core machine under TCG: a master under load 10-16
 /// reached cloud-init final only after ~550 s, and ZooKeeper then missed a 600 s bound.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(900);
@@ -40,9 +42,9 @@ pub struct Spec<'a> {
 pub struct Vm {
     qemu: Child,
     pub started: Instant,
-    ssh_port: u16,
+    /// ssh as the admin through the forwarded port.
+    pub login: Login,
     forwards: Vec<(u16, u16)>,
-    key: PathBuf,
     console: PathBuf,
     qemu_log: PathBuf,
 }
@@ -106,9 +108,20 @@ impl Vm {
         Ok(Self {
             qemu,
             started,
-            ssh_port,
+            login: Login::new(
+                [
+                    &[
+                        "ssh".to_string(),
+                        "-i".into(),
+                        spec.key.display().to_string(),
+                    ][..],
+                    &["-p".to_string(), ssh_port.to_string()][..],
+                    &crate::cluster::vm::SSH_OPTIONS.map(String::from)[..],
+                    &["admin@127.0.0.1".to_string()][..],
+                ]
+                .concat(),
+            ),
             forwards,
-            key: spec.key.to_path_buf(),
             console,
             qemu_log,
         })
@@ -121,31 +134,6 @@ impl Vm {
             .find(|(g, _)| *g == guest)
             .map(|(_, host)| *host)
             .expect("a port the spec forwards")
-    }
-
-    /// Runs `command` as the admin user over SSH: (succeeded, stdout + stderr).
-    pub fn try_ssh(&self, command: &str, input: Option<&Path>) -> Result<(bool, String)> {
-        let port = self.ssh_port.to_string();
-        let mut ssh = Command::new("ssh");
-        ssh.args(["-i"])
-            .arg(&self.key)
-            .args(["-p", &port])
-            .args(crate::cluster::vm::SSH_OPTIONS)
-            .args(["admin@127.0.0.1", command]);
-        match input {
-            Some(file) => ssh.stdin(std::fs::File::open(file)?),
-            None => ssh.stdin(Stdio::null()),
-        };
-        let out = ssh.output().context("cannot run ssh")?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.success(), text))
-    }
-
-    pub fn ssh(&self, command: &str) -> Result<String> {
-        let (ok, out) = self.try_ssh(command, None)?;
-        ensure!(ok, "`{command}` failed on the VM:\n{out}");
-        Ok(out)
     }
 
     /// Fails when qemu has exited or the boot took longer than [`BOOT_TIMEOUT`], saying `what`.
@@ -166,14 +154,16 @@ impl Vm {
     pub fn wait_for_cloud_init(&mut self) -> Result<Duration> {
         loop {
             self.check_alive("no SSH")?;
-            if self.try_ssh("true", None)?.0 {
+            if self.login.try_ssh("true", None)?.0 {
                 break;
             }
             std::thread::sleep(Duration::from_secs(2));
         }
         // sshd may restart under us while cloud-init configures it: retry until an answer comes.
         let status = loop {
-            let (_, out) = self.try_ssh("cloud-init status --wait --long", None)?;
+            let (_, out) = self
+                .login
+                .try_ssh("cloud-init status --wait --long", None)?;
             if out.contains("status:") {
                 break out;
             }
@@ -184,7 +174,8 @@ impl Vm {
         ensure!(
             status.contains("status: done"),
             "cloud-init did not finish cleanly:\n{status}\n{}",
-            self.ssh("sudo tail -n 40 /var/log/cloud-init-output.log; true")?
+            self.login
+                .ssh("sudo tail -n 40 /var/log/cloud-init-output.log; true")?
         );
         Ok(at)
     }
@@ -226,25 +217,6 @@ impl Vm {
         let text = std::fs::read_to_string(&self.console).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// A file's contents (read as root).
-    pub fn read(&self, path: &str) -> Result<String> {
-        self.ssh(&format!("sudo cat {path}"))
-    }
-
-    /// `systemctl is-active` and `is-enabled` of a unit.
-    pub fn unit(&self, unit: &str) -> Result<(String, String)> {
-        // stderr dropped: for zookeeper (a SysV script) systemctl says there how it redirects to
-        // systemd-sysv-install.
-        let last = |command: String| -> Result<String> {
-            let out = self.try_ssh(&command, None)?.1;
-            Ok(out.lines().last().unwrap_or_default().trim().to_string())
-        };
-        Ok((
-            last(format!("systemctl is-active {unit} 2>/dev/null"))?,
-            last(format!("systemctl is-enabled {unit} 2>/dev/null"))?,
-        ))
     }
 }
 

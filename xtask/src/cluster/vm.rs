@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::cluster::login::Login;
 use crate::cluster::machine::Machine;
 use crate::cluster::nspawn::interrupted;
 use crate::tool::run_command as run;
@@ -174,28 +175,28 @@ impl Vm {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// `args` as root on the VM: ssh from the run's namespace, sudo, a clean environment. The
-    /// remote shell gets each argument single-quoted.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut remote = String::from(
-            "sudo -n env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-             LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive",
-        );
-        for arg in args {
-            remote.push(' ');
-            remote.push_str(&quote(arg));
-        }
+    /// ssh to the admin from the run's namespace: the command line without the remote command.
+    pub fn login(&self) -> Login {
         let key = self.ssh.key.display().to_string();
         let target = format!("{}@{}", self.ssh.user, self.address);
-        crate::cluster::netns::command_in(
-            &self.ssh.netns,
-            &[
-                &["ssh", "-i", &key][..],
-                &SSH_OPTIONS[..],
-                &[target.as_str(), remote.as_str()][..],
-            ]
-            .concat(),
-        )
+        let ssh = [
+            &["ssh", "-i", &key][..],
+            &SSH_OPTIONS[..],
+            &[target.as_str()][..],
+        ]
+        .concat();
+        Login::new(crate::cluster::netns::argv_in(&self.ssh.netns, &ssh))
+    }
+
+    /// `args` as root on the VM: ssh from the run's namespace, sudo, a clean environment. The
+    /// remote shell gets the arguments as shell words.
+    fn command(&self, args: &[&str]) -> Result<Command> {
+        let words = shlex::try_join(args.iter().copied())
+            .with_context(|| format!("a NUL byte in {args:?}"))?;
+        Ok(self.login().command(&format!(
+            "sudo -n env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+             LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive {words}"
+        )))
     }
 }
 
@@ -230,11 +231,6 @@ pub fn throwaway_key(dir: &Path, comment: &str) -> Result<(PathBuf, String)> {
     Ok((key, public.trim().to_string()))
 }
 
-/// `text` as one word of a POSIX shell.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
 impl Machine for Vm {
     fn name(&self) -> &str {
         &self.name
@@ -242,21 +238,24 @@ impl Machine for Vm {
     fn exec(&self, purpose: &str, args: &[&str]) -> Result<String> {
         run(
             &format!("{purpose} on {}", self.name),
-            self.command(args).stdin(Stdio::null()),
+            self.command(args)?.stdin(Stdio::null()),
         )
     }
     fn exec_input(&self, purpose: &str, args: &[&str], input: &[u8]) -> Result<String> {
         crate::tool::run_command_input(
             &format!("{purpose} on {}", self.name),
-            &mut self.command(args),
+            &mut self.command(args)?,
             input,
         )
     }
     fn output(&self, args: &[&str]) -> Result<Output> {
         crate::tool::command_output(
             &format!("run {args:?} on {}", self.name),
-            self.command(args).stdin(Stdio::null()),
+            self.command(args)?.stdin(Stdio::null()),
         )
+    }
+    fn shell(&self) -> String {
+        self.login().line()
     }
     /// qemu ends at SIGTERM at once: to the node, a power cut.
     fn power_off_soon(&self) {
@@ -271,15 +270,5 @@ impl Drop for Vm {
         let _ = self.qemu.kill();
         let _ = self.qemu.wait();
         crate::cluster::nspawn::remove_cgroups(&self.cgroups);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_quoted_word_stays_one_word() {
-        assert_eq!(super::quote("a b"), "'a b'");
-        assert_eq!(super::quote("it's"), r"'it'\''s'");
-        assert_eq!(super::quote("$(x)\n"), "'$(x)\n'");
     }
 }

@@ -47,12 +47,15 @@ pub fn base_image_name(bundle_name: &str) -> String {
 
 /// Checks the base image Packer will boot: a qcow2 file (its first bytes say so).
 pub fn check_base_image(path: &Path) -> Result<()> {
-    check_magic(
+    check_qcow2(
         path,
-        b"QFI\xfb",
-        "a qcow2 image",
         "build it with `cargo xtask image --role base` (or give --base-image)",
     )
+}
+
+/// Checks that `path` is a qcow2 image (its first bytes say so), else fails with `fix`.
+pub fn check_qcow2(path: &Path, fix: &str) -> Result<()> {
+    check_magic(path, b"QFI\xfb", "a qcow2 image", fix)
 }
 
 /// Checks the bundle the provisioning installs from: a gzip file.

@@ -56,6 +56,9 @@ pub struct Options {
     /// `--upgrade-from`: the older repository the cluster is installed from, before a rolling
     /// upgrade to the `Source::Repo` one (`upgrade.rs`).
     pub upgrade_from: Option<PathBuf>,
+    /// `--keep`: after the checks, the cluster stays up, each node's shell printed, until
+    /// interrupted.
+    pub keep: bool,
 }
 
 /// What the nodes start from and install from.
@@ -170,6 +173,35 @@ pub fn images_from_manifest(dist: &Path) -> Result<Source> {
     })
 }
 
+/// The images to boot: `master` and `agent` where given (each checked to be a qcow2 image), else
+/// the ones the manifest of `dist` lists.
+pub fn images(dist: &Path, master: Option<PathBuf>, agent: Option<PathBuf>) -> Result<Source> {
+    let listed = match (&master, &agent) {
+        (Some(_), Some(_)) => None,
+        _ => Some(images_from_manifest(dist)?),
+    };
+    let (listed_master, listed_agent) = match listed {
+        Some(Source::Images { master, agent }) => (Some(master), Some(agent)),
+        _ => (None, None),
+    };
+    let pick = |given: Option<PathBuf>, listed: Option<PathBuf>, flag: &str| -> Result<PathBuf> {
+        match given {
+            Some(path) => {
+                crate::steps::packer::check_qcow2(
+                    &path,
+                    &format!("give {flag} the .qcow2 that `cargo xtask image` or Packer wrote"),
+                )?;
+                Ok(path)
+            }
+            None => listed.context("an image the manifest lists"),
+        }
+    };
+    Ok(Source::Images {
+        master: pick(master, listed_master, "--master-image")?,
+        agent: pick(agent, listed_agent, "--agent-image")?,
+    })
+}
+
 /// The air-gapped bundle the manifest of `dist` lists.
 pub fn bundle_from_manifest(dist: &Path) -> Result<PathBuf> {
     let missing = || {
@@ -280,6 +312,7 @@ pub fn run(options: &Options) -> Result<()> {
         inventory.nodes().len()
     ));
     let mut checks = Vec::new();
+    let mut reported = false;
     let first = upgrade::installed_first(options);
     let installed = first.as_ref().unwrap_or(options);
     let result = Cluster::up(&inventory, installed, &step, &mut checks).and_then(|mut cluster| {
@@ -291,15 +324,19 @@ pub fn run(options: &Options) -> Result<()> {
             true => cluster.check(&mut checks),
             false => Ok(()),
         });
+        if options.keep && result.is_ok() {
+            report(&checks, options.json)?;
+            reported = true;
+            cluster.keep();
+        }
         let teardown = step.child("teardown: power off, delete namespaces and roots");
         drop(cluster);
         teardown.done();
         result
     });
-    // The cluster is gone here: only the table is left.
-    match options.json {
-        true => print_json(&checks)?,
-        false => print_table(&checks),
+    // The cluster is gone here: only the table is left (unless `--keep` showed it already).
+    if !reported {
+        report(&checks, options.json)?;
     }
     step.done();
     result?;
@@ -372,6 +409,17 @@ fn bundle_name(bundle: &Path) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._+~".contains(&b));
     plain.then(|| name.to_string())
+}
+
+/// The table of checks on stdout, as text or JSON.
+fn report(checks: &[Check], json: bool) -> Result<()> {
+    match json {
+        true => print_json(checks),
+        false => {
+            print_table(checks);
+            Ok(())
+        }
+    }
 }
 
 fn print_table(checks: &[Check]) {
@@ -1005,6 +1053,21 @@ impl Cluster {
             let agents = self.registered(leader, &statuses)?;
             Ok((leader, agents))
         })
+    }
+
+    /// `--keep`: each node's shell on stderr, then the cluster stays up until Ctrl-C or SIGTERM.
+    fn keep(&self) {
+        eprintln!("verify: the cluster is kept up (--keep); a shell on each node:");
+        for node in self.nodes.iter().flatten() {
+            eprintln!("  {}: {}", node.name(), node.shell());
+        }
+        eprintln!(
+            "verify: Ctrl-C, or SIGTERM to process {}, tears it down",
+            std::process::id()
+        );
+        while interrupted().is_ok() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     fn check(&mut self, checks: &mut Vec<Check>) -> Result<()> {
