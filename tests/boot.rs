@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::cluster::assert_checks_passed;
 use mesos_roles_tests::images::{self, SUITE, VERSION, build};
-use mesos_roles_tests::{Target, require_root_and_tools, run, scratch};
+use mesos_roles_tests::{Once, Target, require_root_and_tools, run, scratch};
 use xtask::cluster::login::Login;
 use xtask::steps::image::Kind;
 
@@ -176,12 +176,11 @@ fn assert_agent(node: &Login, zk: &str) -> Result<()> {
 /// The agent image `packer build` makes of the qemu template (base image and bundle built in the
 /// run's scratch), once per run: the passing cluster's agent. Its build time and size printed.
 fn packer_agent() -> Result<&'static Path> {
-    static IMAGE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = BUILDING.lock();
-    if let Some(image) = IMAGE.get() {
-        return Ok(image);
-    }
+    static IMAGE: Once<PathBuf> = Once::new();
+    IMAGE.get_or_build(build_packer_agent).map(PathBuf::as_path)
+}
+
+fn build_packer_agent() -> Result<PathBuf> {
     require_root_and_tools(&["packer", "xorriso", "qemu-system-x86_64", "qemu-img"])?;
     let dir = mesos_roles_tests::run_scratch("boot-packer")?;
     let (base, _) = build(Kind::Base, &dir)?;
@@ -222,18 +221,17 @@ fn packer_agent() -> Result<&'static Path> {
         start.elapsed().as_secs_f64(),
         std::fs::metadata(&image)?.len() as f64 / 1e6
     );
-    Ok(IMAGE.get_or_init(|| image))
+    Ok(image)
 }
 
 /// A dist of the master and agent images (debs, repository, images, manifest), built once per run
 /// for the `verify --from images` tests.
 fn images_dist() -> Result<&'static Path> {
-    static DIST: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = BUILDING.lock();
-    if let Some(dist) = DIST.get() {
-        return Ok(dist);
-    }
+    static DIST: Once<PathBuf> = Once::new();
+    DIST.get_or_build(build_images_dist).map(PathBuf::as_path)
+}
+
+fn build_images_dist() -> Result<PathBuf> {
     let dir = mesos_roles_tests::run_scratch("boot-images-dist")?;
     let dist = dir.join("dist");
     let mut request = images::request(
@@ -248,7 +246,7 @@ fn images_dist() -> Result<&'static Path> {
     )?;
     request.dist = Some(dist.clone());
     images::run(request)?;
-    Ok(DIST.get_or_init(|| dist))
+    Ok(dist)
 }
 
 /// The shells `verify --keep` printed for its nodes, by node name.

@@ -4,16 +4,18 @@
 //! over to authentication, and the one upgraded node by node from an older scratch dist; a broken
 //! one fails with the check that caught it named, an interrupted run tears down, and nothing is
 //! left behind (namespaces, mounts, nspawn processes, cgroups, roots).
+//!
+//! The harness's two threads run two clusters at a time: a cluster mostly waits (settling,
+//! failovers), and each run has its own namespaces, roots and scratch (named by its pid).
 
 use mesos_roles_tests::Target;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use mesos_roles_tests::cluster::assert_check_failed;
-use mesos_roles_tests::{doubles, require_root_and_tools, run, run_scratch, workspace};
+use mesos_roles_tests::{Once, doubles, require_root_and_tools, run, run_scratch, workspace};
 
 /// The checks after the cluster is up, on the example inventory (three masters, one agent).
 const EVERY_CHECK: &[&str] = &[
@@ -33,21 +35,20 @@ const EVERY_CHECK: &[&str] = &[
     xtask::steps::verify::CHECK_WRONG_AGENT,
 ];
 
-/// One cluster at a time: they share the CPU, and failover times must mean something.
-static ONE_CLUSTER: Mutex<()> = Mutex::new(());
-
 /// A scratch dist (debs, signed repository with the doubles and the closure, the bundle, manifest),
 /// built once per run.
 fn dist() -> Result<&'static Path> {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    built(&DIST, "verify-dist", NEWER, false)
+    static DIST: Once<PathBuf> = Once::new();
+    DIST.get_or_build(|| built("verify-dist", NEWER, false))
+        .map(PathBuf::as_path)
 }
 
 /// The dist an upgrade starts from: the same pipeline at an older version, signed by a key of its
 /// own (two releases need not share a key: each repository is installed with its own keyring).
 fn older_dist() -> Result<&'static Path> {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    built(&DIST, "verify-older-dist", OLDER, true)
+    static DIST: Once<PathBuf> = Once::new();
+    DIST.get_or_build(|| built("verify-older-dist", OLDER, true))
+        .map(PathBuf::as_path)
 }
 
 /// The role packages' version in [`older_dist`].
@@ -55,18 +56,9 @@ const OLDER: &str = "0.9.0-1";
 /// The role packages' version in [`dist`].
 const NEWER: &str = "1.0.0-1";
 
-/// The dist of `version` in a scratch directory `name...`, built once per run into `cell`; an
-/// `older` one has the repository alone (no closure, no bundle), signed by a development key made
-/// for it alone.
-fn built(
-    cell: &'static OnceLock<PathBuf>,
-    name: &str,
-    version: &str,
-    older: bool,
-) -> Result<&'static Path> {
-    if let Some(dir) = cell.get() {
-        return Ok(dir);
-    }
+/// The dist of `version` in a scratch directory `name...`; an `older` one has the repository
+/// alone (no closure, no bundle), signed by a development key made for it alone.
+fn built(name: &str, version: &str, older: bool) -> Result<PathBuf> {
     require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
     let dir = run_scratch(name)?;
     let upstream = dir.join("upstream");
@@ -88,7 +80,7 @@ fn built(
         closure: !older,
         ..Default::default()
     })?;
-    Ok(cell.get_or_init(|| dir))
+    Ok(dir)
 }
 
 /// `xtask verify` on the example inventory and the scratch dist.
@@ -142,7 +134,6 @@ fn verify(extra: &[&str]) -> Result<(Output, u32)> {
 /// and installs with its install.sh: the dependency closure proven by a running cluster.
 #[test]
 fn the_example_cluster_from_the_bundle_passes_every_check() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let (out, pid) = verify(&["--from", "bundle"])?;
     let table = String::from_utf8_lossy(&out.stdout);
     mesos_roles_tests::cluster::assert_checks_passed(
@@ -162,7 +153,6 @@ fn the_example_cluster_from_the_bundle_passes_every_check() -> Result<()> {
 /// whole cluster installed open (no secret, `insecure` true), which the security checks catch.
 #[test]
 fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let wrong = "master-2:/etc/mesos/zk=zk://10.77.0.11:2181,10.77.0.12:2181,10.77.0.13:2181/wrong";
     let (out, pid) = verify(&["--tamper", wrong, "--insecure"])?;
     let table = String::from_utf8_lossy(&out.stdout);
@@ -197,7 +187,6 @@ fn a_broken_build_fails_the_checks_that_caught_it() -> Result<()> {
 /// a ZooKeeper path no master uses never registers, and its own status says so.
 #[test]
 fn a_broken_node_from_the_bundle_is_named_by_the_checks_that_caught_it() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let [tamper, wrong] = mesos_roles_tests::cluster::broken_agent("10.77.0.11");
     let (out, pid) = verify(&["--from", "bundle", &tamper, &wrong])?;
     mesos_roles_tests::cluster::assert_broken_agent_named(&out, pid)
@@ -208,7 +197,6 @@ fn a_broken_node_from_the_bundle_is_named_by_the_checks_that_caught_it() -> Resu
 /// The summary as JSON (`--json`) names the same checks.
 #[test]
 fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let (out, pid) = verify(&["--switch-over", "--json"])?;
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .with_context(|| format!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))?;
@@ -238,7 +226,6 @@ fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
 /// the cluster settled with its app after each; then every usual check passes.
 #[test]
 fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let older = older_dist()?.join("dist");
     let keyring = |dist: &Path| {
         std::fs::read(dist.join("repo").join(xtask::steps::repo::KEYRING))
@@ -311,7 +298,6 @@ fn a_rolling_upgrade_goes_node_by_node_and_passes_every_check() -> Result<()> {
 /// the step, the nodes after it are not upgraded, the usual checks do not run, and nothing is left.
 #[test]
 fn a_node_whose_upgrade_fails_is_named_with_its_step() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let older = older_dist()?.join("dist");
     let broken = r#"master-2:/etc/apt/apt.conf.d/99verify-broken=DPkg::Pre-Invoke { "false"; };"#;
     let (out, pid) = verify(&[
@@ -383,7 +369,6 @@ fn start_and_wait_for_a_node() -> Result<(std::process::Child, u32)> {
 
 #[test]
 fn sigterm_tears_the_cluster_down() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let (mut child, pid) = start_and_wait_for_a_node()?;
     let status = terminate(&mut child)?;
     ensure!(!status.success(), "an interrupted verify exited 0");
@@ -396,7 +381,6 @@ fn sigterm_tears_the_cluster_down() -> Result<()> {
 #[test]
 fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
     use std::io::BufRead;
-    let _one = ONE_CLUSTER.lock();
     let older = older_dist()?.join("dist");
     let mut child = verify_command()?
         .arg("--upgrade-from")
@@ -443,7 +427,6 @@ fn sigterm_during_the_upgrade_leaves_nothing() -> Result<()> {
 /// what it left (its nodes, namespaces and roots, found by name) and says so in one line.
 #[test]
 fn what_a_killed_verify_left_is_swept_by_the_next() -> Result<()> {
-    let _one = ONE_CLUSTER.lock();
     let (mut child, pid) = start_and_wait_for_a_node()?;
     child.kill()?;
     child.wait()?;

@@ -62,6 +62,41 @@ pub fn run_scratch(name: &str) -> Result<PathBuf> {
     Ok(dir.keep())
 }
 
+/// A value built once per test process on first use and shared by its tests (a dist, an image):
+/// a test that asks while another builds it waits for that build; a failed build is tried again
+/// by the next test that asks.
+pub struct Once<T> {
+    value: std::sync::OnceLock<T>,
+    building: std::sync::Mutex<()>,
+}
+
+impl<T> Once<T> {
+    pub const fn new() -> Self {
+        Self {
+            value: std::sync::OnceLock::new(),
+            building: std::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn get_or_build(&'static self, build: impl FnOnce() -> Result<T>) -> Result<&'static T> {
+        let _one = self
+            .building
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(value) = self.value.get() {
+            return Ok(value);
+        }
+        let value = build()?;
+        Ok(self.value.get_or_init(|| value))
+    }
+}
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The xtask binary, built once per test process: tests drive the command as an operator does.
 pub fn xtask_binary() -> Result<PathBuf> {
     static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
