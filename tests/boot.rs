@@ -140,6 +140,23 @@ fn image_packages(image: &Path, dir: &Path) -> Result<std::collections::BTreeSet
     Ok(packages)
 }
 
+/// The role's services `on` are active and enabled; the other role's daemon `off` is neither.
+fn assert_services(node: &Login, on: &[&str], off: &str) -> Result<()> {
+    for unit in on {
+        let (active, enabled) = node.unit(unit)?;
+        ensure!(
+            active == "active" && enabled == "enabled",
+            "{unit}: {active}, {enabled}"
+        );
+    }
+    let (active, enabled) = node.unit(off)?;
+    ensure!(
+        active != "active" && enabled == "disabled",
+        "{off}: {active}, {enabled}"
+    );
+    Ok(())
+}
+
 /// An agent of the one-master inventory, as docs/debconf.md says, whose ZooKeeper URL is `zk`.
 fn assert_agent(node: &Login, zk: &str) -> Result<()> {
     assert_answers_applied_before_final(node, "mesos-agent-role", "mesos-slave.service")?;
@@ -157,18 +174,7 @@ fn assert_agent(node: &Login, zk: &str) -> Result<()> {
     ensure!(node.read("/etc/mesos-slave/ip")? == format!("{AGENT}\n"));
     ensure!(node.read("/etc/mesos-slave/attributes/rack")? == "r1\n");
     ensure!(node.read("/etc/mesos-slave/containerizers")? == "docker,mesos\n");
-    for unit in ["mesos-slave", "docker"] {
-        let (active, enabled) = node.unit(unit)?;
-        ensure!(
-            active == "active" && enabled == "enabled",
-            "{unit}: {active}, {enabled}"
-        );
-    }
-    let (active, enabled) = node.unit("mesos-master")?;
-    ensure!(
-        active != "active" && enabled == "disabled",
-        "mesos-master: {active}, {enabled}"
-    );
+    assert_services(node, &["mesos-slave", "docker"], "mesos-master")?;
     ensure!(node.ssh("hostname")?.trim() == "agent-1");
     Ok(())
 }
@@ -383,18 +389,11 @@ fn assert_master(node: &Login, dir: &Path) -> Result<()> {
         env.contains(&format!("MARATHON_MASTER=zk://{MASTER}:2181/mesos")),
         "{env}"
     );
-    for unit in ["zookeeper", "mesos-master", "marathon", "docker"] {
-        let (active, enabled) = node.unit(unit)?;
-        ensure!(
-            active == "active" && enabled == "enabled",
-            "{unit}: {active}, {enabled}"
-        );
-    }
-    let (active, enabled) = node.unit("mesos-slave")?;
-    ensure!(
-        active != "active" && enabled == "disabled",
-        "mesos-slave: {active}, {enabled}"
-    );
+    assert_services(
+        node,
+        &["zookeeper", "mesos-master", "marathon", "docker"],
+        "mesos-slave",
+    )?;
     ensure!(node.ssh("hostname")?.trim() == "master-1");
     ensure!(node.ssh("sudo -n true; echo sudo-ok")?.contains("sudo-ok"));
     assert_docker_runs_a_local_image(node, dir)
