@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use mesos_roles_tests::cluster::assert_checks_passed;
+use mesos_roles_tests::cluster::{Inspect, Kept, assert_checks_passed, run_verify};
 use mesos_roles_tests::images::{self, SUITE, VERSION, build};
 use mesos_roles_tests::{Once, Target, require_root_and_tools, run, scratch};
 use xtask::cluster::login::Login;
@@ -255,28 +255,21 @@ fn build_images_dist() -> Result<PathBuf> {
     Ok(dist)
 }
 
-/// The shells `verify --keep` printed for its nodes, by node name.
-type Kept = std::collections::BTreeMap<String, Login>;
-/// The shell of `name` among the kept nodes.
-fn kept<'a>(nodes: &'a Kept, name: &str) -> Result<&'a Login> {
-    nodes
+/// The login `verify --keep` printed for `name`.
+fn kept(nodes: &Kept, name: &str) -> Result<Login> {
+    let line = nodes
         .get(name)
-        .with_context(|| format!("verify --keep printed no shell for {name}: {nodes:?}"))
+        .with_context(|| format!("verify --keep printed no shell for {name}: {nodes:?}"))?;
+    Login::parse(line)
 }
 
-/// What a test asks of the nodes `verify --keep` holds.
-type Inspect<'a> = &'a dyn Fn(&Kept) -> Result<()>;
-
 /// `cargo xtask verify --from images` on a one-master, one-agent inventory in `dir`, with `extra`
-/// arguments: its output and process id, its time printed. With `inspect`, the run is given
-/// `--keep`: once its checks are done, `inspect` gets the nodes' shells it printed, and the run
-/// is then ended with SIGTERM, as an operator's Ctrl-C would.
+/// arguments, and `inspect` run on the kept cluster (`run_verify`): its output and process id.
 fn verify_from_images(
     dir: &Path,
     extra: &[&str],
     inspect: Option<Inspect>,
 ) -> Result<(std::process::Output, u32)> {
-    use std::io::BufRead;
     require_root_and_tools(&[
         "qemu-system-x86_64",
         "qemu-img",
@@ -286,74 +279,16 @@ fn verify_from_images(
     ])?;
     let dist = images_dist()?;
     let (inventory, _key) = inventory(dir)?;
-    let started = Instant::now();
-    let mut child = Command::new(mesos_roles_tests::xtask_binary()?)
+    let mut verify = Command::new(mesos_roles_tests::xtask_binary()?);
+    verify
         .arg("verify")
         .arg("--inventory")
         .arg(&inventory)
         .arg("--dist")
         .arg(dist)
         .args(["--from", "images"])
-        .args(extra)
-        .args(inspect.map(|_| "--keep"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let pid = child.id();
-    // stderr read as it comes: the kept nodes' shells are sent on once verify says how to end it.
-    let stderr = child.stderr.take().context("verify's stderr")?;
-    let (shells, kept) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let mut nodes = Kept::new();
-        let mut listing = false;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.starts_with("verify: the cluster is kept up") {
-                listing = true;
-            } else if line.contains("tears it down") {
-                listing = false;
-                let _ = shells.send(std::mem::take(&mut nodes));
-            } else if listing && let Some((name, shell)) = line.trim().split_once(": ") {
-                match Login::parse(shell) {
-                    Ok(login) => drop(nodes.insert(name.to_string(), login)),
-                    Err(error) => text.push_str(&format!("(not a shell: {error:#})\n")),
-                }
-            }
-            text.push_str(&line);
-            text.push('\n');
-        }
-        text
-    });
-    let inspected = match (inspect, kept.recv()) {
-        (Some(inspect), Ok(nodes)) => {
-            let inspected = inspect(&nodes);
-            run(
-                "end verify --keep",
-                Command::new("kill").args(["-TERM", &pid.to_string()]),
-            )?;
-            inspected
-        }
-        (Some(_), Err(_)) => Err(anyhow::anyhow!(
-            "verify --keep ended without keeping its cluster"
-        )),
-        (None, _) => Ok(()),
-    };
-    let mut out = child.wait_with_output()?;
-    out.stderr = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the stderr reader panicked"))?
-        .into_bytes();
-    eprintln!(
-        "--- verify --from images {extra:?} ({:.0} s)\n{}\n{}",
-        started.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    inspected?;
-    Ok((out, pid))
+        .args(extra);
+    run_verify(verify, inspect)
 }
 
 /// The one master of the kept cluster, as docs/debconf.md says: its answers applied from its seed
@@ -411,8 +346,8 @@ fn verify_from_the_images_boots_them_as_a_cluster_that_passes_every_check() -> R
     let dir = scratch("boot-verify")?;
     let packer = packer_agent()?;
     let inspect = |nodes: &Kept| -> Result<()> {
-        assert_master(kept(nodes, "master-1")?, &dir.path().join("master"))?;
-        let agent = kept(nodes, "agent-1")?;
+        assert_master(&kept(nodes, "master-1")?, &dir.path().join("master"))?;
+        let agent = &kept(nodes, "agent-1")?;
         assert_agent(agent, &format!("zk://{MASTER}:2181/mesos"))?;
         assert_docker_runs_a_local_image(agent, &dir.path().join("agent"))?;
         // Packer's: the build user and its password logins are gone; the same content as the
@@ -481,7 +416,7 @@ fn verify_from_the_images_names_a_broken_node() -> Result<()> {
         .to_string();
     // The dist's own agent image: as its role and seed say but for the path it was pointed at.
     let inspect = |nodes: &Kept| -> Result<()> {
-        let agent = kept(nodes, "agent-1")?;
+        let agent = &kept(nodes, "agent-1")?;
         assert_agent(agent, &zk)?;
         assert_docker_runs_a_local_image(agent, dir.path())
     };

@@ -115,19 +115,9 @@ fn terminate(child: &mut std::process::Child) -> Result<std::process::ExitStatus
 }
 
 fn verify(extra: &[&str]) -> Result<(Output, u32)> {
-    let child = verify_command()?
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let pid = child.id();
-    let out = child.wait_with_output()?;
-    eprintln!(
-        "--- verify stderr\n{}\n--- verify stdout\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    Ok((out, pid))
+    let mut command = verify_command()?;
+    command.args(extra);
+    mesos_roles_tests::cluster::run_verify(command, None)
 }
 
 /// Every node starts as a minbase root with an init and no route out, receives the bundle alone
@@ -194,10 +184,36 @@ fn a_broken_node_from_the_bundle_is_named_by_the_checks_that_caught_it() -> Resu
 
 /// `--switch-over`: the cluster installed open is switched to authentication as docs/security.md
 /// says, a master leading at every poll; then it passes every check of an authenticated cluster.
-/// The summary as JSON (`--json`) names the same checks.
+/// The summary as JSON (`--json`) names the same checks. With `--keep`, the shell printed for each
+/// node reaches that node; SIGTERM then ends the run, and nothing is left.
 #[test]
 fn the_switch_over_keeps_a_leader_and_ends_authenticated() -> Result<()> {
-    let (out, pid) = verify(&["--switch-over", "--json"])?;
+    // Kept up after the checks: each node's shell (nsenter into its namespaces) reaches the node
+    // with its own role installed.
+    let inspect = |nodes: &mesos_roles_tests::cluster::Kept| -> Result<()> {
+        let names: Vec<&str> = nodes.keys().map(String::as_str).collect();
+        ensure!(
+            names == ["agent-1", "master-1", "master-2", "master-3"],
+            "verify --keep printed shells for {names:?}"
+        );
+        for (name, shell) in nodes {
+            let role = match name.starts_with("master") {
+                true => "mesos-master-role",
+                false => "mesos-agent-role",
+            };
+            let mut words = shlex::split(shell).context("a shell line of words")?;
+            words.extend(["dpkg-query", "-W", "-f", "${Status}", role].map(String::from));
+            let said = run(
+                &format!("ask {name} through its kept shell"),
+                Command::new(&words[0]).args(&words[1..]),
+            )?;
+            ensure!(said == "install ok installed", "{name}: {role}: {said}");
+        }
+        Ok(())
+    };
+    let mut command = verify_command()?;
+    command.args(["--switch-over", "--json"]);
+    let (out, pid) = mesos_roles_tests::cluster::run_verify(command, Some(&inspect))?;
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout)
         .with_context(|| format!("not JSON: {}", String::from_utf8_lossy(&out.stdout)))?;
     let checks = summary["checks"].as_array().context("no checks")?;

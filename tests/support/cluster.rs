@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use anyhow::{Context, Result, ensure};
 
@@ -215,6 +215,77 @@ pub fn assert_broken_agent_named(out: &std::process::Output, pid: u32) -> Result
     assert_checks_passed(&table, &["ZooKeeper ensemble formed", "one leading master"])?;
     assert_check_failed(&table, &stderr, "failover", "not run")?;
     assert_nothing_left(pid)
+}
+
+/// The shells `verify --keep` printed for its nodes: node name to command line.
+pub type Kept = BTreeMap<String, String>;
+/// What a test asks of the nodes `verify --keep` holds.
+pub type Inspect<'a> = &'a dyn Fn(&Kept) -> Result<()>;
+
+/// Runs `verify` (the command with its arguments) to its end, its stderr read as it comes: its
+/// output and process id, both streams printed with its time. With `inspect`, `--keep` is added:
+/// once the checks are done, `inspect` gets the nodes' shells it printed, and the run is then
+/// ended with SIGTERM, as an operator's Ctrl-C would end it.
+pub fn run_verify(mut verify: Command, inspect: Option<Inspect>) -> Result<(Output, u32)> {
+    use std::io::BufRead;
+    let started = std::time::Instant::now();
+    let mut child = verify
+        .args(inspect.map(|_| "--keep"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    // The kept nodes' shells are sent on once verify says how to end the run.
+    let stderr = child.stderr.take().context("verify's stderr")?;
+    let (shells, kept) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut nodes = Kept::new();
+        let mut listing = false;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("verify: the cluster is kept up") {
+                listing = true;
+            } else if line.contains("tears it down") {
+                listing = false;
+                let _ = shells.send(std::mem::take(&mut nodes));
+            } else if listing && let Some((name, shell)) = line.trim().split_once(": ") {
+                nodes.insert(name.to_string(), shell.to_string());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let inspected = match (inspect, kept.recv()) {
+        (Some(inspect), Ok(nodes)) => {
+            let inspected = inspect(&nodes);
+            crate::run(
+                "end verify --keep",
+                Command::new("kill").args(["-TERM", &pid.to_string()]),
+            )?;
+            inspected
+        }
+        (Some(_), Err(_)) => Err(anyhow::anyhow!(
+            "verify --keep ended without keeping its cluster"
+        )),
+        (None, _) => Ok(()),
+    };
+    let mut out = child.wait_with_output()?;
+    out.stderr = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the stderr reader panicked"))?
+        .into_bytes();
+    eprintln!(
+        "--- verify ({:.0} s) stderr\n{}\n--- verify stdout\n{}",
+        started.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    inspected?;
+    Ok((out, pid))
 }
 
 /// Nothing of the run of process `pid` is left: its namespaces (and so its bridge and veths),
