@@ -292,7 +292,10 @@ pub fn run(options: &Options) -> Result<()> {
             )
         }
         Source::Images { .. } => {
-            crate::tool::require(&["qemu-system-x86_64", "qemu-img", "ssh", "ssh-keygen"])?
+            crate::tool::require(&["qemu-system-x86_64", "qemu-img", "ssh", "ssh-keygen"])?;
+            let meminfo =
+                std::fs::read_to_string("/proc/meminfo").context("cannot read /proc/meminfo")?;
+            enough_memory(&meminfo, inventory.nodes().len())?;
         }
         Source::Bundle(bundle) => {
             if bundle_name(bundle).is_none() {
@@ -347,6 +350,24 @@ pub fn run(options: &Options) -> Result<()> {
         .collect();
     if !failed.is_empty() {
         bail!("verify failed: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// Fails unless the host has memory for `nodes` VMs (`/proc/meminfo`'s MemAvailable against
+/// `VM_MEMORY_MIB` each): a host that runs out mid-boot kills a VM or swaps the run to a crawl.
+fn enough_memory(meminfo: &str, nodes: usize) -> Result<()> {
+    let available_mib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+        .context("no MemAvailable in /proc/meminfo")?
+        / 1024;
+    let needed_mib = nodes as u64 * u64::from(VM_MEMORY_MIB);
+    if available_mib < needed_mib {
+        bail!(
+            "--from images boots {nodes} VMs of {VM_MEMORY_MIB} MiB: {needed_mib} MiB, and this host has {available_mib} MiB available: free memory, or verify a smaller inventory (or use --from bundle)"
+        );
     }
     Ok(())
 }
@@ -1983,6 +2004,20 @@ fn text(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn images_need_memory_for_every_vm() {
+        let meminfo = |kib: u64| format!("MemTotal: 1 kB\nMemAvailable:   {kib} kB\n");
+        assert!(super::enough_memory(&meminfo(4 * 2048 * 1024), 4).is_ok());
+        let said = super::enough_memory(&meminfo(6 * 1024 * 1024), 4)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            said.contains("boots 4 VMs of 2048 MiB: 8192 MiB, and this host has 6144 MiB"),
+            "{said}"
+        );
+        assert!(super::enough_memory("MemTotal: 1 kB\n", 1).is_err());
+    }
+
     use super::*;
 
     #[test]
