@@ -112,6 +112,11 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
             Row::Boot,
         ],
     };
+    if rows.contains(&Row::Bake) {
+        // Named before any row's slow work, and before a scratch directory is kept for it.
+        crate::tool::require(PACKER_TOOLS)
+            .context("the bake row's rival is Packer's qemu build under TCG")?;
+    }
     let scratch_base = workspace::root().join("target");
     std::fs::create_dir_all(&scratch_base)?;
     let scratch = tempfile::Builder::new()
@@ -402,8 +407,6 @@ fn megabytes(path: &Path) -> Result<f64> {
 /// same content from the base image and the bundle (rival). Packer's inputs (the base image, the
 /// bundle with the closure, the templates) are made once before the rounds, timed apart.
 fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
-    crate::tool::require(PACKER_TOOLS)
-        .context("the bake row's rival is Packer's qemu build under TCG")?;
     let kinds = match options.role {
         None => vec![Kind::Master, Kind::Agent],
         Some(Kind::Base) => bail!("--role base: the bake row bakes master or agent"),
