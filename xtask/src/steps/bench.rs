@@ -497,7 +497,7 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
                     }),
                 ),
                 (
-                    "packer build, qemu TCG from the base image (rival)",
+                    "packer build from the base image (rival)",
                     Box::new(|| {
                         eprintln!(
                             "bench bake {}: packer build (rival) in {}",
