@@ -75,9 +75,10 @@ pub enum Step {
     )]
     Test(Test),
     /// Time each step beside its floor and its rival, interleaved, and print medians and ratios
-    /// (seeds, no-op and one-change rebuilds, indexing, bake, boot under qemu). Not a test.
+    /// (seeds, no-op and one-change rebuilds, indexing, bake beside mmdebstrap and Packer, boot
+    /// under qemu). Not a test.
     #[command(
-        after_help = "Examples:\n  cargo xtask bench --upstream upstream/                 # every row (the bake takes minutes)\n  cargo xtask bench --only noop --runs 9\n  cargo xtask bench --only bake --upstream upstream/\n  cargo xtask bench --only boot --upstream upstream/   # as root: the images, then qemu (TCG)"
+        after_help = "Examples:\n  cargo xtask bench --upstream upstream/                 # every row (bake and boot take tens of minutes)\n  cargo xtask bench --only noop --runs 9\n  cargo xtask bench --only bake --upstream upstream/   # as root: mmdebstrap, native, Packer (TCG)\n  cargo xtask bench --only bake --role agent --upstream upstream/\n  cargo xtask bench --only boot --upstream upstream/   # as root: the images, then qemu (TCG)"
     )]
     Bench(Bench),
 }
@@ -96,6 +97,18 @@ pub struct Bench {
     /// Directory of .debs for the index row [default: the closure's download cache]
     #[arg(long)]
     pub debs: Option<PathBuf>,
+    /// The bake row's one role [default: both]
+    #[arg(long, value_parser = bake_role())]
+    pub role: Option<Kind>,
+}
+
+/// The roles the bench's bake row bakes (not the base image).
+fn bake_role() -> impl clap::builder::TypedValueParser<Value = Kind> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["master", "agent"]).map(|role| match role.as_str() {
+        "master" => Kind::Master,
+        _ => Kind::Agent,
+    })
 }
 
 /// What a repository is made of: shared by `repo`, `bundle`, `image` and `dist`.
@@ -333,6 +346,7 @@ impl Xtask {
                         runs: bench.runs,
                         upstream: bench.upstream,
                         debs: bench.debs,
+                        role: bench.role,
                     },
                 );
             }
@@ -477,5 +491,26 @@ impl Verify {
             upgrade_from,
             keep: self.keep,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bench --role` takes the two roles the bake row bakes, not the base image.
+    #[test]
+    fn bench_role_is_master_or_agent() {
+        let role = |arg: &str| {
+            Xtask::try_parse_from(["xtask", "bench", "--only", "bake", "--role", arg]).map(|x| {
+                match x.step {
+                    Step::Bench(bench) => bench.role,
+                    _ => None,
+                }
+            })
+        };
+        assert_eq!(role("agent").unwrap(), Some(Kind::Agent));
+        assert_eq!(role("master").unwrap(), Some(Kind::Master));
+        assert!(role("base").is_err());
     }
 }

@@ -74,6 +74,27 @@ impl Tools {
         check(purpose, program, status)
     }
 
+    /// Runs `program args...` in `dir` with extra environment variables and nothing on its
+    /// standard input, letting its output through to stderr: a long build whose output is its
+    /// progress (`packer build` in its templates' directory).
+    pub fn run_in(
+        &self,
+        purpose: &str,
+        program: &str,
+        args: &[&str],
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Result<()> {
+        let status = std::process::Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(to_stderr()?)
+            .status();
+        check(purpose, program, status)
+    }
+
     /// Runs `program args...` with extra environment variables and returns its output whatever its
     /// exit status, for callers that explain a failure better than the exit status does.
     pub fn output_env(

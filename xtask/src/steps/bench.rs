@@ -7,7 +7,8 @@
 //! changed vs the plan's checks alone), `change` (one overlay file changed: `dist --images` vs
 //! the master disk write alone), `index` (the repository's indexer vs apt-ftparchive,
 //! dpkg-scanpackages, and sha256sum as the floor), `bake` (the native image command with cold
-//! roots vs mmdebstrap of the same packages and sources), `boot` (under qemu TCG with seeds of a
+//! roots vs mmdebstrap of the same packages and sources, and vs `packer build` of the same
+//! content from the base image and the bundle under qemu TCG), `boot` (under qemu TCG with seeds of a
 //! one-master inventory: the base image to cloud-init's final line as the floor, the master to
 //! serving, the agent to its Mesos agent answering). `--only scale`: verify's time and memory as
 //! the cluster grows (`scale.rs`).
@@ -52,6 +53,8 @@ pub struct Options {
     pub upstream: Option<PathBuf>,
     /// The .debs the index row indexes [default: the closure's download cache].
     pub debs: Option<PathBuf>,
+    /// The bake row's one role [default: master and agent].
+    pub role: Option<Kind>,
 }
 
 /// One contender of a row: its name and one timed run.
@@ -109,6 +112,11 @@ pub fn run(build: &Build, options: &Options) -> Result<()> {
             Row::Boot,
         ],
     };
+    if rows.contains(&Row::Bake) {
+        // Named before any row's slow work, and before a scratch directory is kept for it.
+        crate::tool::require(PACKER_TOOLS)
+            .context("the bake row's rival is Packer's qemu build under TCG")?;
+    }
     let scratch_base = workspace::root().join("target");
     std::fs::create_dir_all(&scratch_base)?;
     let scratch = tempfile::Builder::new()
@@ -354,8 +362,71 @@ fn image_options(
     })
 }
 
+/// Packer's build of one role in the templates' directory: its arguments (the qemu source only,
+/// TCG) and the output directory and qcow2 the templates name (`output-<name>/<name>.qcow2`,
+/// `<name>` = `mesos-roles-<role>-<version>-<suite>`).
+struct PackerBuild {
+    args: Vec<String>,
+    output_dir: PathBuf,
+    image: PathBuf,
+}
+
+fn packer_build(templates: &Path, role: &str, version: &str, suite: &str) -> PackerBuild {
+    let name = format!("mesos-roles-{role}-{version}-{suite}");
+    let output_dir = templates.join(format!("output-{name}"));
+    PackerBuild {
+        args: [
+            "build",
+            "-only=qemu.mesos-roles",
+            "-var",
+            &format!("role={role}"),
+            "-var",
+            "accelerator=tcg",
+            ".",
+        ]
+        .map(String::from)
+        .to_vec(),
+        image: output_dir.join(format!("{name}.qcow2")),
+        output_dir,
+    }
+}
+
+/// Moves `path`, if there, into `trash` under a name of its own: instant where removing it is not.
+fn discard(path: &Path, trash: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    let into = tempfile::Builder::new()
+        .prefix("discarded-")
+        .tempdir_in(trash)?
+        .keep();
+    std::fs::rename(path, into.join("it"))
+        .with_context(|| format!("cannot move {} into {}", path.display(), trash.display()))
+}
+
+/// What the bake row's Packer rival runs, checked before anything slow.
+const PACKER_TOOLS: &[&str] = &["packer", "xorriso", "qemu-system-x86_64", "qemu-img"];
+
+/// A file's size in MB, for the table.
+fn megabytes(path: &Path) -> Result<f64> {
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("no image at {}", path.display()))?
+        .len() as f64
+        / 1e6)
+}
+
+/// The bake row, per role: mmdebstrap of the same packages and sources (floor), the native
+/// `cargo xtask image` with a cache of its own (cold roots), and Packer's qemu source building the
+/// same content from the base image and the bundle (rival). Packer's inputs (the base image, the
+/// bundle with the closure, the templates) are made once before the rounds, timed apart.
 fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
+    let kinds = match options.role {
+        None => vec![Kind::Master, Kind::Agent],
+        Some(Kind::Base) => bail!("--role base: the bake row bakes master or agent"),
+        Some(kind) => vec![kind],
+    };
     let repo = dir.join("repo");
+    eprintln!("bench bake: the repository of the floor (mmdebstrap's source)");
     pipeline(
         build,
         Request {
@@ -367,12 +438,42 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
             ..Request::default()
         },
     )?;
-    for kind in [Kind::Master, Kind::Agent] {
+    eprintln!(
+        "bench bake: Packer's inputs: the base image, the bundle (with the closure) and the templates"
+    );
+    let templates = dir.join("packer");
+    let started = Instant::now();
+    pipeline(
+        build,
+        Request {
+            command: "packer".into(),
+            targets: vec![Target::Image(Kind::Base), Target::Bundle, Target::Packer],
+            upstream: options.upstream.clone(),
+            images_out: Some(dir.join("base")),
+            bundle_out: Some(dir.join("bundle")),
+            packer_out: Some(templates.clone()),
+            ..Request::default()
+        },
+    )?;
+    let inputs = started.elapsed().as_secs_f64();
+    println!(
+        "\nPacker's inputs (base image, bundle with the closure, templates), made once: {inputs:.1} s"
+    );
+    let packer_cache = dir.join("packer-cache");
+    let packer_cache_env = packer_cache.to_string_lossy().into_owned();
+    for kind in kinds {
         let image = image_options(build, kind, &repo, &dir.join("images"))?;
+        let native_image = image.out.join(crate::steps::image::file_name(&image));
+        let packer = packer_build(&templates, kind.name(), &image.version, &image.suite);
+        let packer_args: Vec<&str> = packer.args.iter().map(String::as_str).collect();
         let mut n = 0;
         let exe = std::env::current_exe()?;
         let floor_root = dir.join("floor-root");
-        interleave(
+        // What a run made is moved here (a rename, instant) and removed after the role's rounds:
+        // removing a root or a cache took up to 42 s on a loaded disk, and is no contender's work.
+        let trash = dir.join("trash");
+        std::fs::create_dir_all(&trash)?;
+        let medians = interleave(
             &format!("bake {} (cold roots)", kind.name()),
             runs,
             false,
@@ -380,15 +481,16 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
                 (
                     "mmdebstrap, same packages and sources (floor)",
                     Box::new(|| {
-                        let _ = std::fs::remove_dir_all(&floor_root);
+                        eprintln!("bench bake {}: mmdebstrap (floor)", kind.name());
+                        discard(&floor_root, &trash)?;
                         crate::steps::image::install_alone(&build.tools, &image, &floor_root)?;
-                        std::fs::remove_dir_all(&floor_root)?;
-                        Ok(())
+                        discard(&floor_root, &trash)
                     }),
                 ),
                 (
                     "cargo xtask image (whole command)",
                     Box::new(|| {
+                        eprintln!("bench bake {}: cargo xtask image (native)", kind.name());
                         n += 1;
                         // A cache of its own: every root is built cold.
                         let cache = dir.join(format!("cache-{}-{n}", kind.name()));
@@ -406,12 +508,56 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
                             bail!("cargo xtask image failed:\n{progress}");
                         }
                         phases(&progress);
-                        std::fs::remove_dir_all(&cache)?;
+                        discard(&cache, &trash)
+                    }),
+                ),
+                (
+                    "packer build from the base image (rival)",
+                    Box::new(|| {
+                        eprintln!(
+                            "bench bake {}: packer build (rival) in {}",
+                            kind.name(),
+                            templates.display()
+                        );
+                        // Packer refuses to build over an output directory.
+                        discard(&packer.output_dir, &trash)?;
+                        build.tools.run_in(
+                            &format!("build the {} image with Packer", kind.name()),
+                            "packer",
+                            &packer_args,
+                            &templates,
+                            &[
+                                ("CHECKPOINT_DISABLE", "1"),
+                                ("PACKER_CACHE_DIR", &packer_cache_env),
+                            ],
+                        )?;
+                        if !packer.image.is_file() {
+                            bail!("packer wrote no {}", packer.image.display());
+                        }
                         Ok(())
                     }),
                 ),
             ],
         )?;
+        std::fs::remove_dir_all(&trash)
+            .with_context(|| format!("cannot remove {}", trash.display()))?;
+        let (floor, native, packer_s) = (medians[0], medians[1], medians[2]);
+        println!(
+            "  native / floor = {:.2} (goal <= 1.2); native / Packer = {:.2} (goal <= 0.33: Packer >= 3x slower; Packer / native = {:.2})",
+            native / floor.max(1e-9),
+            native / packer_s.max(1e-9),
+            packer_s / native.max(1e-9)
+        );
+        println!(
+            "  Packer counting the base image and bundle: {:.1} s ({:.2}x native)",
+            packer_s + inputs,
+            (packer_s + inputs) / native.max(1e-9)
+        );
+        let (native_mb, packer_mb) = (megabytes(&native_image)?, megabytes(&packer.image)?);
+        println!(
+            "  qcow2: native {native_mb:.0} MB, Packer {packer_mb:.0} MB (native / Packer = {:.2})",
+            native_mb / packer_mb.max(1e-9)
+        );
     }
     Ok(())
 }
@@ -664,6 +810,65 @@ pub fn index(tools: &Tools, dir: Option<PathBuf>, runs: usize) -> Result<Vec<f64
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Packer rival runs the qemu source alone under TCG and looks for the qcow2 where the
+    /// templates write it: a name out of step with them would fail the row after the build.
+    /// A discarded directory leaves its place free at once and is in the trash; a missing one is
+    /// no error.
+    #[test]
+    fn discard_moves_into_the_trash() {
+        let dir = tempfile::tempdir().unwrap();
+        let (made, trash) = (dir.path().join("root"), dir.path().join("trash"));
+        std::fs::create_dir_all(made.join("etc")).unwrap();
+        std::fs::create_dir_all(&trash).unwrap();
+        discard(&made, &trash).unwrap();
+        discard(&made, &trash).unwrap();
+        assert!(!made.exists());
+        let kept: Vec<_> = std::fs::read_dir(&trash).unwrap().collect();
+        assert_eq!(kept.len(), 1);
+    }
+
+    #[test]
+    fn the_packer_build_is_the_qemu_source_and_its_output_is_where_the_templates_put_it() {
+        let build = packer_build(Path::new("/scratch/packer"), "agent", "1.2.3", "bookworm");
+        assert_eq!(
+            build.args,
+            [
+                "build",
+                "-only=qemu.mesos-roles",
+                "-var",
+                "role=agent",
+                "-var",
+                "accelerator=tcg",
+                "."
+            ]
+        );
+        assert_eq!(
+            build.output_dir,
+            Path::new("/scratch/packer/output-mesos-roles-agent-1.2.3-bookworm")
+        );
+        assert_eq!(
+            build.image,
+            Path::new(
+                "/scratch/packer/output-mesos-roles-agent-1.2.3-bookworm/mesos-roles-agent-1.2.3-bookworm.qcow2"
+            )
+        );
+        let template = std::fs::read_to_string(
+            workspace::root()
+                .join(crate::steps::packer::TEMPLATES)
+                .join("mesos-roles.pkr.hcl"),
+        )
+        .unwrap();
+        for line in [
+            r#"source "qemu" "mesos-roles" {"#,
+            r#"variable "accelerator" {"#,
+            r#"name = "mesos-roles-${var.role}-${var.version}-${var.suite}""#,
+            r#"output_directory = "output-${local.name}""#,
+            r#"vm_name          = "${local.name}.qcow2""#,
+        ] {
+            assert!(template.contains(line), "the template lacks {line}");
+        }
+    }
 
     /// The boot row's inventory is only read after a cold `dist --images`: a field it lacks would
     /// fail the row many minutes in.
