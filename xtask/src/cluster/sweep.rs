@@ -46,8 +46,10 @@ pub fn leftovers(roots: &Path) -> Result<Swept> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let mut fields = name.rsplit('-');
             let pid = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-            if path.is_dir() && pid.is_some_and(|pid| !alive(pid)) {
-                kill_cgroup(&path)?;
+            if path.is_dir()
+                && pid.is_some_and(|pid| !alive(pid))
+                && removed_here(kill_cgroup(&path), &path)?
+            {
                 swept.nodes += 1;
             }
         }
@@ -61,11 +63,13 @@ pub fn leftovers(roots: &Path) -> Result<Swept> {
         if let Some(pid) = crate::cluster::netns::owner(name)
             && !alive(pid)
         {
-            run(
+            let deleted = run(
                 "delete a namespace an earlier run left",
                 Command::new("ip").args(["netns", "delete", name]),
-            )?;
-            swept.namespaces += 1;
+            );
+            if removed_here(deleted.map(drop), &Path::new("/run/netns").join(name))? {
+                swept.namespaces += 1;
+            }
         }
     }
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
@@ -79,12 +83,24 @@ pub fn leftovers(roots: &Path) -> Result<Swept> {
         // A root something is still mounted below is left for its owner.
         let mounted = mounts.contains(&*path.to_string_lossy());
         if pid.is_some_and(|pid| !alive(pid)) && !mounted {
-            std::fs::remove_dir_all(&path)
-                .with_context(|| format!("cannot remove {}", path.display()))?;
-            swept.roots += 1;
+            let removed = std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()));
+            if removed_here(removed, &path)? {
+                swept.roots += 1;
+            }
         }
     }
     Ok(swept)
+}
+
+/// Whether this sweep removed `path`: another run sweeping at the same time may have removed it
+/// first (its removal then fails here), and gone is as good as removed; anything else fails.
+fn removed_here(removal: Result<()>, path: &Path) -> Result<bool> {
+    match removal {
+        Ok(()) => Ok(true),
+        Err(_) if !path.exists() => Ok(false),
+        Err(error) => Err(error),
+    }
 }
 
 fn alive(pid: u32) -> bool {
@@ -156,4 +172,18 @@ fn procs_below(dir: &Path) -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_leftover_another_sweep_removed_first_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("cluster-1-x");
+        let failed = || Err(anyhow::anyhow!("cannot remove it"));
+        assert!(!super::removed_here(failed(), &gone).unwrap());
+        assert!(super::removed_here(Ok(()), &gone).unwrap());
+        std::fs::create_dir(&gone).unwrap();
+        assert!(super::removed_here(failed(), &gone).is_err());
+    }
 }

@@ -1076,11 +1076,24 @@ impl Cluster {
         })
     }
 
-    /// `--keep`: each node's shell on stderr, then the cluster stays up until Ctrl-C or SIGTERM.
-    fn keep(&self) {
+    /// `--keep`: the nodes the checks stopped (failovers, split brain) started again, so the whole
+    /// cluster is there to inspect; each node's shell on stderr; then the cluster stays up until
+    /// Ctrl-C or SIGTERM.
+    fn keep(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].is_none() && interrupted().is_ok() {
+                eprintln!("verify: {} started again for --keep", self.name(i));
+                if let Err(error) = self.rejoin(i) {
+                    eprintln!("verify: {} did not rejoin: {error:#}", self.name(i));
+                }
+            }
+        }
         eprintln!("verify: the cluster is kept up (--keep); a shell on each node:");
-        for node in self.nodes.iter().flatten() {
-            eprintln!("  {}: {}", node.name(), node.shell());
+        for (i, node) in self.nodes.iter().enumerate() {
+            match node {
+                Some(node) => eprintln!("  {}: {}", node.name(), node.shell()),
+                None => eprintln!("  {} is not running", self.name(i)),
+            }
         }
         eprintln!(
             "verify: Ctrl-C, or SIGTERM to process {}, tears it down",
