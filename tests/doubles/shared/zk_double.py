@@ -282,9 +282,11 @@ class Election(threading.Thread):
                 lost_at = None
                 self._observe(session)
                 time.sleep(POLL_SECONDS)
-            except (OSError, ZkError) as error:
+            except Exception as error:  # noqa: BLE001
                 # No connection: nothing is known about the leader, and nothing is claimed. The
                 # session may survive on another server until its timeout; after that it is new.
+                # Whatever went wrong (a short read under load, say) is retried, as Curator does
+                # for the real daemons: a thread that died here would never lead again.
                 self._set(None, False)
                 if isinstance(error, ZkError) and error.code in NOT_RETRYABLE and self.on_fatal:
                     self.on_fatal(error)
