@@ -199,16 +199,10 @@ fn build_packer_agent() -> Result<PathBuf> {
     request.base_image = Some(base);
     images::run(request)?;
     let start = Instant::now();
+    // The bench's Packer contender, the same command.
+    let packer = xtask::steps::bench::packer_build(&templates, "agent", VERSION, SUITE);
     let built = Command::new("packer")
-        .args([
-            "build",
-            "-only=qemu.mesos-roles",
-            "-var",
-            "role=agent",
-            "-var",
-            "accelerator=tcg",
-            ".",
-        ])
+        .args(&packer.args)
         .current_dir(&templates)
         .env("CHECKPOINT_DISABLE", "1")
         .env("PACKER_CACHE_DIR", dir.join("packer-cache"))
@@ -219,8 +213,7 @@ fn build_packer_agent() -> Result<PathBuf> {
         built.success(),
         "packer build failed ({built}): see its output above"
     );
-    let name = format!("mesos-roles-agent-{VERSION}-{SUITE}");
-    let image = templates.join(format!("output-{name}/{name}.qcow2"));
+    let image = packer.image;
     ensure!(image.is_file(), "packer wrote no {}", image.display());
     eprintln!(
         "packer agent: build {:.1} s ({:.0} MB)",

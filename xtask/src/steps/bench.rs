@@ -365,13 +365,13 @@ fn image_options(
 /// Packer's build of one role in the templates' directory: its arguments (the qemu source only,
 /// TCG) and the output directory and qcow2 the templates name (`output-<name>/<name>.qcow2`,
 /// `<name>` = `mesos-roles-<role>-<version>-<suite>`).
-struct PackerBuild {
-    args: Vec<String>,
-    output_dir: PathBuf,
-    image: PathBuf,
+pub struct PackerBuild {
+    pub args: Vec<String>,
+    pub output_dir: PathBuf,
+    pub image: PathBuf,
 }
 
-fn packer_build(templates: &Path, role: &str, version: &str, suite: &str) -> PackerBuild {
+pub fn packer_build(templates: &Path, role: &str, version: &str, suite: &str) -> PackerBuild {
     let name = format!("mesos-roles-{role}-{version}-{suite}");
     let output_dir = templates.join(format!("output-{name}"));
     PackerBuild {
