@@ -259,19 +259,21 @@ pub fn run_verify(mut verify: Command, inspect: Option<Inspect>) -> Result<(Outp
         }
         text
     });
-    let inspected = match (inspect, kept.recv()) {
-        (Some(inspect), Ok(nodes)) => {
-            let inspected = inspect(&nodes);
-            crate::run(
-                "end verify --keep",
-                Command::new("kill").args(["-TERM", &pid.to_string()]),
-            )?;
-            inspected
-        }
-        (Some(_), Err(_)) => Err(anyhow::anyhow!(
-            "verify --keep ended without keeping its cluster"
-        )),
-        (None, _) => Ok(()),
+    let inspected = match inspect {
+        None => Ok(()),
+        Some(inspect) => match kept.recv() {
+            Ok(nodes) => {
+                let inspected = inspect(&nodes);
+                crate::run(
+                    "end verify --keep",
+                    Command::new("kill").args(["-TERM", &pid.to_string()]),
+                )?;
+                inspected
+            }
+            Err(_) => Err(anyhow::anyhow!(
+                "verify --keep ended without keeping its cluster"
+            )),
+        },
     };
     let mut out = child.wait_with_output()?;
     out.stderr = reader

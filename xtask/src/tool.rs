@@ -65,18 +65,11 @@ impl Tools {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<()> {
-        // A tool's output is progress: it goes to stderr, so stdout holds only the summary.
-        let status = std::process::Command::new(program)
-            .args(args)
-            .envs(env.iter().copied())
-            .stdout(to_stderr()?)
-            .status();
-        check(purpose, program, status)
+        run_through(purpose, program, args, env, None)
     }
 
-    /// Runs `program args...` in `dir` with extra environment variables and nothing on its
-    /// standard input, letting its output through to stderr: a long build whose output is its
-    /// progress (`packer build` in its templates' directory).
+    /// Like [`Tools::run_env`] in `dir`: a long build whose output is its progress (`packer
+    /// build` in its templates' directory).
     pub fn run_in(
         &self,
         purpose: &str,
@@ -85,14 +78,7 @@ impl Tools {
         dir: &std::path::Path,
         env: &[(&str, &str)],
     ) -> Result<()> {
-        let status = std::process::Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .envs(env.iter().copied())
-            .stdin(std::process::Stdio::null())
-            .stdout(to_stderr()?)
-            .status();
-        check(purpose, program, status)
+        run_through(purpose, program, args, env, Some(dir))
     }
 
     /// Runs `program args...` with extra environment variables and returns its output whatever its
@@ -134,6 +120,27 @@ fn check(
         anyhow::bail!("failed to {purpose}: {program} exited with {status}");
     }
     Ok(())
+}
+
+/// Runs a tool whose output is progress: it goes to stderr, so stdout holds only the summary; its
+/// standard input is empty (a tool that asks must not hang a build).
+fn run_through(
+    purpose: &str,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    dir: Option<&std::path::Path>,
+) -> Result<()> {
+    let mut command = std::process::Command::new(program);
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(to_stderr()?);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    check(purpose, program, command.status())
 }
 
 /// Checks that every program in `programs` is on PATH; names the missing ones and the fix.
