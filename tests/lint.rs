@@ -26,7 +26,7 @@ fn lintian_reports_no_error_and_no_warning() -> Result<()> {
 fn trixie_lintian_reports_no_error_and_no_warning() -> Result<()> {
     require_root_and_tools(&["mmdebstrap", "chroot", "tar"])?;
     let root = scratch("lintian-trixie")?;
-    roots::unpack_tarball(&roots::cached("trixie", &["lintian"])?, root.path())?;
+    roots::unpack_tarball(&roots::lintian()?, root.path())?;
     for deb in build_role_debs(&root.path().join("tmp/debs"), "1.0.0-1")? {
         let inside = Path::new("/tmp/debs").join(deb.file_name().unwrap_or_default());
         let mut lintian = Command::new("chroot");

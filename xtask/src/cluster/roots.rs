@@ -58,14 +58,36 @@ pub fn bootable(suite: &str) -> Result<PathBuf> {
     cached(suite, &["systemd-sysv"])
 }
 
+/// The tarball of trixie's minbase with lintian: the lint tier runs trixie's lintian in it
+/// (newer tags and checks than bookworm's).
+pub fn lintian() -> Result<PathBuf> {
+    cached("trixie", &["lintian"])
+}
+
+/// Every root the test tiers unpack, in the order the lanes first ask for them: verify's nodes,
+/// the bundle, package and piuparts tiers' (bookworm and trixie), the lint tier's. `cargo xtask
+/// test` makes them while the test binaries build, so on a cold machine no lane waits for
+/// mmdebstrap; a root missing here is still made by the first tier that asks for it.
+pub fn prepare_tier_roots() -> Result<()> {
+    base("bookworm")?;
+    bootable("bookworm")?;
+    minbase("bookworm")?;
+    base("trixie")?;
+    minbase("trixie")?;
+    lintian()?;
+    Ok(())
+}
+
 /// A cached minbase root of `suite` with `packages` added (a tool root: lintian of `suite`, say).
 pub fn cached(suite: &str, packages: &[&str]) -> Result<PathBuf> {
     let dir = cache_dir().join("roots");
     std::fs::create_dir_all(&dir)?;
     let key = hex::encode(&Sha256::digest(format!("{suite} {packages:?}"))[..6]);
-    let tarball = dir.join(format!("{suite}-{key}.tar"));
-    // One bootstrap at a time: parallel tests wait for the first to finish.
-    let lock = File::create(dir.join(format!("{suite}.lock")))?;
+    let name = format!("{suite}-{key}");
+    let tarball = dir.join(format!("{name}.tar"));
+    // One bootstrap of a root at a time: whoever else wants it waits for the first to finish;
+    // other roots are made meanwhile.
+    let lock = File::create(dir.join(format!("{name}.lock")))?;
     lock.lock()?;
     if !tarball.exists() {
         bootstrap(suite, packages, &tarball)?;

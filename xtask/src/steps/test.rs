@@ -104,6 +104,9 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let binaries = binaries(&cargo, quick)?;
+    // The tiers' base roots, made beside the build (rustc's serial phases leave a core idle):
+    // on a cold machine the first binaries of both lanes would otherwise wait for mmdebstrap.
+    let roots = (!quick).then(|| std::thread::spawn(crate::cluster::roots::prepare_tier_roots));
     eprintln!("==> build the {} test binaries", binaries.len());
     let status = Command::new(&cargo)
         .args(["test", "--workspace", "--no-run", "--quiet"])
@@ -140,6 +143,14 @@ pub fn run(quick: bool, no_setup: bool, one_lane: bool) -> Result<()> {
         join(second, &mut outcomes)
     })?;
     let elapsed = start.elapsed();
+    if let Some(roots) = roots {
+        // A tier that needed a root that could not be made failed with the reason already.
+        match roots.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("warning: the tiers' base roots: {error:#}"),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
     println!("\ntest binary                           wall      cpu   passed  failed");
     let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
     let (mut wall, mut user, mut system) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
