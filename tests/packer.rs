@@ -388,3 +388,48 @@ fn the_templates_carry_the_overlays_for_provision() -> Result<()> {
     assert!(provision.contains("tar -xf \"$OVERLAYS\""));
     Ok(())
 }
+
+/// The build VM is throwaway, so its disk trades durability for time under TCG: qemu ignores the
+/// guest's flushes and passes its discards on; finish.sh trims every filesystem before the
+/// power-off (so the compressed qcow2 leaves out the blocks of removed files); dpkg skips its
+/// fsyncs while provisioning, and that setting is gone before the image is saved. (`packer
+/// validate` above checks that Debian's Packer 1.6.6 knows the options.)
+#[test]
+fn the_throwaway_build_vm_skips_flushes_and_trims_its_disk() -> Result<()> {
+    let dir = mesos_roles_tests::workspace().join("images/packer");
+    let template = std::fs::read_to_string(dir.join("mesos-roles.pkr.hcl"))?;
+    let setting = |name: &str| {
+        template.lines().find_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
+    };
+    assert_eq!(setting("disk_cache").as_deref(), Some("\"unsafe\""));
+    assert_eq!(setting("disk_discard").as_deref(), Some("\"unmap\""));
+    assert_eq!(setting("disk_compression").as_deref(), Some("true"));
+
+    let finish = std::fs::read_to_string(dir.join("scripts/finish.sh"))?;
+    let trim = finish.find("fstrim --all").expect("finish.sh trims");
+    let off = finish
+        .find("shutdown -P now")
+        .expect("finish.sh powers off");
+    assert!(trim < off, "{finish}");
+    assert!(trim > finish.find("userdel").expect("userdel"), "{finish}");
+
+    let provision = std::fs::read_to_string(dir.join("scripts/provision.sh"))?;
+    let set = provision
+        .find("printf 'force-unsafe-io\\n' >\"$unsafe_io\"")
+        .expect("provision.sh sets force-unsafe-io");
+    let install = provision
+        .find("sh \"$top/install.sh\"")
+        .expect("provision.sh installs");
+    let unset = provision
+        .find("rm -f \"$no_recommends\" \"$unsafe_io\"")
+        .expect("provision.sh removes force-unsafe-io");
+    assert!(set < install && install < unset, "{provision}");
+    assert!(
+        provision.contains("unsafe_io=/etc/dpkg/dpkg.cfg.d/"),
+        "{provision}"
+    );
+    Ok(())
+}

@@ -55,7 +55,11 @@ mr__trim() {
 }
 
 mr__lower() {
-	printf '%s' "$1" | tr ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz
+	# Most answers are lower case already: then no tr (a process costs under emulation).
+	case $1 in
+	*[ABCDEFGHIJKLMNOPQRSTUVWXYZ]*) printf '%s' "$1" | tr ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz ;;
+	*) printf '%s' "$1" ;;
+	esac
 }
 
 # Quiet test: four decimal octets 0-255 without leading zeros (inet_aton reads 010 as 8).

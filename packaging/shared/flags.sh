@@ -13,6 +13,16 @@ mr_binary_flags() {
 		sed -n 's/^[[:space:]]*--\(\[no-\]\)\{0,1\}\([abcdefghijklmnopqrstuvwxyz0123456789_]*\).*/\2/p')
 }
 
+# mr_is_flag NAME: NAME is one of the lines of MR_FLAGS (mr_binary_flags first). A match in the
+# shell, not printf | grep: this runs once a file of the flag directory, and each process costs
+# on a first boot under emulation.
+mr_is_flag() {
+	case "$MR_NL$MR_FLAGS$MR_NL" in
+	*"$MR_NL$1$MR_NL"*) return 0 ;;
+	esac
+	return 1
+}
+
 # mr_known_flags QUESTION BINARY NORMAL_EXTRA_FLAGS: every name is a flag of BINARY, or postinst
 # ends with one message naming it, as mr_valid does.
 mr_known_flags() {
@@ -27,7 +37,7 @@ mr_known_flags() {
 		mr_kf_e=${mr_kf_list%%;*}
 		[ "$mr_kf_e" != "$mr_kf_list" ] && mr_kf_list=${mr_kf_list#*;} || mr_kf_list=
 		mr_kf_n=${mr_kf_e%%=*}
-		if ! printf '%s\n' "$MR_FLAGS" | grep -qxF "$mr_kf_n"; then
+		if ! mr_is_flag "$mr_kf_n"; then
 			mr_refuse "$1" "$(mr__q "$mr_kf_n") is not a flag of the installed ${2##*/} (see ${2##*/} --help)"
 		fi
 	done
@@ -57,7 +67,7 @@ mr_flag_dir_ok() {
 		[ -f "$mr_fd_f" ] || continue
 		mr_fd_n=${mr_fd_f##*/}
 		mr_fd_n=${mr_fd_n#\?}
-		if ! printf '%s\n' "$MR_FLAGS" | grep -qxF -- "$mr_fd_n"; then
+		if ! mr_is_flag "$mr_fd_n"; then
 			mr_warn "${2##*/} not (re)started, it keeps running on its old flags: $(mr__q "$mr_fd_f") is not a flag of the installed ${2##*/} (move the file out of $1, then dpkg-reconfigure $MR_PKG)"
 			mr_changed "$3"
 			MR_HELD="${MR_HELD:-}$3$MR_NL"

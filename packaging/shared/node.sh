@@ -88,7 +88,13 @@ mr_default_agent_ip() (
 # this node's memory divided by DIVISOR, in MiB from MIN to MAX.
 mr_heap_size() (
 	[ "$1" = auto ] || { printf '%s\n' "$1"; return 0; }
-	kb=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || true)
+	# Read by the shell (MemTotal is the first line), not awk: a process less on a first boot.
+	kb=
+	if [ -r /proc/meminfo ]; then
+		while read -r k v _; do
+			[ "$k" != MemTotal: ] || { kb=$v; break; }
+		done </proc/meminfo
+	fi
 	case $kb in
 	'' | *[!0123456789]*) kb=0 ;;
 	esac

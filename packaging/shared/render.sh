@@ -28,13 +28,19 @@ mr_inert() {
 }
 
 # MR_CHANGED holds the services whose configuration changed, as " svc svc ".
+# Split by the shell, not by tr in a command substitution: this runs once a file, and every
+# process forked costs under emulation (a first boot in a TCG VM).
 mr_changed() { # SERVICE[,SERVICE...]
-	for mr_s in $(printf '%s' "$1" | tr , ' '); do
+	mr_cs_ifs=$IFS
+	IFS=", 	$MR_NL"
+	for mr_s in $1; do
+		[ -n "$mr_s" ] || continue
 		case $MR_CHANGED in
 		*" $mr_s "*) ;;
 		*) MR_CHANGED="$MR_CHANGED$mr_s " ;;
 		esac
 	done
+	IFS=$mr_cs_ifs
 }
 
 mr_is_changed() {
@@ -163,8 +169,12 @@ mr_put() {
 	case " $MR_DIVERSIONS " in
 	*" $1 "*) mr_divert "$1" ;;
 	esac
+	# Written twice rather than copied, and neither chmod-ed: both are 0644 under the scripts'
+	# umask 022 (common.sh), and so is the new file when the admin's is copied or merged into it.
+	# Here and below, a step that has nothing to do forks nothing (each process costs on a first
+	# boot under emulation).
 	printf '%s\n' "$3" >"$MR_TMP/new"
-	cp "$MR_TMP/new" "$MR_TMP/rendered"
+	printf '%s\n' "$3" >"$MR_TMP/rendered"
 	mr_last=$MR_STATE/written$1
 	mr_prop=$MR_STATE/proposed$1
 	mr_keep='' mr_why=''
@@ -187,7 +197,6 @@ mr_put() {
 				"$MR_PKG" "$1" "${mr_why:+ ($mr_why)}" "$mr_prop" "$MR_PKG"
 		fi
 	fi
-	chmod 0644 "$MR_TMP/new"
 	MR_WROTE=
 	if [ -L "$1" ] || ! cmp -s "$MR_TMP/new" "$1"; then
 		mr_mkdir "${1%/*}"
@@ -196,8 +205,8 @@ mr_put() {
 		mr_changed "$2"
 	fi
 	if [ -z "$mr_keep" ]; then
-		rm -f "$mr_prop"
-		mkdir -p "${mr_last%/*}"
+		if [ -e "$mr_prop" ] || [ -L "$mr_prop" ]; then rm -f "$mr_prop"; fi
+		[ -d "${mr_last%/*}" ] || mkdir -p "${mr_last%/*}"
 		mv -f "$MR_TMP/rendered" "$mr_last"
 	fi
 	printf '%s %s\n' "$2" "$1" >>"$MR_TMP/files"

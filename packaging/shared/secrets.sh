@@ -8,7 +8,8 @@ MR_SECRETS=$MR_ETC/secrets
 # mr_derive SECRET PURPOSE: D(SECRET, PURPOSE), the lower-case hex SHA-256 of
 # mesos-roles:PURPOSE:SECRET (xtask::inputs::secrets::derive computes the same).
 mr_derive() {
-	printf 'mesos-roles:%s:%s' "$2" "$1" | sha256sum | cut -d ' ' -f 1
+	set -- "$(printf 'mesos-roles:%s:%s' "$2" "$1" | sha256sum)"
+	printf '%s\n' "${1%% *}"
 }
 
 # mr_auth SECRET_QUESTION SECRET INSECURE HOW: MR_AUTH becomes required, offered (credentials
@@ -62,11 +63,11 @@ mr_secrets_dir() {
 # shellcheck disable=SC2034 # MR_WROTE is for the callers
 mr_secret() {
 	mr_s_new=$MR_SECRETS/.new
-	rm -f "$mr_s_new"
-	(
-		umask 077
-		printf '%s' "$4" >"$mr_s_new"
-	)
+	if [ -e "$mr_s_new" ] || [ -L "$mr_s_new" ]; then rm -f "$mr_s_new"; fi
+	# umask 077 for this one file, then back to the scripts' 022 (common.sh): no subshell forked.
+	umask 077
+	printf '%s' "$4" >"$mr_s_new"
+	umask 022
 	if [ -n "$3" ]; then
 		chgrp "$3" "$mr_s_new"
 		chmod 0640 "$mr_s_new"
