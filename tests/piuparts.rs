@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use mesos_roles_tests::{
-    Target, build_role_debs, doubles, on_suites, output, require_root_and_tools, roots, run,
-    scratch, workspace,
+    Target, build_role_debs, doubles, on_suites, output, require_root_and_tools, roots, scratch,
+    workspace,
 };
 use xtask::formats::signing::KeySource;
 use xtask::steps::repo::KEYRING;
@@ -94,7 +94,8 @@ fn piuparts(suite: &str, role: &str, preseed: Option<&str>) -> Result<()> {
     let started = Instant::now();
     let out = output("run piuparts", &mut command)?;
     let took = started.elapsed().as_secs();
-    unmount_below(dir.path())?;
+    // A piuparts that was killed leaves its chroot's mounts (/proc, /dev/pts, the repository).
+    roots::unmount_below(dir.path())?;
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let verdict = text
         .lines()
@@ -185,27 +186,6 @@ fn scripts(dir: &Path, preseed: Option<&str>) -> Result<PathBuf> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(scripts)
-}
-
-/// A piuparts that was killed leaves its chroot's mounts (/proc, /dev/pts, the repository): they
-/// go before the scratch directory is removed, which would otherwise reach through them.
-fn unmount_below(dir: &Path) -> Result<()> {
-    let mounts = std::fs::read_to_string("/proc/mounts")?;
-    let prefix = format!("{}/", dir.display());
-    let mut below: Vec<&str> = mounts
-        .lines()
-        .filter_map(|line| line.split(' ').nth(1))
-        .filter(|mount| mount.starts_with(&prefix))
-        .collect();
-    // Deepest first.
-    below.sort_unstable_by(|a, b| b.cmp(a));
-    for mount in below {
-        run(
-            "unmount what piuparts left",
-            Command::new("umount").arg("--lazy").arg(mount),
-        )?;
-    }
-    Ok(())
 }
 
 fn file_name(path: &Path) -> String {

@@ -12,12 +12,12 @@ use crate::node::{self, Node};
 use crate::{build_role_debs, doubles, require_root_and_tools, roots, scratch};
 
 /// Booted nodes on one private network. Field order is drop order: nodes power off before their
-/// network and their roots go.
+/// network and their roots go (`Drop` unmounts the roots first).
 pub struct Cluster {
     pub nodes: Vec<Node>,
     _net: Net,
     debs: Vec<String>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
@@ -52,8 +52,17 @@ pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
         nodes,
         _net: net,
         debs,
-        _dir: dir,
+        dir,
     })
+}
+
+impl Drop for Cluster {
+    /// The nodes power off first; then their roots' overlays (`roots::overlay`) are unmounted, so
+    /// that the scratch directory, dropped after, deletes only what the nodes wrote.
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let _ = roots::unmount_below(self.dir.path());
+    }
 }
 
 impl Cluster {

@@ -72,7 +72,6 @@ pub fn leftovers(roots: &Path) -> Result<Swept> {
             }
         }
     }
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     for entry in std::fs::read_dir(roots).into_iter().flatten().flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -80,9 +79,10 @@ pub fn leftovers(roots: &Path) -> Result<Swept> {
             .strip_prefix("cluster-")
             .and_then(|rest| rest.split('-').next())
             .and_then(|p| p.parse::<u32>().ok());
-        // A root something is still mounted below is left for its owner.
-        let mounted = mounts.contains(&*path.to_string_lossy());
-        if pid.is_some_and(|pid| !alive(pid)) && !mounted {
+        if pid.is_some_and(|pid| !alive(pid)) {
+            // The dead run's node roots are overlays (`roots::overlay`) still mounted, their
+            // nodes killed above: unmounted first, so that only what the nodes wrote is deleted.
+            crate::cluster::roots::unmount_below(&path)?;
             let removed = std::fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot remove {}", path.display()));
             if removed_here(removed, &path)? {

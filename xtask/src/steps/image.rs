@@ -168,7 +168,7 @@ pub fn run(tools: &Tools, options: &Options) -> Result<Artifact> {
             let done = install(tools, options, &packages, &new, &step);
             // The file-mirror hook bind-mounts the repository into the root; whatever happened,
             // nothing may stay mounted before the work directory is deleted.
-            unmount_below(tools, work.path())?;
+            crate::cluster::roots::unmount_below(work.path())?;
             done?;
             clean(&new, &options.repo, &step)?;
             normalise(tools, &new, options.source_date_epoch, &step)?;
@@ -368,7 +368,7 @@ pub fn install_alone(tools: &Tools, options: &Options, root: &Path) -> Result<()
     let packages = packages(options, kernel_package(&options.arch)?);
     let step = Step::start(format!("mmdebstrap alone -> {}", root.display()));
     let done = install(tools, options, &packages, root, &step);
-    unmount_below(tools, root)?;
+    crate::cluster::roots::unmount_below(root)?;
     step.done();
     done
 }
@@ -627,25 +627,6 @@ fn make_disk(tools: &Tools, options: &Options, root: &Path, parent: &Step) -> Re
         path,
         sha256,
     })
-}
-
-/// Unmounts whatever is mounted below `dir`, deepest first.
-fn unmount_below(tools: &Tools, dir: &Path) -> Result<()> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    let mut points: Vec<&str> = mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter(|p| Path::new(p).starts_with(dir))
-        .collect();
-    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for point in points {
-        tools.run(
-            "unmount what a failed mmdebstrap left mounted",
-            "umount",
-            &[point],
-        )?;
-    }
-    Ok(())
 }
 
 /// A scratch directory in the cache, readable by apt's `_apt` user (it reads `file:` sources).

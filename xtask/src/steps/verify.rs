@@ -1,6 +1,6 @@
 //! `cargo xtask verify --inventory cluster.toml`: boots the built artifacts as the inventory's
 //! cluster and checks that it works. One systemd-nspawn container per node (`--boot`, real systemd)
-//! in network namespaces joined by a bridge (`netns`), each unpacked from the cached base root,
+//! in network namespaces joined by a bridge (`netns`), each an overlay of the cached base root,
 //! with the signed repository bound read-only at /srv/mesos-roles (the repository's example source
 //! and keyring, never `trusted=yes`) and its role installed with the node's inventory answers
 //! preseeded, with mesos-role-tools. Then the checks, each timed, and a summary table. A node's
@@ -240,7 +240,7 @@ pub fn parse_tamper(text: &str) -> Result<(String, String, String)> {
     Ok((node.into(), path.into(), value.into()))
 }
 
-/// Where the nodes' roots are unpacked: `target/verify/cluster-<pid>-...`.
+/// Where the nodes' roots are mounted: `target/verify/cluster-<pid>-...`.
 pub fn roots_dir() -> PathBuf {
     crate::inputs::workspace::root().join("target/verify")
 }
@@ -534,8 +534,9 @@ struct Cluster {
 }
 
 impl Drop for Cluster {
-    /// Nodes power off side by side, then their roots are deleted side by side (a root is
-    /// half a gigabyte of small files); the namespaces and the scratch directory follow as fields.
+    /// Nodes power off side by side, then their roots are unmounted and what each node wrote is
+    /// deleted side by side (a node of the bundle writes its whole install); the namespaces and
+    /// the scratch directory follow as fields.
     fn drop(&mut self) {
         for node in self.nodes.iter().flatten() {
             node.power_off_soon();
@@ -546,11 +547,14 @@ impl Drop for Cluster {
                 s.spawn(move || drop(node));
             }
         });
+        // The nspawn nodes' roots are overlays: unmounted, then what each node wrote is deleted.
+        let _ = crate::cluster::roots::unmount_below(self.dir.path());
         std::thread::scope(|s| {
             for i in 0..self.entries.len() {
                 let root = self.root(i);
                 s.spawn(move || {
                     let _ = std::fs::remove_dir_all(&root);
+                    let _ = std::fs::remove_dir_all(crate::cluster::roots::layer(&root));
                 });
             }
         });
@@ -737,7 +741,7 @@ impl Cluster {
     fn install(&self, i: usize, base: &Path, repo: &Path) -> Result<Box<dyn Machine>> {
         let entry = &self.entries[i];
         let root = self.root(i);
-        crate::cluster::roots::unpack_tarball(base, &root)?;
+        crate::cluster::roots::overlay(base, &root)?;
         // No route out: the base root's Debian sources would only fail apt-get update.
         let apt = root.join("etc/apt");
         let _ = std::fs::remove_file(apt.join("sources.list"));
@@ -802,7 +806,7 @@ impl Cluster {
     fn install_bundle(&self, i: usize, base: &Path, bundle: &Path) -> Result<Box<dyn Machine>> {
         let entry = &self.entries[i];
         let root = self.root(i);
-        crate::cluster::roots::unpack_tarball(base, &root)?;
+        crate::cluster::roots::overlay(base, &root)?;
         let selections = self.prepare(i)?;
         let name = bundle_name(bundle).context("not a bundle")?;
         let node = self.boot(i)?;
