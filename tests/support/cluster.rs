@@ -9,7 +9,7 @@ use anyhow::{Context, Result, ensure};
 
 use crate::net::Net;
 use crate::node::{self, Node};
-use crate::{build_role_debs, doubles, require_root_and_tools, roots, run_scratch};
+use crate::{build_role_debs, doubles, require_root_and_tools, roots};
 
 /// Booted nodes on one private network. Field order is drop order: nodes power off before their
 /// network and their roots go (`Drop` unmounts the roots first).
@@ -17,17 +17,16 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     _net: Net,
     debs: Vec<String>,
-    dir: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
     require_root_and_tools(&["mmdebstrap", "systemd-nspawn", "nsenter", "ip", "dpkg-deb"])?;
-    // A killed run's containers are stopped first (their cgroups carry its process id), then
-    // its node roots unmounted and removed: the directory is named with the process id
-    // (`run_scratch`).
+    // As verify's clusters: what a killed run left is swept (its containers stopped, its roots
+    // unmounted and removed), and this one's directory carries the process id for the next sweep.
     xtask::steps::verify::sweep()?;
-    let dir = run_scratch("cluster")?;
-    let debs_dir = dir.join("debs");
+    let dir = xtask::steps::verify::cluster_dir()?;
+    let debs_dir = dir.path().join("debs");
     let mut debs: Vec<PathBuf> = build_role_debs(&debs_dir, "1.0.0-1")?;
     debs.extend(doubles::build_all(&debs_dir)?);
     let mut net = Net::new()?;
@@ -40,7 +39,7 @@ pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
         .zip(addresses.iter().copied())
         .collect();
     for (name, address) in names.iter().zip(addresses) {
-        let root = dir.join(name);
+        let root = dir.path().join(name);
         roots::unpack(suite, &root)?;
         node::write_hosts(&root, &hosts)?;
         let netns = net.add_node(address)?;
@@ -62,11 +61,10 @@ pub fn boot(tag: &str, suite: &str, addresses: &[&str]) -> Result<Cluster> {
 
 impl Drop for Cluster {
     /// The nodes power off first; then their roots' overlays (`roots::overlay`) are unmounted, so
-    /// that deleting the scratch directory deletes only what the nodes wrote.
+    /// that the scratch directory, dropped after, deletes only what the nodes wrote.
     fn drop(&mut self) {
         self.nodes.clear();
-        let _ = roots::unmount_below(&self.dir);
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = roots::unmount_below(self.dir.path());
     }
 }
 

@@ -52,8 +52,6 @@ pub fn run_scratch(name: &str) -> Result<PathBuf> {
         if let Some(pid) = pid
             && !Path::new(&format!("/proc/{pid}")).exists()
         {
-            // A killed run's clusters left their node roots mounted (`roots::overlay`).
-            xtask::cluster::roots::unmount_below(&path)?;
             std::fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot remove {}", path.display()))?;
         }

@@ -135,17 +135,10 @@ pub fn unpack(suite: &str, dir: &Path) -> Result<()> {
 /// of small files (a third of a package tier's CPU time went to tar). Whoever deletes the
 /// directory holding `root` runs [`unmount_below`] first.
 pub fn overlay(tarball: &Path, root: &Path) -> Result<()> {
-    let lower = tree(tarball)?;
     let layer = layer(root);
-    let (upper, work) = (layer.join("upper"), layer.join("work"));
-    for dir in [&upper, &work, &root.to_path_buf()] {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    // The merged root directory is the upper one: the lower root's mode, whatever the umask.
-    std::fs::set_permissions(&upper, std::fs::metadata(&lower)?.permissions())?;
-    let paths = [&lower, &upper, &work];
-    if let Some(odd) = paths
-        .iter()
+    // Refused before anything is unpacked or made (the tree lies beside the tarball).
+    if let Some(odd) = [tarball, &layer]
+        .into_iter()
         .find(|p| p.to_string_lossy().contains([',', ':']))
     {
         bail!(
@@ -153,6 +146,13 @@ pub fn overlay(tarball: &Path, root: &Path) -> Result<()> {
             odd.display()
         );
     }
+    let lower = tree(tarball)?;
+    let (upper, work) = (layer.join("upper"), layer.join("work"));
+    for dir in [&upper, &work, &root.to_path_buf()] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    // The merged root directory is the upper one: the lower root's mode, whatever the umask.
+    std::fs::set_permissions(&upper, std::fs::metadata(&lower)?.permissions())?;
     let options = format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.display(),

@@ -245,6 +245,17 @@ pub fn roots_dir() -> PathBuf {
     crate::inputs::workspace::root().join("target/verify")
 }
 
+/// A new cluster's scratch directory in [`roots_dir`] (verify's, and the tests' clusters), named
+/// with the creating process's id: if the process is killed, the next [`sweep`] stops its
+/// containers, unmounts its roots and removes it.
+pub fn cluster_dir() -> Result<tempfile::TempDir> {
+    let scratch = roots_dir();
+    std::fs::create_dir_all(&scratch)?;
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("cluster-{}-", std::process::id()))
+        .tempdir_in(&scratch)?)
+}
+
 /// Sweeps what an earlier, killed verify (or test) left, saying so in one line.
 pub fn sweep() -> Result<()> {
     let swept = crate::cluster::sweep::leftovers(&roots_dir())?;
@@ -575,12 +586,7 @@ impl Cluster {
             Source::Bundle(_) => Some(crate::cluster::roots::bootable(suite)?),
             Source::Images { .. } => None,
         };
-        let scratch = roots_dir();
-        std::fs::create_dir_all(&scratch)?;
-        // The creating process's id in the name: a later run sweeps it if this one is killed.
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("cluster-{}-", std::process::id()))
-            .tempdir_in(&scratch)?;
+        let dir = cluster_dir()?;
         let mut net = Net::new()?;
         let entries = inventory.nodes();
         let secret = Secret::generate();
