@@ -344,9 +344,12 @@ fn installs_offline(suite: &str, role: &str) -> Result<()> {
         names.sort();
         names
     };
-    let resolved = std::fs::read_to_string(
-        xtask::steps::closure::cache_for(suite, &mesos_roles_tests::host_arch()?).join("status"),
-    )?;
+    // Read under the cache's lock: a closure resolved beside this test empties the status first.
+    let cache = xtask::steps::closure::cache_for(suite, &mesos_roles_tests::host_arch()?);
+    let resolved = {
+        let _lock = xtask::steps::closure::lock(&cache)?;
+        std::fs::read_to_string(cache.join("status"))?
+    };
     let real = std::fs::read_to_string(root.join("var/lib/dpkg/status"))?;
     assert_eq!(names(&resolved), names(&real), "the closure's minbase set");
     std::fs::copy(&bundle, root.join("root").join(file))?;

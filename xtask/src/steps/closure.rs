@@ -61,6 +61,18 @@ pub fn cache_for(suite: &str, arch: &str) -> PathBuf {
         .join(format!("{suite}-{arch}"))
 }
 
+/// One build at a time per cache: apt's lists, status and sources there are shared, and the
+/// status is empty while the minbase set is resolved. Held until the file is dropped.
+pub fn lock(cache: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(cache)
+        .with_context(|| format!("cannot create the cache {}", cache.display()))?;
+    let lock = std::fs::File::create(cache.join("lock"))
+        .with_context(|| format!("cannot create a lock in {}", cache.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", cache.display()))?;
+    Ok(lock)
+}
+
 pub fn resolve(options: &Options, step: &Step) -> Result<Closure> {
     let step = step.child(format!(
         "closure for {} on {} {} (apt, cache {})",
@@ -70,13 +82,7 @@ pub fn resolve(options: &Options, step: &Step) -> Result<Closure> {
         options.cache.display()
     ));
     let tools = Tools::new()?;
-    // One build at a time per cache: apt's lists, status and sources here are shared.
-    std::fs::create_dir_all(&options.cache)
-        .with_context(|| format!("cannot create the cache {}", options.cache.display()))?;
-    let lock = std::fs::File::create(options.cache.join("lock"))
-        .with_context(|| format!("cannot create a lock in {}", options.cache.display()))?;
-    lock.lock()
-        .with_context(|| format!("cannot lock {}", options.cache.display()))?;
+    let _lock = lock(&options.cache)?;
     let apt = Apt::configure(options)?;
     apt.run(&tools, "update the closure's package lists", &["update"])?;
 
