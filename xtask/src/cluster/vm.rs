@@ -4,7 +4,10 @@
 //! (kept across a stop and a start, as a machine's disk is), its cloud-init seed a second,
 //! read-only disk, its one NIC a tap device on the bridge of a `netns::Net` (qemu runs in that
 //! hub namespace: nothing is routed anywhere else), its serial console a file. Commands run over SSH as the seed's admin user with sudo,
-//! with a key made for the run, from a namespace on the same bridge.
+//! with a key made for the run, from a namespace on the same bridge, all of them through one
+//! connection per VM (ssh's connection sharing): under TCG a new connection (key exchange, sshd's
+//! fork, PAM) costs the guest about a second of CPU, a shared one a tenth of that, and verify
+//! polls its nodes every second.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -29,7 +32,13 @@ pub struct Ssh {
     pub key: PathBuf,
     pub user: String,
     pub netns: PathBuf,
+    /// Where each VM's shared connection has its socket: the run's own directory (0700).
+    pub sockets: PathBuf,
 }
+
+/// The longest socket path ssh can bind: a Unix socket's path holds 107 bytes, and ssh binds a
+/// temporary name (the path and 17 more) first. Beyond it, a VM's commands each connect anew.
+const SOCKET_PATH_MAX: usize = 90;
 
 /// One VM to boot.
 pub struct Spec<'a> {
@@ -56,11 +65,19 @@ pub struct Vm {
     cgroups: Vec<PathBuf>,
     ssh: Ssh,
     console: PathBuf,
+    qemu_log: PathBuf,
 }
 
 impl Vm {
     /// Boots the VM and waits until SSH answers and cloud-init has finished (`status: done`).
     pub fn boot(spec: &Spec) -> Result<Self> {
+        let mut vm = Self::start(spec)?;
+        vm.wait_for_cloud_init()?;
+        Ok(vm)
+    }
+
+    /// Starts qemu and returns at once: the VM is booting.
+    pub fn start(spec: &Spec) -> Result<Self> {
         if !spec.disk.exists() {
             run(
                 &format!("make {}'s disk over the image", spec.name),
@@ -116,30 +133,35 @@ impl Vm {
             .stderr(std::fs::File::create(&qemu_log)?)
             .spawn()
             .context("cannot start qemu-system-x86_64")?;
-        let mut vm = Self {
+        Ok(Self {
             name: spec.name.into(),
             address: spec.address.into(),
             qemu,
             cgroups,
             ssh: spec.ssh.clone(),
             console,
-        };
-        vm.wait_for_cloud_init(&qemu_log)?;
-        Ok(vm)
+            qemu_log,
+        })
     }
 
-    fn wait_for_cloud_init(&mut self, qemu_log: &Path) -> Result<()> {
+    /// Fails with qemu's last words and the console's end if qemu has exited, or at a Ctrl-C.
+    pub fn still_running(&mut self) -> Result<()> {
+        interrupted()?;
+        if let Some(status) = self.qemu.try_wait()? {
+            let said = std::fs::read_to_string(&self.qemu_log).unwrap_or_default();
+            bail!(
+                "{}: qemu exited ({status}): {said}\n{}",
+                self.name,
+                self.console_tail()
+            );
+        }
+        Ok(())
+    }
+
+    fn wait_for_cloud_init(&mut self) -> Result<()> {
         let started = Instant::now();
         loop {
-            interrupted()?;
-            if let Some(status) = self.qemu.try_wait()? {
-                let said = std::fs::read_to_string(qemu_log).unwrap_or_default();
-                bail!(
-                    "{}: qemu exited ({status}): {said}\n{}",
-                    self.name,
-                    self.console_tail()
-                );
-            }
+            self.still_running()?;
             if started.elapsed() > BOOT_TIMEOUT {
                 bail!(
                     "{}: no answer over SSH within {BOOT_TIMEOUT:?}; the console ends:\n{}",
@@ -175,16 +197,41 @@ impl Vm {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
+    /// The socket of the VM's shared connection, unless the run's directory is too deep for one.
+    fn control_socket(&self) -> Option<String> {
+        let path = self.ssh.sockets.join(format!("{}.ssh", self.name));
+        let path = path.to_str()?.to_string();
+        (path.len() <= SOCKET_PATH_MAX).then_some(path)
+    }
+
     /// ssh to the admin from the run's namespace: the command line without the remote command.
+    /// The first command opens the VM's shared connection; it ends 60 s after its last command,
+    /// or when the VM is dropped.
     pub fn login(&self) -> Login {
         let key = self.ssh.key.display().to_string();
         let target = format!("{}@{}", self.ssh.user, self.address);
-        let ssh = [
-            &["ssh", "-i", &key][..],
-            &SSH_OPTIONS[..],
-            &[target.as_str()][..],
-        ]
-        .concat();
+        let shared = self
+            .control_socket()
+            .map(|socket| {
+                [
+                    "-o".to_string(),
+                    "ControlMaster=auto".into(),
+                    "-o".into(),
+                    format!("ControlPath={socket}"),
+                    "-o".into(),
+                    "ControlPersist=60".into(),
+                ]
+                .to_vec()
+            })
+            .unwrap_or_default();
+        let ssh: Vec<String> = ["ssh", "-i", &key]
+            .iter()
+            .chain(SSH_OPTIONS.iter())
+            .map(|a| a.to_string())
+            .chain(shared)
+            .chain([target])
+            .collect();
+        let ssh: Vec<&str> = ssh.iter().map(String::as_str).collect();
         Login::new(crate::cluster::netns::argv_in(&self.ssh.netns, &ssh))
     }
 
@@ -267,6 +314,16 @@ impl Machine for Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
+        // The shared connection's ssh runs detached: ended here, not left to its 60 s.
+        if let Some(socket) = self.control_socket() {
+            let _ = crate::tool::command_output(
+                &format!("end the SSH connection to {}", self.name),
+                Command::new("ssh")
+                    .args(["-o", &format!("ControlPath={socket}"), "-O", "exit"])
+                    .arg(&self.address)
+                    .stdin(Stdio::null()),
+            );
+        }
         let _ = self.qemu.kill();
         let _ = self.qemu.wait();
         crate::cluster::nspawn::remove_cgroups(&self.cgroups);

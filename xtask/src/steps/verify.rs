@@ -429,6 +429,7 @@ fn seeds(
         key,
         user: inventory.admin.user.clone(),
         netns: client.to_path_buf(),
+        sockets: dir.to_path_buf(),
     })
 }
 
@@ -510,6 +511,19 @@ fn timed(checks: &mut Vec<Check>, name: &str, f: impl FnOnce() -> Result<String>
         took: start.elapsed(),
     });
     ok
+}
+
+/// The ids of the agents at `address` a master's `/master/state` lists active: the `slaves`
+/// entries whose pid is at that address.
+pub fn active_agents_at(state: &Value, address: &str) -> Vec<String> {
+    let at = format!("@{address}:");
+    state["slaves"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["active"] != false && s["pid"].as_str().is_some_and(|pid| pid.contains(&at)))
+        .map(|s| s["id"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 /// Polls `probe` until it gives a value or `timeout` passes; the error is its last one.
@@ -1744,17 +1758,6 @@ impl Cluster {
         )
     }
 
-    /// The agent `i` as the leading master lists it, active: its `slaves` entry whose pid is at
-    /// the agent's address.
-    fn listed_active(state: &Value, address: &str) -> bool {
-        let at = format!("@{address}:");
-        state["slaves"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|s| s["active"] != false && s["pid"].as_str().is_some_and(|pid| pid.contains(&at)))
-    }
-
     /// The first agent reconfigured with a wrong agent secret: the leading master stops listing
     /// it and never lists it again for longer than the agent takes to retry (systemd restarts a
     /// refused agent after 20 s); then its own secret again, and it registers.
@@ -1783,7 +1786,7 @@ impl Cluster {
             interrupted()?;
             let state = self.master_state(from);
             match state {
-                Ok(state) if Self::listed_active(&state, &address) => {
+                Ok(state) if !active_agents_at(&state, &address).is_empty() => {
                     if quiet_since.is_some() {
                         break Err(anyhow!(
                             "the leading master lists {name} ({address}) with a wrong agent secret, {:.1}s after the reconfigure",
