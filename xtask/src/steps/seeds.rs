@@ -83,25 +83,27 @@ pub fn run(options: &Options) -> Result<Vec<Artifact>> {
         options.source_date_epoch,
     )?;
     let mut artifacts = Vec::new();
-    for seed in &seeds {
-        for (name, text) in &seed.files {
-            let path = options.out.join(&seed.node.name).join(name);
-            artifacts.push(Artifact::new("seed", path, text.as_bytes()));
-        }
-        let image = options.out.join(image_name(&seed.node));
-        artifacts.push(Artifact::new("seed-image", image, &seed.image));
-    }
     crate::files::replace_dir(&options.out, |new| {
         crate::files::create_private_dir(new)?;
-        for seed in &seeds {
+        let written = on_every_core(&seeds, |seed| {
+            let mut artifacts = Vec::new();
             let dir = new.join(&seed.node.name);
             crate::files::create_private_dir(&dir)?;
             for (name, text) in &seed.files {
                 crate::files::write_private(&dir.join(name), text.as_bytes())?;
+                let path = options.out.join(&seed.node.name).join(name);
+                artifacts.push(Artifact::new("seed", path, text.as_bytes()));
             }
-            let image = new.join(image_name(&seed.node));
-            crate::files::write_whole_sparse(&image, &seed.image, 0o600)?;
-        }
+            let image = image_name(&seed.node);
+            crate::files::write_whole_sparse(&new.join(&image), &seed.image, 0o600)?;
+            artifacts.push(Artifact::new(
+                "seed-image",
+                options.out.join(image),
+                &seed.image,
+            ));
+            Ok(artifacts)
+        })?;
+        artifacts = written.into_iter().flatten().collect();
         Ok(())
     })?;
     step.note(format!("{} nodes", seeds.len()));
@@ -125,31 +127,49 @@ pub fn render(inventory: &Inventory, secret: &Secret, source_date_epoch: u64) ->
                 .with_context(|| format!("cannot read the template {}", path.display()))
         })
         .collect::<Result<_>>()?;
-    inventory
-        .nodes()
-        .into_iter()
-        .map(|node| {
-            let mut values = values(inventory, &node, secret);
-            let user_data = fill(&templates[1], &values).context("in user-data")?;
-            let network = fill(&templates[2], &values).context("in network-config")?;
-            // A changed seed is a new instance: cloud-init runs its first-boot modules again.
-            let digest = Sha256::new()
-                .chain_update(&user_data)
-                .chain_update(&network)
-                .finalize();
-            let instance_id = format!(
-                "{}-{}-{}",
-                inventory.cluster.name,
-                node.name,
-                &hex::encode(digest)[..12]
-            );
-            values.insert("instance_id", json(&instance_id));
-            let meta = fill(&templates[0], &values).context("in meta-data")?;
-            let files = vec![(FILES[0], meta), (FILES[1], user_data), (FILES[2], network)];
-            let image = vfat_image(&files, source_date_epoch, &digest[..4])?;
-            Ok(Seed { node, files, image })
-        })
-        .collect()
+    on_every_core(&inventory.nodes(), |node| {
+        let node = node.clone();
+        let mut values = values(inventory, &node, secret);
+        let user_data = fill(&templates[1], &values).context("in user-data")?;
+        let network = fill(&templates[2], &values).context("in network-config")?;
+        // A changed seed is a new instance: cloud-init runs its first-boot modules again.
+        let digest = Sha256::new()
+            .chain_update(&user_data)
+            .chain_update(&network)
+            .finalize();
+        let instance_id = format!(
+            "{}-{}-{}",
+            inventory.cluster.name,
+            node.name,
+            &hex::encode(digest)[..12]
+        );
+        values.insert("instance_id", json(&instance_id));
+        let meta = fill(&templates[0], &values).context("in meta-data")?;
+        let files = vec![(FILES[0], meta), (FILES[1], user_data), (FILES[2], network)];
+        let image = vfat_image(&files, source_date_epoch, &digest[..4])?;
+        Ok(Seed { node, files, image })
+    })
+}
+
+/// `f` of every item, in order, the items split among as many threads as the machine has cores:
+/// each node's seed is independent of the others' (1,000 nodes in under a second).
+fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Result<Vec<R>>>()))
+            .collect();
+        let mut all = Vec::with_capacity(items.len());
+        for part in parts {
+            all.extend(part.join().expect("a seed's thread panicked")?);
+        }
+        Ok(all)
+    })
 }
 
 /// What the templates' `@name@`s stand for, for `node`, each as JSON.
