@@ -176,8 +176,8 @@ pub fn layer(root: &Path) -> PathBuf {
 }
 
 /// The tree of `tarball`, unpacked once beside it (`<name>.tree/`): the read-only lower layer of
-/// the node roots [`overlay`] mounts.
-fn tree(tarball: &Path) -> Result<PathBuf> {
+/// the node roots [`overlay`] mounts, and what piuparts copies its chroots from. Never written.
+pub fn tree(tarball: &Path) -> Result<PathBuf> {
     let tree = tarball.with_extension("tree");
     let lock = File::create(tarball.with_extension("tree.lock"))?;
     lock.lock()?;
