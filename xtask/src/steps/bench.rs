@@ -10,7 +10,7 @@
 //! roots vs mmdebstrap of the same packages and sources, and vs `packer build` of the same
 //! content from the base image and the bundle under qemu TCG), `boot` (under qemu TCG with seeds of a
 //! one-master inventory: the base image to cloud-init's final line as the floor, the master to
-//! serving, the agent to its Mesos agent answering). `--only scale`: verify's time and memory as
+//! serving, the agent to registered with a master on a bridge of their own). `--only scale`: verify's time and memory as
 //! the cluster grows (`scale.rs`).
 
 use std::path::{Path, PathBuf};
@@ -563,9 +563,11 @@ fn bake(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
 }
 
 /// The boot row's nodes: one master (its ZooKeeper serves alone) and one agent, on the /24 the VMs'
-/// user-mode network has.
+/// user-mode network has (and the agent row's bridge, where the bench reads the master from
+/// BOOT_CLIENT).
 const BOOT_MASTER: &str = "10.77.0.11";
 const BOOT_AGENT: &str = "10.77.0.21";
+const BOOT_CLIENT: &str = "10.77.0.250";
 
 /// The boot row's inventory: one master and one agent, the admin's key `public`.
 fn boot_inventory(suite: &str, arch: &str, public: &str) -> String {
@@ -583,11 +585,19 @@ fn boot_inventory(suite: &str, arch: &str, public: &str) -> String {
 /// one VM at a time. Floor: the base image (no Docker, no role) to cloud-init's final line with
 /// the master's seed. Master: to serving (ZooKeeper answers `srvr`, Mesos' `/master/state` and
 /// Marathon's `/v2/info` answer HTTP, whatever the status: without credentials they say 401).
-/// Agent: to its Mesos agent answering `/state` on 5051; registration needs a master on its
-/// network, and each VM here has a user-mode network of its own.
+/// Agent: to the master listing it active ([`AgentRow`]: both on a bridge of their own, the
+/// master booted before the rounds and left serving).
 fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()> {
     use crate::cluster::usernet::{Spec, Vm, http_status, srvr};
-    crate::tool::require(&["qemu-system-x86_64", "ssh", "ssh-keygen"])?;
+    crate::tool::require(&[
+        "qemu-system-x86_64",
+        "qemu-img",
+        "ssh",
+        "ssh-keygen",
+        "ip",
+        "nsenter",
+        "curl",
+    ])?;
     let dist = dir.join("dist");
     eprintln!("bench boot: dist --images (the roots are cached after the first time)");
     let summary = pipeline(build, dist_images(options, &dist))?;
@@ -629,6 +639,8 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
     let master_seed = seeds.join("master-1.cidata.img");
     let agent_seed = seeds.join("agent-1.cidata.img");
     let logs = dir.join("logs");
+    eprintln!("bench boot: the agent row's master, booted on its bridge before the rounds");
+    let mut agent_row = AgentRow::new(dir, &master, &master_seed, &key)?;
     let boot_vm = |name: &str, image: &Path, seed: &Path, address: &str, forward: &[u16]| {
         Vm::boot(&Spec {
             name,
@@ -672,18 +684,130 @@ fn boot(build: &Build, options: &Options, dir: &Path, runs: usize) -> Result<()>
                 }),
             ),
             (
-                "agent to its Mesos agent answering",
-                Box::new(|| {
-                    let mut vm = boot_vm("agent", &agent, &agent_seed, BOOT_AGENT, &[5051])?;
-                    vm.wait_until("answering on 5051", |vm| {
-                        http_status(vm.host_port(5051), "/state").is_some()
-                    })
-                    .map(drop)
-                }),
+                "agent to registered with the master",
+                Box::new(|| agent_row.registered(&agent, &agent_seed)),
             ),
         ],
     )?;
     Ok(())
+}
+
+/// The agent row's cluster: a bridge of its own (`netns::Net`, as verify's VMs have), the master
+/// VM on it, serving, and a client namespace from which the bench reads the master's
+/// `/master/state` (no credentials: Mesos' read-only endpoints are open). Each run boots a new
+/// agent VM (a fresh disk: a new agent id) and ends when the master lists it active.
+struct AgentRow {
+    // Field order is drop order: the VMs power off before the bridge goes.
+    master: crate::cluster::vm::Vm,
+    agent_tap: String,
+    hub: PathBuf,
+    ssh: crate::cluster::vm::Ssh,
+    dir: PathBuf,
+    _net: crate::cluster::netns::Net,
+}
+
+impl AgentRow {
+    fn new(dir: &Path, image: &Path, seed: &Path, key: &Path) -> Result<Self> {
+        let mut net = crate::cluster::netns::Net::new()?;
+        let client = net.add_node(BOOT_CLIENT)?;
+        let master_tap = net.add_tap()?;
+        let agent_tap = net.add_tap()?;
+        let dir = dir.join("bridge");
+        std::fs::create_dir_all(&dir)?;
+        let ssh = crate::cluster::vm::Ssh {
+            key: key.to_path_buf(),
+            user: "admin".into(),
+            netns: client,
+            sockets: dir.clone(),
+        };
+        let hub = net.hub();
+        let master = crate::cluster::vm::Vm::boot(&crate::cluster::vm::Spec {
+            name: "master-1",
+            address: BOOT_MASTER,
+            image,
+            seed,
+            disk: &dir.join("master-1.qcow2"),
+            tap: &master_tap,
+            hub: &hub,
+            mac: "52:54:00:6d:62:01".into(),
+            memory_mib: 2048,
+            kvm: false,
+            ssh: ssh.clone(),
+        })?;
+        let row = Self {
+            master,
+            agent_tap,
+            hub,
+            ssh,
+            dir,
+            _net: net,
+        };
+        let started = Instant::now();
+        while row.state().is_none() {
+            if started.elapsed() > Duration::from_secs(600) {
+                bail!("the agent row's master does not answer /master/state after 600 s");
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        Ok(row)
+    }
+
+    /// The master's `/master/state`, read with curl from the client namespace; None while it
+    /// does not answer 200 with JSON.
+    fn state(&self) -> Option<serde_json::Value> {
+        let url = format!("http://{BOOT_MASTER}:5050/master/state");
+        let out = crate::tool::command_output(
+            "read the master's state",
+            &mut crate::cluster::netns::command_in(
+                &self.ssh.netns,
+                &["curl", "-sf", "--max-time", "5", &url],
+            ),
+        )
+        .ok()?;
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())?
+    }
+
+    /// One run: a new agent VM from qemu's start until the master lists it active (an agent id
+    /// it did not list before); the VM is powered off after.
+    fn registered(&mut self, image: &Path, seed: &Path) -> Result<()> {
+        self.master.still_running()?;
+        let known = self
+            .state()
+            .map(|state| crate::steps::verify::active_agents_at(&state, BOOT_AGENT))
+            .unwrap_or_default();
+        let disk = self.dir.join("agent-1.qcow2");
+        let _ = std::fs::remove_file(&disk);
+        let mut agent = crate::cluster::vm::Vm::start(&crate::cluster::vm::Spec {
+            name: "agent-1",
+            address: BOOT_AGENT,
+            image,
+            seed,
+            disk: &disk,
+            tap: &self.agent_tap,
+            hub: &self.hub,
+            mac: "52:54:00:6d:62:02".into(),
+            memory_mib: 2048,
+            kvm: false,
+            ssh: self.ssh.clone(),
+        })?;
+        let started = Instant::now();
+        loop {
+            agent.still_running()?;
+            let listed = self
+                .state()
+                .map(|state| crate::steps::verify::active_agents_at(&state, BOOT_AGENT))
+                .unwrap_or_default();
+            if listed.iter().any(|id| !known.contains(id)) {
+                return Ok(());
+            }
+            if started.elapsed() > Duration::from_secs(900) {
+                bail!("the master does not list the agent after 900 s");
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
 }
 
 /// Where a run's time went: its progress lines' finished phases (`<== name (Ns)`), as a table.
