@@ -582,7 +582,7 @@ fn boot_inventory(suite: &str, arch: &str, public: &str) -> String {
 
 /// The boot row: the images of `dist --images` (cached roots after the first time) booted under
 /// qemu TCG with the seeds of a one-master inventory made for the row (an SSH key of its own),
-/// one VM at a time. Floor: the base image (no Docker, no role) to cloud-init's final line with
+/// one timed VM at a time (the agent row's master idles beside them). Floor: the base image (no Docker, no role) to cloud-init's final line with
 /// the master's seed. Master: to serving (ZooKeeper answers `srvr`, Mesos' `/master/state` and
 /// Marathon's `/v2/info` answer HTTP, whatever the status: without credentials they say 401).
 /// Agent: to the master listing it active ([`AgentRow`]: both on a bridge of their own, the
