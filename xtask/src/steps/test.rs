@@ -22,8 +22,8 @@ const QUICK: [&str; 4] = [
     "shipped_code",
 ];
 
-/// Started first in the second lane: the VM tier (qemu TCG), the longest binary (1402 s wall,
-/// 1932 s CPU in one run). Binaries share only what takes its own lock (the cached roots, images
+/// Started first in the second lane: the VM tier (qemu TCG), the longest binary (1787 s wall,
+/// 2006 s CPU in a cold run, its images baked from cold roots). Binaries share only what takes its own lock (the cached roots, images
 /// and apt closures, the images' signing key), ports the kernel hands out, and names that carry
 /// their process id (network namespaces, roots, scratch directories): none uses the host's apt
 /// or dpkg, so any two may run side by side.
