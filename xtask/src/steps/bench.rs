@@ -742,14 +742,19 @@ impl AgentRow {
             dir,
             _net: net,
         };
-        let started = Instant::now();
-        while row.state().is_none() {
-            if started.elapsed() > Duration::from_secs(600) {
-                bail!("the agent row's master does not answer /master/state after 600 s");
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
+        crate::steps::verify::until(Duration::from_secs(600), || {
+            row.state()
+                .context("the agent row's master does not answer /master/state")
+        })?;
         Ok(row)
+    }
+
+    /// The ids of the active agents at the agent's address the master lists (none while it does
+    /// not answer).
+    fn agents(&self) -> Vec<String> {
+        self.state()
+            .map(|state| crate::steps::verify::active_agents_at(&state, BOOT_AGENT))
+            .unwrap_or_default()
     }
 
     /// The master's `/master/state`, read with curl from the client namespace; None while it
@@ -773,10 +778,7 @@ impl AgentRow {
     /// it did not list before); the VM is powered off after.
     fn registered(&mut self, image: &Path, seed: &Path) -> Result<()> {
         self.master.still_running()?;
-        let known = self
-            .state()
-            .map(|state| crate::steps::verify::active_agents_at(&state, BOOT_AGENT))
-            .unwrap_or_default();
+        let known = self.agents();
         let disk = self.dir.join("agent-1.qcow2");
         let _ = std::fs::remove_file(&disk);
         let mut agent = crate::cluster::vm::Vm::start(&crate::cluster::vm::Spec {
@@ -795,11 +797,8 @@ impl AgentRow {
         let started = Instant::now();
         loop {
             agent.still_running()?;
-            let listed = self
-                .state()
-                .map(|state| crate::steps::verify::active_agents_at(&state, BOOT_AGENT))
-                .unwrap_or_default();
-            if listed.iter().any(|id| !known.contains(id)) {
+            // Not `verify::until`: a VM that died must fail the run now, not after the timeout.
+            if self.agents().iter().any(|id| !known.contains(id)) {
                 return Ok(());
             }
             if started.elapsed() > Duration::from_secs(900) {

@@ -527,7 +527,7 @@ pub fn active_agents_at(state: &Value, address: &str) -> Vec<String> {
 }
 
 /// Polls `probe` until it gives a value or `timeout` passes; the error is its last one.
-fn until<T>(timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T> {
+pub(crate) fn until<T>(timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T> {
     let deadline = Instant::now() + timeout;
     loop {
         interrupted()?;
